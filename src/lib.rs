@@ -1,0 +1,7 @@
+//! leadgate: one gateway that speaks four legacy CRM lead dialects, keeps every
+//! lead durably in one canonical model, and (later) forwards it onwards.
+//!
+//! See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod lead;
+pub mod mapping;

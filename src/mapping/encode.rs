@@ -1,0 +1,142 @@
+//! Writing canonical leads out through a compiled record layout: the columns,
+//! their order and their wire types come from the mapping file, so a list row
+//! or an info record is data, not code.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use super::Mapping;
+use crate::lead::path::{EmployeeAttr, FieldPath, FieldValue};
+use crate::lead::{EmployeeDirectory, Lead};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OutputType {
+    /// Every value as a JSON string, as PHP hands MySQL rows to json_encode.
+    String,
+    /// Numbers and booleans as JSON numbers and booleans.
+    Native,
+    /// A date (no time of day), in the dialect's date format.
+    Date,
+}
+
+#[derive(Debug)]
+pub(super) enum ColumnSource {
+    Constant(Value),
+    Paths {
+        paths: Vec<FieldPath>,
+        values: Option<usize>,
+        label: bool,
+    },
+}
+
+#[derive(Debug)]
+pub(super) struct Column {
+    pub name: String,
+    pub source: ColumnSource,
+    pub output: OutputType,
+    pub absent: Value,
+}
+
+/// A compiled output layout.
+#[derive(Debug)]
+pub struct Record {
+    pub(super) columns: Vec<Column>,
+}
+
+impl Record {
+    /// The canonical path behind a column: lets a dialect accept its own column
+    /// names where it takes a sort field, without naming them twice.
+    pub fn column_path(&self, name: &str) -> Option<&FieldPath> {
+        self.columns.iter().find(|column| column.name == name).and_then(|column| match &column.source {
+            ColumnSource::Paths { paths, .. } => paths.first(),
+            ColumnSource::Constant(_) => None,
+        })
+    }
+
+    pub fn encode(&self, mapping: &Mapping, lead: &Lead, directory: &dyn EmployeeDirectory) -> Map<String, Value> {
+        let mut out = Map::with_capacity(self.columns.len());
+        for column in &self.columns {
+            let value = match &column.source {
+                ColumnSource::Constant(value) => value.clone(),
+                ColumnSource::Paths { paths, values, label } => {
+                    let found = paths
+                        .iter()
+                        .map(|path| path.get(lead))
+                        .find(|value| *value != FieldValue::Absent);
+                    let value_map = values.map(|index| &mapping.value_maps[index]);
+                    match found {
+                        Some(value) => {
+                            write_value(mapping, column.output, value, value_map, *label, directory)
+                                .unwrap_or_else(|| column.absent.clone())
+                        }
+                        None => match value_map.and_then(|map| map.absent()) {
+                            Some(wire) if *label => Value::String(value_map.map_or(wire, |map| map.label(wire)).to_owned()),
+                            Some(wire) => Value::String(wire.to_owned()),
+                            None => column.absent.clone(),
+                        },
+                    }
+                }
+            };
+            out.insert(column.name.clone(), value);
+        }
+        out
+    }
+}
+
+fn write_value(
+    mapping: &Mapping,
+    output: OutputType,
+    value: FieldValue<'_>,
+    value_map: Option<&super::ValueMap>,
+    label: bool,
+    directory: &dyn EmployeeDirectory,
+) -> Option<Value> {
+    let string = |text: String| Some(Value::String(text));
+    match value {
+        FieldValue::Absent => None,
+        FieldValue::Enum(canonical) => {
+            let Some(map) = value_map else { return string(canonical.to_owned()) };
+            let wire = map.to_wire(canonical)?;
+            string(if label { map.label(wire) } else { wire }.to_owned())
+        }
+        FieldValue::Text(text) => match value_map {
+            Some(map) if label => string(map.label(text).to_owned()),
+            _ => string(text.to_owned()),
+        },
+        FieldValue::Int(number) => match output {
+            OutputType::Native => Some(Value::from(number)),
+            _ => string(number.to_string()),
+        },
+        FieldValue::Float(number) => match output {
+            OutputType::Native => Some(Value::from(number)),
+            _ => string(format!("{number:.2}")),
+        },
+        FieldValue::Bool(flag) => match output {
+            OutputType::Native => Some(Value::Bool(flag)),
+            _ => string(if flag { "1" } else { "0" }.to_owned()),
+        },
+        FieldValue::Time(time) => string(format_time(mapping, time, output)),
+        FieldValue::Date(date) => string(format_date(mapping, date)),
+        FieldValue::Employee(id, attr) => match attr {
+            EmployeeAttr::Id => match output {
+                OutputType::Native => Some(Value::from(id)),
+                _ => string(id.to_string()),
+            },
+            EmployeeAttr::Login => directory.by_id(id).map(|employee| Value::String(employee.login.clone())),
+            EmployeeAttr::Name => directory.by_id(id).map(|employee| Value::String(employee.name.clone())),
+        },
+        FieldValue::Json(json) => Some(json.clone()),
+    }
+}
+
+fn format_time(mapping: &Mapping, time: DateTime<Utc>, output: OutputType) -> String {
+    let local = time.with_timezone(&mapping.timezone);
+    match output {
+        OutputType::Date => local.format(&mapping.date_format).to_string(),
+        _ => local.format(&mapping.datetime_format).to_string(),
+    }
+}
+
+fn format_date(mapping: &Mapping, date: NaiveDate) -> String {
+    date.format(&mapping.date_format).to_string()
+}

@@ -1,0 +1,225 @@
+//! Mapping engine: field and value maps are data (one TOML file per dialect in
+//! `mappings/`), compiled once at start-up into the lookup tables below and used
+//! in both directions by the dialect code.
+//!
+//! Our own files are built into the binary, so the gateway runs from any
+//! directory; a deployment may point the config at its own files instead.
+
+mod compile;
+mod encode;
+pub mod file;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::FixedOffset;
+use thiserror::Error;
+
+use crate::lead::path::{FieldPath, WriteContext};
+use crate::lead::{Lead, LeadError};
+
+pub use encode::Record;
+
+/// A mapping file that failed to load: names the file, the key and the problem,
+/// which is what `leadgate check` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}: {key}: {problem}")]
+pub struct MappingError {
+    pub file: String,
+    pub key: String,
+    pub problem: String,
+}
+
+/// A wire field that could not be decoded into the canonical lead.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    #[error("{wire_field}: {source}")]
+    Field {
+        wire_field: String,
+        #[source]
+        source: LeadError,
+    },
+    #[error("{wire_field}: unknown value")]
+    UnknownValue { wire_field: String },
+}
+
+impl DecodeError {
+    pub fn wire_field(&self) -> &str {
+        match self {
+            DecodeError::Field { wire_field, .. } | DecodeError::UnknownValue { wire_field } => wire_field,
+        }
+    }
+}
+
+/// The built-in mapping files, compiled into the binary.
+pub const BUILT_IN: &[(&str, &str)] = &[("salesman", include_str!("../../mappings/salesman.toml"))];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UnknownFields {
+    Custom,
+    Ignore,
+}
+
+#[derive(Debug)]
+struct FieldRule {
+    path: FieldPath,
+    values: Option<usize>,
+    raw: Option<FieldPath>,
+}
+
+/// A compiled value map. Lookups in both directions are hash probes.
+#[derive(Debug, Default)]
+pub struct ValueMap {
+    decode: HashMap<String, String>,
+    encode: HashMap<String, String>,
+    labels: HashMap<String, String>,
+    fallback: Option<String>,
+    absent: Option<String>,
+}
+
+impl ValueMap {
+    /// The canonical value of a wire value (or the fallback).
+    pub fn to_canonical(&self, wire: &str) -> Option<&str> {
+        self.decode.get(wire).or(self.fallback.as_ref()).map(String::as_str)
+    }
+
+    /// The wire value of a canonical value.
+    pub fn to_wire(&self, canonical: &str) -> Option<&str> {
+        self.encode.get(canonical).map(String::as_str)
+    }
+
+    /// Every canonical value that is written as `wire`: what a filter on a wire
+    /// value must match (SalesMan status 3 covers both closed and junk).
+    pub fn canonicals_written_as<'a>(&'a self, wire: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.encode
+            .iter()
+            .filter(move |(_, written)| written.as_str() == wire)
+            .map(|(canonical, _)| canonical.as_str())
+    }
+
+    pub fn label<'a>(&'a self, wire: &'a str) -> &'a str {
+        self.labels.get(wire).map_or(wire, String::as_str)
+    }
+
+    pub fn absent(&self) -> Option<&str> {
+        self.absent.as_deref()
+    }
+}
+
+/// One dialect's compiled mapping.
+#[derive(Debug)]
+pub struct Mapping {
+    pub dialect: String,
+    /// Where it came from, for messages.
+    pub source: String,
+    pub timezone: FixedOffset,
+    pub datetime_format: String,
+    pub date_format: String,
+    unknown: UnknownFields,
+    fields: HashMap<String, FieldRule>,
+    defaults: Vec<(FieldPath, String)>,
+    value_maps: Vec<ValueMap>,
+    value_map_names: HashMap<String, usize>,
+    records: HashMap<String, Record>,
+}
+
+impl Mapping {
+    /// Compiles mapping text; `source` names it in errors.
+    pub fn from_toml(source: &str, text: &str) -> Result<Mapping, Vec<MappingError>> {
+        compile::compile(source, text)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Mapping, Vec<MappingError>> {
+        let source = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            vec![MappingError {
+                file: source.clone(),
+                key: "(file)".into(),
+                problem: format!("cannot read: {error}"),
+            }]
+        })?;
+        compile::compile(&source, &text)
+    }
+
+    /// Our own mapping for `dialect`.
+    pub fn built_in(dialect: &str) -> Result<Mapping, Vec<MappingError>> {
+        let (_, text) = BUILT_IN.iter().find(|(name, _)| *name == dialect).ok_or_else(|| {
+            vec![MappingError {
+                file: format!("mappings/{dialect}.toml"),
+                key: "(file)".into(),
+                problem: "no built-in mapping for this dialect".into(),
+            }]
+        })?;
+        compile::compile(&format!("mappings/{dialect}.toml (built in)"), text)
+    }
+
+    pub fn value_map(&self, name: &str) -> Option<&ValueMap> {
+        self.value_map_names.get(name).map(|index| &self.value_maps[*index])
+    }
+
+    pub fn record(&self, name: &str) -> Option<&Record> {
+        self.records.get(name)
+    }
+
+    /// Whether `wire_field` is one the mapping decodes (as opposed to a custom field).
+    pub fn knows_field(&self, wire_field: &str) -> bool {
+        self.fields.contains_key(wire_field)
+    }
+
+    /// Decodes wire fields into `lead`. `reserved` names the dialect's own
+    /// control parameters (credentials, action, paging), which are neither lead
+    /// fields nor custom fields. Defaults apply afterwards to what is still unset.
+    pub fn decode_into<'a>(
+        &self,
+        lead: &mut Lead,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        reserved: &[&str],
+        context: &WriteContext,
+    ) -> Result<(), DecodeError> {
+        for (wire_field, value) in pairs {
+            if reserved.contains(&wire_field) {
+                continue;
+            }
+            let field_error = |source| DecodeError::Field {
+                wire_field: wire_field.to_owned(),
+                source,
+            };
+            match self.fields.get(wire_field) {
+                Some(rule) => {
+                    if let Some(raw) = &rule.raw {
+                        raw.set_text(lead, value, context).map_err(field_error)?;
+                    }
+                    match rule.values {
+                        Some(index) if !value.trim().is_empty() => {
+                            let canonical = self.value_maps[index]
+                                .to_canonical(value.trim())
+                                .ok_or_else(|| DecodeError::UnknownValue {
+                                    wire_field: wire_field.to_owned(),
+                                })?;
+                            rule.path.set_text(lead, canonical, context).map_err(field_error)?;
+                        }
+                        _ => rule.path.set_text(lead, value, context).map_err(field_error)?,
+                    }
+                }
+                None if self.unknown == UnknownFields::Custom && !value.is_empty() => {
+                    FieldPath::Custom(wire_field.to_owned())
+                        .set_text(lead, value, context)
+                        .map_err(field_error)?;
+                }
+                None => {}
+            }
+        }
+        for (path, value) in &self.defaults {
+            if path.get(lead) == crate::lead::path::FieldValue::Absent {
+                path.set_text(lead, value, context).map_err(|source| DecodeError::Field {
+                    wire_field: path.to_string(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,3 +5,4 @@
 
 pub mod lead;
 pub mod mapping;
+pub mod store;

@@ -158,7 +158,10 @@ mod tests {
     #[test]
     fn foreign_and_odd_numbers() {
         assert_eq!(normalize_phone("+44 20 7946 0958", "7"), "+442079460958");
-        assert_eq!(normalize_phone("+7 900 123-45-67 доб. 12", "7"), "+79001234567");
+        assert_eq!(
+            normalize_phone("+7 900 123-45-67 доб. 12", "7"),
+            "+79001234567"
+        );
         assert_eq!(normalize_phone("123-45", "7"), "12345");
         assert_eq!(normalize_phone("нет", "7"), "нет");
     }

@@ -45,6 +45,8 @@ canonical_enum! {
     }
 }
 
+// Written by hand because the variants come from a macro.
+#[allow(clippy::derivable_impls)]
 impl Default for Stage {
     fn default() -> Self {
         Stage::New

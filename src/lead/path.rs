@@ -30,7 +30,11 @@ const TEXT_FIELDS: &[(&str, TextGet, TextSet)] = &[
     ("company", |l| &l.company, |l| &mut l.company),
     ("text", |l| &l.text, |l| &mut l.text),
     ("answer_text", |l| &l.answer_text, |l| &mut l.answer_text),
-    ("channel_description", |l| &l.channel_description, |l| &mut l.channel_description),
+    (
+        "channel_description",
+        |l| &l.channel_description,
+        |l| &mut l.channel_description,
+    ),
     ("utm.source", |l| &l.utm.source, |l| &mut l.utm.source),
     ("utm.medium", |l| &l.utm.medium, |l| &mut l.utm.medium),
     ("utm.campaign", |l| &l.utm.campaign, |l| &mut l.utm.campaign),
@@ -38,35 +42,107 @@ const TEXT_FIELDS: &[(&str, TextGet, TextSet)] = &[
     ("utm.content", |l| &l.utm.content, |l| &mut l.utm.content),
     ("utm.referrer", |l| &l.utm.referrer, |l| &mut l.utm.referrer),
     ("visit.ip", |l| &l.visit.ip, |l| &mut l.visit.ip),
-    ("visit.country", |l| &l.visit.country, |l| &mut l.visit.country),
+    (
+        "visit.country",
+        |l| &l.visit.country,
+        |l| &mut l.visit.country,
+    ),
     ("visit.city", |l| &l.visit.city, |l| &mut l.visit.city),
-    ("visit.ext_referer", |l| &l.visit.ext_referer, |l| &mut l.visit.ext_referer),
-    ("visit.int_referer", |l| &l.visit.int_referer, |l| &mut l.visit.int_referer),
-    ("visit.entry_page", |l| &l.visit.entry_page, |l| &mut l.visit.entry_page),
-    ("visit.search_engine", |l| &l.visit.search_engine, |l| &mut l.visit.search_engine),
-    ("visit.search_query", |l| &l.visit.search_query, |l| &mut l.visit.search_query),
-    ("visit.visitor_id", |l| &l.visit.visitor_id, |l| &mut l.visit.visitor_id),
+    (
+        "visit.ext_referer",
+        |l| &l.visit.ext_referer,
+        |l| &mut l.visit.ext_referer,
+    ),
+    (
+        "visit.int_referer",
+        |l| &l.visit.int_referer,
+        |l| &mut l.visit.int_referer,
+    ),
+    (
+        "visit.entry_page",
+        |l| &l.visit.entry_page,
+        |l| &mut l.visit.entry_page,
+    ),
+    (
+        "visit.search_engine",
+        |l| &l.visit.search_engine,
+        |l| &mut l.visit.search_engine,
+    ),
+    (
+        "visit.search_query",
+        |l| &l.visit.search_query,
+        |l| &mut l.visit.search_query,
+    ),
+    (
+        "visit.visitor_id",
+        |l| &l.visit.visitor_id,
+        |l| &mut l.visit.visitor_id,
+    ),
     ("site.url", |l| &l.site.url, |l| &mut l.site.url),
-    ("conversation_id", |l| &l.conversation_id, |l| &mut l.conversation_id),
+    (
+        "conversation_id",
+        |l| &l.conversation_id,
+        |l| &mut l.conversation_id,
+    ),
     ("partner", |l| &l.partner, |l| &mut l.partner),
     ("currency", |l| &l.currency, |l| &mut l.currency),
-    ("address.line1", |l| &l.address.line1, |l| &mut l.address.line1),
-    ("address.line2", |l| &l.address.line2, |l| &mut l.address.line2),
+    (
+        "address.line1",
+        |l| &l.address.line1,
+        |l| &mut l.address.line1,
+    ),
+    (
+        "address.line2",
+        |l| &l.address.line2,
+        |l| &mut l.address.line2,
+    ),
     ("address.city", |l| &l.address.city, |l| &mut l.address.city),
-    ("address.postal_code", |l| &l.address.postal_code, |l| &mut l.address.postal_code),
-    ("address.region", |l| &l.address.region, |l| &mut l.address.region),
-    ("address.province", |l| &l.address.province, |l| &mut l.address.province),
-    ("address.country", |l| &l.address.country, |l| &mut l.address.country),
-    ("address.country_code", |l| &l.address.country_code, |l| &mut l.address.country_code),
+    (
+        "address.postal_code",
+        |l| &l.address.postal_code,
+        |l| &mut l.address.postal_code,
+    ),
+    (
+        "address.region",
+        |l| &l.address.region,
+        |l| &mut l.address.region,
+    ),
+    (
+        "address.province",
+        |l| &l.address.province,
+        |l| &mut l.address.province,
+    ),
+    (
+        "address.country",
+        |l| &l.address.country,
+        |l| &mut l.address.country,
+    ),
+    (
+        "address.country_code",
+        |l| &l.address.country_code,
+        |l| &mut l.address.country_code,
+    ),
 ];
 
 /// Optional integer fields: (path, read, write).
 const INT_FIELDS: &[(&str, IntGet, IntSet)] = &[
     ("site.id", |l| l.site.id, |l| &mut l.site.id),
-    ("department_id", |l| l.department_id, |l| &mut l.department_id),
+    (
+        "department_id",
+        |l| l.department_id,
+        |l| &mut l.department_id,
+    ),
     ("company_id", |l| l.company_id, |l| &mut l.company_id),
-    ("visit.page_count", |l| l.visit.page_count, |l| &mut l.visit.page_count),
-    ("visit.visit_count", |l| l.visit.visit_count, |l| &mut l.visit.visit_count),
+    (
+        "visit.page_count",
+        |l| l.visit.page_count,
+        |l| &mut l.visit.page_count,
+    ),
+    (
+        "visit.visit_count",
+        |l| l.visit.visit_count,
+        |l| &mut l.visit.visit_count,
+    ),
 ];
 
 /// Which employee reference of a lead a path names.
@@ -147,16 +223,39 @@ impl FieldPath {
     /// Every path that `parse` accepts besides `custom.<name>`, for error messages.
     pub fn known_paths() -> Vec<&'static str> {
         let mut paths: Vec<&'static str> = vec![
-            "id", "emails", "phones", "webs", "messengers", "kind", "stage", "outcome",
-            "channel", "completed_at", "created_at", "updated_at", "birthdate",
-            "opportunity", "opened", "origin.system", "origin.external_id",
+            "id",
+            "emails",
+            "phones",
+            "webs",
+            "messengers",
+            "kind",
+            "stage",
+            "outcome",
+            "channel",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "birthdate",
+            "opportunity",
+            "opened",
+            "origin.system",
+            "origin.external_id",
         ];
         paths.extend(TEXT_FIELDS.iter().map(|(name, _, _)| *name));
         paths.extend(INT_FIELDS.iter().map(|(name, _, _)| *name));
         paths.extend([
-            "assigned_to", "created_by", "completed_by", "locked_by",
-            "assigned_to.login", "assigned_to.name", "created_by.login", "created_by.name",
-            "completed_by.login", "completed_by.name", "locked_by.login", "locked_by.name",
+            "assigned_to",
+            "created_by",
+            "completed_by",
+            "locked_by",
+            "assigned_to.login",
+            "assigned_to.name",
+            "created_by.login",
+            "created_by.name",
+            "completed_by.login",
+            "completed_by.name",
+            "locked_by.login",
+            "locked_by.name",
             "custom.<name>",
         ]);
         paths
@@ -235,7 +334,9 @@ impl FieldPath {
 
     pub fn get<'a>(&self, lead: &'a Lead) -> FieldValue<'a> {
         fn text(value: &Option<String>) -> FieldValue<'_> {
-            value.as_deref().map_or(FieldValue::Absent, FieldValue::Text)
+            value
+                .as_deref()
+                .map_or(FieldValue::Absent, FieldValue::Text)
         }
         fn first(points: &[ContactPoint]) -> FieldValue<'_> {
             points
@@ -245,15 +346,23 @@ impl FieldPath {
         match self {
             FieldPath::Id => lead.id.map_or(FieldValue::Absent, FieldValue::Int),
             FieldPath::Text(index) => text((TEXT_FIELDS[*index].1)(lead)),
-            FieldPath::Int(index) => (INT_FIELDS[*index].1)(lead).map_or(FieldValue::Absent, FieldValue::Int),
+            FieldPath::Int(index) => {
+                (INT_FIELDS[*index].1)(lead).map_or(FieldValue::Absent, FieldValue::Int)
+            }
             FieldPath::Emails => first(&lead.emails),
             FieldPath::Phones => first(&lead.phones),
             FieldPath::Webs => first(&lead.webs),
             FieldPath::Messengers => first(&lead.messengers),
-            FieldPath::Kind => lead.kind.map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
+            FieldPath::Kind => lead
+                .kind
+                .map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
             FieldPath::Stage => FieldValue::Enum(lead.stage.as_str()),
-            FieldPath::Outcome => lead.outcome.map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
-            FieldPath::Channel => lead.channel.map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
+            FieldPath::Outcome => lead
+                .outcome
+                .map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
+            FieldPath::Channel => lead
+                .channel
+                .map_or(FieldValue::Absent, |v| FieldValue::Enum(v.as_str())),
             FieldPath::Employee(slot, attr) => {
                 let id = match slot {
                     EmployeeSlot::AssignedTo => lead.assigned_to,
@@ -263,28 +372,40 @@ impl FieldPath {
                 };
                 id.map_or(FieldValue::Absent, |id| FieldValue::Employee(id, *attr))
             }
-            FieldPath::CompletedAt => lead.completed_at.map_or(FieldValue::Absent, FieldValue::Time),
+            FieldPath::CompletedAt => lead
+                .completed_at
+                .map_or(FieldValue::Absent, FieldValue::Time),
             FieldPath::CreatedAt => FieldValue::Time(lead.created_at),
             FieldPath::UpdatedAt => FieldValue::Time(lead.updated_at),
             FieldPath::Birthdate => lead.birthdate.map_or(FieldValue::Absent, FieldValue::Date),
-            FieldPath::Opportunity => lead.opportunity.map_or(FieldValue::Absent, FieldValue::Float),
+            FieldPath::Opportunity => lead
+                .opportunity
+                .map_or(FieldValue::Absent, FieldValue::Float),
             FieldPath::Opened => lead.opened.map_or(FieldValue::Absent, FieldValue::Bool),
-            FieldPath::OriginSystem => lead
-                .origin
-                .as_ref()
-                .map_or(FieldValue::Absent, |origin| FieldValue::Text(&origin.system)),
-            FieldPath::OriginExternalId => lead
-                .origin
-                .as_ref()
-                .map_or(FieldValue::Absent, |origin| FieldValue::Text(&origin.external_id)),
-            FieldPath::Custom(name) => lead.custom.get(name).map_or(FieldValue::Absent, FieldValue::Json),
+            FieldPath::OriginSystem => lead.origin.as_ref().map_or(FieldValue::Absent, |origin| {
+                FieldValue::Text(&origin.system)
+            }),
+            FieldPath::OriginExternalId => {
+                lead.origin.as_ref().map_or(FieldValue::Absent, |origin| {
+                    FieldValue::Text(&origin.external_id)
+                })
+            }
+            FieldPath::Custom(name) => lead
+                .custom
+                .get(name)
+                .map_or(FieldValue::Absent, FieldValue::Json),
         }
     }
 
     /// Writes a wire text value (already translated by a value map, if any).
     /// An empty value leaves the field unset, as every dialect treats `x=` as "not given".
     /// Employee references by login are resolved by the caller (core), not here.
-    pub fn set_text(&self, lead: &mut Lead, value: &str, context: &WriteContext) -> Result<(), LeadError> {
+    pub fn set_text(
+        &self,
+        lead: &mut Lead,
+        value: &str,
+        context: &WriteContext,
+    ) -> Result<(), LeadError> {
         let trimmed = value.trim();
         if trimmed.is_empty() {
             return Ok(());
@@ -296,7 +417,8 @@ impl FieldPath {
         match self {
             FieldPath::Text(index) => *(TEXT_FIELDS[*index].2)(lead) = Some(value.to_owned()),
             FieldPath::Int(index) => {
-                *(INT_FIELDS[*index].2)(lead) = Some(trimmed.parse().map_err(|_| invalid("an integer"))?)
+                *(INT_FIELDS[*index].2)(lead) =
+                    Some(trimmed.parse().map_err(|_| invalid("an integer"))?)
             }
             FieldPath::Emails => lead.emails.push(ContactPoint::email(trimmed)),
             FieldPath::Phones => lead
@@ -304,38 +426,60 @@ impl FieldPath {
                 .push(ContactPoint::phone(trimmed, &context.default_country_code)),
             FieldPath::Webs => lead.webs.push(ContactPoint::plain(trimmed)),
             FieldPath::Messengers => lead.messengers.push(ContactPoint::plain(trimmed)),
-            FieldPath::Kind => lead.kind = Some(LeadKind::parse(trimmed).ok_or_else(|| invalid("a lead kind"))?),
-            FieldPath::Stage => lead.stage = Stage::parse(trimmed).ok_or_else(|| invalid("a stage"))?,
-            FieldPath::Outcome => lead.outcome = Some(Outcome::parse(trimmed).ok_or_else(|| invalid("an outcome"))?),
-            FieldPath::Channel => lead.channel = Some(Channel::parse(trimmed).ok_or_else(|| invalid("a channel"))?),
+            FieldPath::Kind => {
+                lead.kind = Some(LeadKind::parse(trimmed).ok_or_else(|| invalid("a lead kind"))?)
+            }
+            FieldPath::Stage => {
+                lead.stage = Stage::parse(trimmed).ok_or_else(|| invalid("a stage"))?
+            }
+            FieldPath::Outcome => {
+                lead.outcome = Some(Outcome::parse(trimmed).ok_or_else(|| invalid("an outcome"))?)
+            }
+            FieldPath::Channel => {
+                lead.channel = Some(Channel::parse(trimmed).ok_or_else(|| invalid("a channel"))?)
+            }
             FieldPath::Employee(slot, EmployeeAttr::Id) => {
                 let id: EmployeeId = trimmed.parse().map_err(|_| invalid("an employee id"))?;
                 match slot {
                     EmployeeSlot::AssignedTo => lead.assigned_to = Some(id),
                     EmployeeSlot::CreatedBy => lead.created_by = Some(id),
                     EmployeeSlot::CompletedBy => lead.completed_by = Some(id),
-                    EmployeeSlot::LockedBy => return Err(invalid("a lock taken through Leads.lock")),
+                    EmployeeSlot::LockedBy => {
+                        return Err(invalid("a lock taken through Leads.lock"))
+                    }
                 }
             }
             FieldPath::Employee(_, _) => return Err(invalid("an employee id")),
-            FieldPath::CompletedAt => lead.completed_at = Some(parse_time(trimmed).ok_or_else(|| invalid("a date and time"))?),
+            FieldPath::CompletedAt => {
+                lead.completed_at =
+                    Some(parse_time(trimmed).ok_or_else(|| invalid("a date and time"))?)
+            }
             FieldPath::Birthdate => {
-                lead.birthdate = Some(parse_date(trimmed).ok_or_else(|| invalid("a date (YYYY-MM-DD)"))?)
+                lead.birthdate =
+                    Some(parse_date(trimmed).ok_or_else(|| invalid("a date (YYYY-MM-DD)"))?)
             }
             FieldPath::Opportunity => {
-                let amount: f64 = trimmed.replace(',', ".").parse().map_err(|_| invalid("a number"))?;
+                let amount: f64 = trimmed
+                    .replace(',', ".")
+                    .parse()
+                    .map_err(|_| invalid("a number"))?;
                 if !amount.is_finite() {
                     return Err(invalid("a finite number"));
                 }
                 lead.opportunity = Some(amount);
             }
-            FieldPath::Opened => lead.opened = Some(parse_flag(trimmed).ok_or_else(|| invalid("Y or N"))?),
+            FieldPath::Opened => {
+                lead.opened = Some(parse_flag(trimmed).ok_or_else(|| invalid("Y or N"))?)
+            }
             FieldPath::OriginSystem => origin_mut(lead).system = trimmed.to_owned(),
             FieldPath::OriginExternalId => origin_mut(lead).external_id = trimmed.to_owned(),
             FieldPath::Custom(name) => {
-                lead.custom.insert(name.clone(), serde_json::Value::String(value.to_owned()));
+                lead.custom
+                    .insert(name.clone(), serde_json::Value::String(value.to_owned()));
             }
-            FieldPath::Id | FieldPath::CreatedAt | FieldPath::UpdatedAt => return Err(invalid("a field set by the gateway")),
+            FieldPath::Id | FieldPath::CreatedAt | FieldPath::UpdatedAt => {
+                return Err(invalid("a field set by the gateway"))
+            }
         }
         Ok(())
     }
@@ -387,7 +531,9 @@ impl fmt::Display for FieldPath {
             FieldPath::Int(index) => f.write_str(INT_FIELDS[*index].0),
             FieldPath::Custom(name) => write!(f, "custom.{name}"),
             FieldPath::Employee(slot, EmployeeAttr::Id) => f.write_str(slot_name(slot)),
-            FieldPath::Employee(slot, EmployeeAttr::Login) => write!(f, "{}.login", slot_name(slot)),
+            FieldPath::Employee(slot, EmployeeAttr::Login) => {
+                write!(f, "{}.login", slot_name(slot))
+            }
             FieldPath::Employee(slot, EmployeeAttr::Name) => write!(f, "{}.name", slot_name(slot)),
             other => f.write_str(match other {
                 FieldPath::Id => "id",
@@ -426,7 +572,10 @@ mod tests {
             // "email"/"phone" are aliases; everything else prints as written.
             assert_eq!(parsed.to_string(), path);
         }
-        assert_eq!(FieldPath::parse("custom.color"), Some(FieldPath::Custom("color".into())));
+        assert_eq!(
+            FieldPath::parse("custom.color"),
+            Some(FieldPath::Custom("color".into()))
+        );
         assert_eq!(FieldPath::parse("nonsense"), None);
         assert_eq!(FieldPath::parse("custom."), None);
     }
@@ -435,23 +584,44 @@ mod tests {
     fn set_then_get() {
         let context = WriteContext::default();
         let mut lead = Lead::default();
-        FieldPath::parse("utm.source").unwrap().set_text(&mut lead, "yandex", &context).unwrap();
-        FieldPath::parse("phones").unwrap().set_text(&mut lead, "8 (900) 111-22-33", &context).unwrap();
-        FieldPath::parse("stage").unwrap().set_text(&mut lead, "junk", &context).unwrap();
-        FieldPath::parse("site.id").unwrap().set_text(&mut lead, "12", &context).unwrap();
+        FieldPath::parse("utm.source")
+            .unwrap()
+            .set_text(&mut lead, "yandex", &context)
+            .unwrap();
+        FieldPath::parse("phones")
+            .unwrap()
+            .set_text(&mut lead, "8 (900) 111-22-33", &context)
+            .unwrap();
+        FieldPath::parse("stage")
+            .unwrap()
+            .set_text(&mut lead, "junk", &context)
+            .unwrap();
+        FieldPath::parse("site.id")
+            .unwrap()
+            .set_text(&mut lead, "12", &context)
+            .unwrap();
         assert_eq!(lead.utm.source.as_deref(), Some("yandex"));
         assert_eq!(lead.phones[0].normalized, "+79001112233");
         assert_eq!(FieldPath::Stage.get(&lead), FieldValue::Enum("junk"));
-        assert_eq!(FieldPath::parse("site.id").unwrap().get(&lead), FieldValue::Int(12));
+        assert_eq!(
+            FieldPath::parse("site.id").unwrap().get(&lead),
+            FieldValue::Int(12)
+        );
     }
 
     #[test]
     fn bad_values_are_typed_errors() {
         let context = WriteContext::default();
         let mut lead = Lead::default();
-        let error = FieldPath::parse("site.id").unwrap().set_text(&mut lead, "twelve", &context);
-        assert!(matches!(error, Err(LeadError::InvalidValue { ref field, .. }) if field == "site.id"));
-        assert!(FieldPath::Stage.set_text(&mut lead, "bogus", &context).is_err());
+        let error = FieldPath::parse("site.id")
+            .unwrap()
+            .set_text(&mut lead, "twelve", &context);
+        assert!(
+            matches!(error, Err(LeadError::InvalidValue { ref field, .. }) if field == "site.id")
+        );
+        assert!(FieldPath::Stage
+            .set_text(&mut lead, "bogus", &context)
+            .is_err());
         assert!(FieldPath::Id.set_text(&mut lead, "5", &context).is_err());
     }
 }

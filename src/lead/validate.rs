@@ -16,7 +16,10 @@ pub enum LeadError {
     #[error("field {field} is required")]
     Required { field: String },
     #[error("field {field} must be {expected}")]
-    InvalidValue { field: String, expected: &'static str },
+    InvalidValue {
+        field: String,
+        expected: &'static str,
+    },
     #[error("a lead needs at least one of: {fields}")]
     Empty { fields: String },
 }
@@ -153,8 +156,10 @@ mod tests {
 
     #[test]
     fn hundred_kilobyte_field_is_refused() {
-        let mut lead = Lead::default();
-        lead.company = Some("x".repeat(100 * 1024));
+        let lead = Lead {
+            company: Some("x".repeat(100 * 1024)),
+            ..Lead::default()
+        };
         let error = ValidationRules::default().check(&lead).unwrap_err();
         assert_eq!(error.field(), Some("company"));
     }
@@ -165,11 +170,16 @@ mod tests {
             max_text_chars: 2000,
             ..ValidationRules::default()
         };
-        let mut lead = Lead::default();
-        lead.text = Some("я".repeat(2000)); // 4000 bytes, 2000 characters
+        let mut lead = Lead {
+            text: Some("я".repeat(2000)), // 4000 bytes, 2000 characters
+            ..Lead::default()
+        };
         assert!(rules.check(&lead).is_ok());
         lead.text = Some("я".repeat(2001));
-        assert!(matches!(rules.check(&lead), Err(LeadError::TooLong { max: 2000, .. })));
+        assert!(matches!(
+            rules.check(&lead),
+            Err(LeadError::TooLong { max: 2000, .. })
+        ));
     }
 
     #[test]

@@ -106,14 +106,18 @@ pub(super) fn compile(source: &str, text: &str) -> Result<Mapping, Vec<MappingEr
         value_map_names.insert(name.clone(), value_maps.len());
         value_maps.push(compile_value_map(spec));
     }
-    let value_map_ref = |problems: &mut Problems, key: &str, name: &Option<String>| -> Option<usize> {
-        let name = name.as_ref()?;
-        let index = value_map_names.get(name).copied();
-        if index.is_none() {
-            problems.add(key, format!("refers to [values.{name}], which this file does not define"));
-        }
-        index
-    };
+    let value_map_ref =
+        |problems: &mut Problems, key: &str, name: &Option<String>| -> Option<usize> {
+            let name = name.as_ref()?;
+            let index = value_map_names.get(name).copied();
+            if index.is_none() {
+                problems.add(
+                    key,
+                    format!("refers to [values.{name}], which this file does not define"),
+                );
+            }
+            index
+        };
 
     let mut fields = HashMap::new();
     for (wire, spec) in &file.fields {
@@ -122,11 +126,18 @@ pub(super) fn compile(source: &str, text: &str) -> Result<Mapping, Vec<MappingEr
             FieldSpec::Path(path) => (path, &None, &None),
             FieldSpec::Full(table) => (&table.path, &table.values, &table.raw),
         };
-        let Some(path) = problems.path(&key, path_text) else { continue };
+        let Some(path) = problems.path(&key, path_text) else {
+            continue;
+        };
         if !path.is_writable() {
-            problems.add(&key, format!("{path} is set by the gateway and cannot be written"));
+            problems.add(
+                &key,
+                format!("{path} is set by the gateway and cannot be written"),
+            );
         }
-        let raw = raw.as_ref().and_then(|raw| problems.path(&format!("{key}.raw"), raw));
+        let raw = raw
+            .as_ref()
+            .and_then(|raw| problems.path(&format!("{key}.raw"), raw));
         let values = value_map_ref(&mut problems, &format!("{key}.values"), values);
         match values {
             Some(index) => check_value_map_targets(&mut problems, &file.values, index, &path),
@@ -182,15 +193,25 @@ fn compile_value_map(spec: &ValueMapSpec) -> ValueMap {
     let mut encode: HashMap<String, String> = HashMap::new();
     // Inverting decode: the first wire value listed for a canonical value wins.
     for (wire, canonical) in &spec.decode {
-        encode.entry(canonical.clone()).or_insert_with(|| wire.clone());
+        encode
+            .entry(canonical.clone())
+            .or_insert_with(|| wire.clone());
     }
     for (canonical, wire) in &spec.encode {
         encode.insert(canonical.clone(), wire.clone());
     }
     ValueMap {
-        decode: spec.decode.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        decode: spec
+            .decode
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         encode,
-        labels: spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: spec
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         fallback: spec.fallback.clone(),
         absent: spec.absent.clone(),
     }
@@ -203,34 +224,50 @@ fn check_value_map_targets(
     index: usize,
     path: &FieldPath,
 ) {
-    let Some((name, spec)) = specs.get_index(index) else { return };
+    let Some((name, spec)) = specs.get_index(index) else {
+        return;
+    };
     for (wire, canonical) in &spec.decode {
         problems.canonical_value(&format!("values.{name}.decode.{wire}"), path, canonical);
     }
     for canonical in spec.encode.keys() {
-        problems.canonical_value(&format!("values.{name}.encode.{canonical}"), path, canonical);
+        problems.canonical_value(
+            &format!("values.{name}.encode.{canonical}"),
+            path,
+            canonical,
+        );
     }
     if let Some(fallback) = &spec.fallback {
         problems.canonical_value(&format!("values.{name}.fallback"), path, fallback);
     }
 }
 
+/// Looks up a `values = "..."` reference, recording a problem when it is unknown.
+type ValueMapResolver<'a> = dyn Fn(&mut Problems, &str, &Option<String>) -> Option<usize> + 'a;
+
 fn compile_column(
     problems: &mut Problems,
     key: &str,
     spec: &ColumnSpec,
-    value_map_ref: &dyn Fn(&mut Problems, &str, &Option<String>) -> Option<usize>,
+    value_map_ref: &ValueMapResolver<'_>,
 ) -> Option<Column> {
     let output = match spec.as_type.as_deref() {
         None | Some("string") => OutputType::String,
         Some("native") => OutputType::Native,
         Some("date") => OutputType::Date,
         Some(other) => {
-            problems.add(key, format!("as = {other:?}: expected string, native or date"));
+            problems.add(
+                key,
+                format!("as = {other:?}: expected string, native or date"),
+            );
             OutputType::String
         }
     };
-    let absent = spec.absent.as_ref().map(toml_to_json).unwrap_or(serde_json::Value::Null);
+    let absent = spec
+        .absent
+        .as_ref()
+        .map(toml_to_json)
+        .unwrap_or(serde_json::Value::Null);
     let source = match (&spec.constant, &spec.path) {
         (Some(constant), None) => ColumnSource::Constant(toml_to_json(constant)),
         (None, Some(paths)) => {
@@ -241,7 +278,10 @@ fn compile_column(
             if texts.is_empty() {
                 problems.add(key, "path list is empty");
             }
-            let paths: Vec<FieldPath> = texts.iter().filter_map(|text| problems.path(key, text)).collect();
+            let paths: Vec<FieldPath> = texts
+                .iter()
+                .filter_map(|text| problems.path(key, text))
+                .collect();
             let values = value_map_ref(problems, &format!("{key}.values"), &spec.values);
             if spec.label && values.is_none() {
                 problems.add(key, "label = true needs `values`");
@@ -274,9 +314,14 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
         toml::Value::Float(number) => serde_json::Value::from(*number),
         toml::Value::Boolean(flag) => serde_json::Value::Bool(*flag),
         toml::Value::Datetime(time) => serde_json::Value::String(time.to_string()),
-        toml::Value::Array(items) => serde_json::Value::Array(items.iter().map(toml_to_json).collect()),
+        toml::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(toml_to_json).collect())
+        }
         toml::Value::Table(table) => serde_json::Value::Object(
-            table.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect(),
+            table
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
         ),
     }
 }

@@ -47,18 +47,30 @@ impl Record {
     /// The canonical path behind a column: lets a dialect accept its own column
     /// names where it takes a sort field, without naming them twice.
     pub fn column_path(&self, name: &str) -> Option<&FieldPath> {
-        self.columns.iter().find(|column| column.name == name).and_then(|column| match &column.source {
-            ColumnSource::Paths { paths, .. } => paths.first(),
-            ColumnSource::Constant(_) => None,
-        })
+        self.columns
+            .iter()
+            .find(|column| column.name == name)
+            .and_then(|column| match &column.source {
+                ColumnSource::Paths { paths, .. } => paths.first(),
+                ColumnSource::Constant(_) => None,
+            })
     }
 
-    pub fn encode(&self, mapping: &Mapping, lead: &Lead, directory: &dyn EmployeeDirectory) -> Map<String, Value> {
+    pub fn encode(
+        &self,
+        mapping: &Mapping,
+        lead: &Lead,
+        directory: &dyn EmployeeDirectory,
+    ) -> Map<String, Value> {
         let mut out = Map::with_capacity(self.columns.len());
         for column in &self.columns {
             let value = match &column.source {
                 ColumnSource::Constant(value) => value.clone(),
-                ColumnSource::Paths { paths, values, label } => {
+                ColumnSource::Paths {
+                    paths,
+                    values,
+                    label,
+                } => {
                     let found = paths
                         .iter()
                         .map(|path| path.get(lead))
@@ -70,7 +82,9 @@ impl Record {
                                 .unwrap_or_else(|| column.absent.clone())
                         }
                         None => match value_map.and_then(|map| map.absent()) {
-                            Some(wire) if *label => Value::String(value_map.map_or(wire, |map| map.label(wire)).to_owned()),
+                            Some(wire) if *label => Value::String(
+                                value_map.map_or(wire, |map| map.label(wire)).to_owned(),
+                            ),
                             Some(wire) => Value::String(wire.to_owned()),
                             None => column.absent.clone(),
                         },
@@ -95,7 +109,9 @@ fn write_value(
     match value {
         FieldValue::Absent => None,
         FieldValue::Enum(canonical) => {
-            let Some(map) = value_map else { return string(canonical.to_owned()) };
+            let Some(map) = value_map else {
+                return string(canonical.to_owned());
+            };
             let wire = map.to_wire(canonical)?;
             string(if label { map.label(wire) } else { wire }.to_owned())
         }
@@ -122,8 +138,12 @@ fn write_value(
                 OutputType::Native => Some(Value::from(id)),
                 _ => string(id.to_string()),
             },
-            EmployeeAttr::Login => directory.by_id(id).map(|employee| Value::String(employee.login.clone())),
-            EmployeeAttr::Name => directory.by_id(id).map(|employee| Value::String(employee.name.clone())),
+            EmployeeAttr::Login => directory
+                .by_id(id)
+                .map(|employee| Value::String(employee.login.clone())),
+            EmployeeAttr::Name => directory
+                .by_id(id)
+                .map(|employee| Value::String(employee.name.clone())),
         },
         FieldValue::Json(json) => Some(json.clone()),
     }

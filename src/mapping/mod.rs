@@ -46,7 +46,9 @@ pub enum DecodeError {
 impl DecodeError {
     pub fn wire_field(&self) -> &str {
         match self {
-            DecodeError::Field { wire_field, .. } | DecodeError::UnknownValue { wire_field } => wire_field,
+            DecodeError::Field { wire_field, .. } | DecodeError::UnknownValue { wire_field } => {
+                wire_field
+            }
         }
     }
 }
@@ -80,7 +82,10 @@ pub struct ValueMap {
 impl ValueMap {
     /// The canonical value of a wire value (or the fallback).
     pub fn to_canonical(&self, wire: &str) -> Option<&str> {
-        self.decode.get(wire).or(self.fallback.as_ref()).map(String::as_str)
+        self.decode
+            .get(wire)
+            .or(self.fallback.as_ref())
+            .map(String::as_str)
     }
 
     /// The wire value of a canonical value.
@@ -90,7 +95,10 @@ impl ValueMap {
 
     /// Every canonical value that is written as `wire`: what a filter on a wire
     /// value must match (SalesMan status 3 covers both closed and junk).
-    pub fn canonicals_written_as<'a>(&'a self, wire: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn canonicals_written_as<'a>(
+        &'a self,
+        wire: &'a str,
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.encode
             .iter()
             .filter(move |(_, written)| written.as_str() == wire)
@@ -143,18 +151,23 @@ impl Mapping {
 
     /// Our own mapping for `dialect`.
     pub fn built_in(dialect: &str) -> Result<Mapping, Vec<MappingError>> {
-        let (_, text) = BUILT_IN.iter().find(|(name, _)| *name == dialect).ok_or_else(|| {
-            vec![MappingError {
-                file: format!("mappings/{dialect}.toml"),
-                key: "(file)".into(),
-                problem: "no built-in mapping for this dialect".into(),
-            }]
-        })?;
+        let (_, text) = BUILT_IN
+            .iter()
+            .find(|(name, _)| *name == dialect)
+            .ok_or_else(|| {
+                vec![MappingError {
+                    file: format!("mappings/{dialect}.toml"),
+                    key: "(file)".into(),
+                    problem: "no built-in mapping for this dialect".into(),
+                }]
+            })?;
         compile::compile(&format!("mappings/{dialect}.toml (built in)"), text)
     }
 
     pub fn value_map(&self, name: &str) -> Option<&ValueMap> {
-        self.value_map_names.get(name).map(|index| &self.value_maps[*index])
+        self.value_map_names
+            .get(name)
+            .map(|index| &self.value_maps[*index])
     }
 
     pub fn record(&self, name: &str) -> Option<&Record> {
@@ -196,9 +209,14 @@ impl Mapping {
                                 .ok_or_else(|| DecodeError::UnknownValue {
                                     wire_field: wire_field.to_owned(),
                                 })?;
-                            rule.path.set_text(lead, canonical, context).map_err(field_error)?;
+                            rule.path
+                                .set_text(lead, canonical, context)
+                                .map_err(field_error)?;
                         }
-                        _ => rule.path.set_text(lead, value, context).map_err(field_error)?,
+                        _ => rule
+                            .path
+                            .set_text(lead, value, context)
+                            .map_err(field_error)?,
                     }
                 }
                 None if self.unknown == UnknownFields::Custom && !value.is_empty() => {
@@ -211,10 +229,11 @@ impl Mapping {
         }
         for (path, value) in &self.defaults {
             if path.get(lead) == crate::lead::path::FieldValue::Absent {
-                path.set_text(lead, value, context).map_err(|source| DecodeError::Field {
-                    wire_field: path.to_string(),
-                    source,
-                })?;
+                path.set_text(lead, value, context)
+                    .map_err(|source| DecodeError::Field {
+                        wire_field: path.to_string(),
+                        source,
+                    })?;
             }
         }
         Ok(())

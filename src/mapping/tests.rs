@@ -31,7 +31,12 @@ fn decodes_a_seed_request() {
         ("form_color", "blue"),
     ];
     mapping
-        .decode_into(&mut lead, pairs, &["login", "apikey", "action", "user"], &context())
+        .decode_into(
+            &mut lead,
+            pairs,
+            &["login", "apikey", "action", "user"],
+            &context(),
+        )
         .unwrap();
     assert_eq!(lead.name.as_deref(), Some("Андреев владислав"));
     assert_eq!(lead.emails[0].normalized, "vladislav@god.ry");
@@ -42,16 +47,28 @@ fn decodes_a_seed_request() {
     assert_eq!(lead.channel_description.as_deref(), Some("Test Path"));
     assert_eq!(lead.partner, None, "an empty value is not a value");
     assert_eq!(lead.utm.source.as_deref(), Some("yandex"));
-    assert_eq!(lead.kind, Some(crate::lead::LeadKind::Form), "default applied");
-    assert_eq!(lead.custom.get("form_color"), Some(&serde_json::json!("blue")));
-    assert!(!lead.custom.contains_key("login"), "reserved names are not custom fields");
+    assert_eq!(
+        lead.kind,
+        Some(crate::lead::LeadKind::Form),
+        "default applied"
+    );
+    assert_eq!(
+        lead.custom.get("form_color"),
+        Some(&serde_json::json!("blue"))
+    );
+    assert!(
+        !lead.custom.contains_key("login"),
+        "reserved names are not custom fields"
+    );
 }
 
 #[test]
 fn known_channel_names_become_channels() {
     let mapping = salesman();
     let mut lead = Lead::default();
-    mapping.decode_into(&mut lead, [("path", "Сайт")], &[], &context()).unwrap();
+    mapping
+        .decode_into(&mut lead, [("path", "Сайт")], &[], &context())
+        .unwrap();
     assert_eq!(lead.channel, Some(Channel::Web));
 }
 
@@ -65,17 +82,25 @@ fn encodes_list_rows_as_php_strings() {
         role: Role::Manager,
         active: true,
     }];
-    let created = chrono::DateTime::parse_from_rfc3339("2024-01-03T06:15:00Z").unwrap().to_utc();
+    let created = chrono::DateTime::parse_from_rfc3339("2024-01-03T06:15:00Z")
+        .unwrap()
+        .to_utc();
     let mut lead = Lead::new(created);
     lead.id = Some(1001);
     lead.stage = Stage::Junk;
     lead.outcome = Some(Outcome::NotTarget);
     lead.assigned_to = Some(7);
     lead.channel = Some(Channel::Web);
-    let row = mapping.record("list").unwrap().encode(&mapping, &lead, &employees);
+    let row = mapping
+        .record("list")
+        .unwrap()
+        .encode(&mapping, &lead, &employees);
     let json = serde_json::Value::Object(row);
     assert_eq!(json["id"], "1001");
-    assert_eq!(json["datum"], "2024-01-03 09:15:00", "Moscow wall-clock time");
+    assert_eq!(
+        json["datum"], "2024-01-03 09:15:00",
+        "Moscow wall-clock time"
+    );
     assert_eq!(json["datum_do"], serde_json::Value::Null);
     assert_eq!(json["status"], "3", "junk is written as closed");
     assert_eq!(json["statusName"], "Закрыт");
@@ -95,9 +120,14 @@ fn encodes_list_rows_as_php_strings() {
 #[test]
 fn open_lead_has_rezult_zero() {
     let mapping = salesman();
-    let mut lead = Lead::default();
-    lead.id = Some(1);
-    let row = mapping.record("info").unwrap().encode(&mapping, &lead, &Vec::new());
+    let lead = Lead {
+        id: Some(1),
+        ..Lead::default()
+    };
+    let row = mapping
+        .record("info")
+        .unwrap()
+        .encode(&mapping, &lead, &Vec::new());
     assert_eq!(row["rezult"], "0");
     assert_eq!(row["rezultName"], "0");
     assert_eq!(row["status"], "0");
@@ -153,8 +183,15 @@ const = "1"
     ] {
         assert!(keys.contains(&expected), "missing {expected} in {keys:?}");
     }
-    let message = errors.iter().find(|error| error.key == "values.bad.decode.1").unwrap().to_string();
-    assert!(message.contains("spammy") && message.contains("not_target"), "{message}");
+    let message = errors
+        .iter()
+        .find(|error| error.key == "values.bad.decode.1")
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("spammy") && message.contains("not_target"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -176,6 +213,13 @@ decode = { "0" = "new" }
 "#;
     let mapping = Mapping::from_toml("x.toml", text).unwrap();
     let mut lead = Lead::default();
-    let error = mapping.decode_into(&mut lead, [("st", "9")], &[], &context()).unwrap_err();
-    assert_eq!(error, DecodeError::UnknownValue { wire_field: "st".into() });
+    let error = mapping
+        .decode_into(&mut lead, [("st", "9")], &[], &context())
+        .unwrap_err();
+    assert_eq!(
+        error,
+        DecodeError::UnknownValue {
+            wire_field: "st".into()
+        }
+    );
 }

@@ -1,0 +1,246 @@
+//! The embedded default store: one SQLite file in WAL mode.
+//!
+//! Writes go through a single writer thread that commits whatever has queued
+//! up while the previous commit was being fsynced, in one transaction: group
+//! commit, so a burst of requests shares one fsync instead of paying one each.
+//! A request hears success only after its transaction is committed with
+//! `synchronous = FULL`. Reads run on a small pool of separate connections and
+//! never wait for the writer.
+
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::{AssigneeStats, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
+use crate::lead::{EmployeeId, Lead, LeadId};
+use writer::WriteOp;
+
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub read_connections: usize,
+    /// Most writes committed in one transaction.
+    pub max_batch: usize,
+    /// Writes waiting for the writer before callers wait to enqueue (back-pressure).
+    pub queue_depth: usize,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            read_connections: 4,
+            max_batch: 512,
+            queue_depth: 8192,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    writes: mpsc::Sender<WriteOp>,
+    readers: Arc<ReaderPool>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let open_error = |error: rusqlite::Error| StoreError::Open {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    };
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_error)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    if !read_only {
+        // WAL lets readers run beside the writer; FULL makes every commit fsync
+        // the log, which is what "durable before acknowledged" needs.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(open_error)?;
+    }
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its directory on first run) and migrates.
+    pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = options
+            .path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::Open {
+                path: options.path.display().to_string(),
+                reason: error.to_string(),
+            })?;
+        }
+        let mut write_conn = open_connection(&options.path, false)?;
+        schema::migrate(&mut write_conn).map_err(|error| StoreError::Open {
+            path: options.path.display().to_string(),
+            reason: format!("migration failed: {error}"),
+        })?;
+        let mut readers = Vec::with_capacity(options.read_connections.max(1));
+        for _ in 0..options.read_connections.max(1) {
+            readers.push(open_connection(&options.path, true)?);
+        }
+        let (writes, queue) = mpsc::channel(options.queue_depth.max(1));
+        let max_batch = options.max_batch.max(1);
+        let writer_thread = std::thread::Builder::new()
+            .name("leadgate-sqlite-writer".into())
+            .spawn(move || writer::run(write_conn, queue, max_batch))
+            .map_err(|error| StoreError::Open {
+                path: options.path.display().to_string(),
+                reason: format!("cannot start the writer thread: {error}"),
+            })?;
+        Ok(SqliteStore {
+            writes,
+            readers: Arc::new(ReaderPool::new(readers)),
+            writer_thread: Mutex::new(Some(writer_thread)),
+        })
+    }
+
+    async fn write<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriteOp,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writes
+            .send(op(reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        // The writer drops the reply only if it dies; the lead was then not committed.
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl LeadStore for SqliteStore {
+    async fn insert(&self, lead: Lead) -> Result<Inserted, StoreError> {
+        self.write(|reply| WriteOp::Insert {
+            lead: Box::new(lead),
+            reply,
+        })
+        .await
+    }
+
+    async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        self.readers.run(move |conn| read::get(conn, id)).await
+    }
+
+    async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError> {
+        self.readers
+            .run(move |conn| read::query(conn, &query))
+            .await
+    }
+
+    async fn latest_assignee_by_contact(
+        &self,
+        phones: Vec<String>,
+        emails: Vec<String>,
+    ) -> Result<Option<EmployeeId>, StoreError> {
+        if phones.is_empty() && emails.is_empty() {
+            return Ok(None);
+        }
+        self.readers
+            .run(move |conn| read::latest_assignee_by_contact(conn, &phones, &emails))
+            .await
+    }
+
+    async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError> {
+        self.readers
+            .run(move |conn| read::assignee_stats(conn, window))
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.writes.is_closed() {
+            return Err(StoreError::Closed);
+        }
+        self.readers
+            .run(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        let result = match self.write(|reply| WriteOp::Close { reply }).await {
+            Err(StoreError::Closed) => Ok(()),
+            other => other,
+        };
+        let handle = self
+            .writer_thread
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take());
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        result
+    }
+}
+
+/// Read connections handed out one per blocking task.
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    available: Semaphore,
+}
+
+impl ReaderPool {
+    fn new(connections: Vec<Connection>) -> Self {
+        ReaderPool {
+            available: Semaphore::new(connections.len()),
+            idle: Mutex::new(connections),
+        }
+    }
+
+    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit = self
+            .available
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let conn = self
+            .idle
+            .lock()
+            .map_err(|_| StoreError::Database("reader pool poisoned".into()))?
+            .pop()
+            .ok_or_else(|| StoreError::Database("no idle reader despite a permit".into()))?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let result = work(&conn);
+            if let Ok(mut idle) = pool.idle.lock() {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|error| StoreError::Database(format!("reader task failed: {error}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests;

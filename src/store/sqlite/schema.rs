@@ -1,0 +1,94 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version`. A migration
+//! is appended, never edited: a database created by any earlier release
+//! upgrades by running the ones it has not seen, in one transaction each.
+
+use rusqlite::Connection;
+
+/// Index `i` brings the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: leads, with the columns the list filters of all four dialects need
+    // indexed; the whole canonical lead is kept as JSON in `doc`.
+    r#"
+    CREATE TABLE leads (
+        id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        completed_at       INTEGER,
+        stage              TEXT    NOT NULL,
+        kind               TEXT,
+        assigned_to        INTEGER,
+        created_by         INTEGER,
+        completed_by       INTEGER,
+        site_id            INTEGER,
+        department_id      INTEGER,
+        has_email          INTEGER NOT NULL,
+        has_phone          INTEGER NOT NULL,
+        lock_by            INTEGER,
+        lock_until         INTEGER,
+        origin_system      TEXT,
+        origin_external_id TEXT,
+        doc                TEXT    NOT NULL
+    );
+    CREATE INDEX leads_created_at   ON leads (created_at);
+    CREATE INDEX leads_updated_at   ON leads (updated_at);
+    CREATE INDEX leads_completed_at ON leads (completed_at) WHERE completed_at IS NOT NULL;
+    CREATE INDEX leads_stage        ON leads (stage, created_at);
+    CREATE INDEX leads_assigned_to  ON leads (assigned_to, created_at);
+    CREATE INDEX leads_site         ON leads (site_id, created_at) WHERE site_id IS NOT NULL;
+    CREATE INDEX leads_department   ON leads (department_id, created_at) WHERE department_id IS NOT NULL;
+    CREATE INDEX leads_has_email    ON leads (has_email, created_at);
+    CREATE INDEX leads_has_phone    ON leads (has_phone, created_at);
+    CREATE UNIQUE INDEX leads_origin ON leads (origin_system, origin_external_id)
+        WHERE origin_system IS NOT NULL;
+
+    -- Normalised contacts, for "assign to whoever had this phone before".
+    CREATE TABLE lead_contacts (
+        lead_id INTEGER NOT NULL REFERENCES leads (id) ON DELETE CASCADE,
+        kind    TEXT    NOT NULL,
+        value   TEXT    NOT NULL
+    );
+    CREATE INDEX lead_contacts_value ON lead_contacts (kind, value, lead_id);
+    "#,
+];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > latest_version() {
+        // A newer leadgate wrote this file; running old code on it could
+        // silently drop columns it does not know, so refuse instead.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_MISMATCH),
+            Some(format!(
+                "database schema version {current} is newer than this leadgate knows ({})",
+                latest_version()
+            )),
+        ));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_from_empty_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, latest_version());
+    }
+}

@@ -1,0 +1,235 @@
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+use crate::lead::{ContactPoint, Origin, Stage};
+use crate::store::{Sort, SortKey};
+
+fn open(dir: &tempfile::TempDir) -> SqliteStore {
+    SqliteStore::open(SqliteOptions::new(dir.path().join("nested/leads.db"))).expect("store opens")
+}
+
+fn lead_at(minute: i64) -> Lead {
+    let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    Lead::new(base + Duration::minutes(minute))
+}
+
+#[tokio::test]
+async fn insert_then_get_returns_the_same_lead() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut lead = lead_at(0);
+    lead.name = Some("Анна".into());
+    lead.phones
+        .push(ContactPoint::phone("8 900 111 22 33", "7"));
+    lead.custom
+        .insert("color".into(), serde_json::json!({"a": [1, 2]}));
+    let inserted = store.insert(lead.clone()).await.unwrap();
+    assert!(inserted.created);
+    let id = inserted.lead.id.unwrap();
+    let read = store.get(id).await.unwrap().unwrap();
+    lead.id = Some(id);
+    assert_eq!(read, lead);
+    assert_eq!(store.get(id + 1000).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir));
+    let mut tasks = Vec::new();
+    for n in 0..300 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let mut lead = lead_at(n);
+            lead.name = Some(format!("lead {n}"));
+            store.insert(lead).await.unwrap().lead.id.unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.push(task.await.unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 300);
+    store.close().await.unwrap();
+    assert!(matches!(
+        store.insert(lead_at(0)).await,
+        Err(StoreError::Closed)
+    ));
+    drop(store);
+
+    let reopened = open(&dir);
+    let page = reopened
+        .query(LeadQuery {
+            count_total: true,
+            ..LeadQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, Some(300));
+}
+
+#[tokio::test]
+async fn same_origin_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut lead = lead_at(0);
+    lead.origin = Some(Origin {
+        system: "crm".into(),
+        external_id: "42".into(),
+    });
+    let first = store.insert(lead.clone()).await.unwrap();
+    let second = store.insert(lead).await.unwrap();
+    assert!(first.created);
+    assert!(!second.created);
+    assert_eq!(first.lead.id, second.lead.id);
+}
+
+#[tokio::test]
+async fn filters_sort_and_paging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    for n in 0..10 {
+        let mut lead = lead_at(n * 60);
+        lead.stage = if n % 2 == 0 { Stage::New } else { Stage::Junk };
+        lead.assigned_to = Some(if n < 5 { 1 } else { 2 });
+        if n % 3 == 0 {
+            lead.emails.push(ContactPoint::email("a@b.ru"));
+        }
+        lead.text = Some(format!("Message number {n}"));
+        store.insert(lead).await.unwrap();
+    }
+    let run = |query: LeadQuery| store.query(query);
+    let page = run(LeadQuery {
+        stages: Some(vec![Stage::Junk]),
+        assigned_to: Some(vec![2]),
+        count_total: true,
+        ..LeadQuery::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        page.total,
+        Some(3),
+        "junk leads 5, 7, 9 belong to employee 2"
+    );
+
+    let page = run(LeadQuery {
+        sort: vec![Sort {
+            key: SortKey::CreatedAt,
+            descending: true,
+        }],
+        offset: 2,
+        limit: Some(3),
+        ..LeadQuery::default()
+    })
+    .await
+    .unwrap();
+    let texts: Vec<_> = page
+        .leads
+        .iter()
+        .map(|lead| lead.text.clone().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Message number 7", "Message number 6", "Message number 5"]
+    );
+
+    let page = run(LeadQuery {
+        created: TimeRange {
+            from: Some(lead_at(120).created_at),
+            to: Some(lead_at(240).created_at),
+        },
+        has_email: Some(true),
+        ..LeadQuery::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(page.leads.len(), 1, "only lead 3 has e-mail in [2h, 4h)");
+
+    let page = run(LeadQuery {
+        text_contains: Some("NUMBER 4".into()),
+        ..LeadQuery::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(page.leads.len(), 1);
+
+    let page = run(LeadQuery {
+        assigned_to: Some(vec![]),
+        ..LeadQuery::default()
+    })
+    .await
+    .unwrap();
+    assert!(page.leads.is_empty(), "an empty set matches nothing");
+}
+
+#[tokio::test]
+async fn assignee_found_by_earlier_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut first = lead_at(0);
+    first
+        .phones
+        .push(ContactPoint::phone("+7 900 111-22-33", "7"));
+    first.assigned_to = Some(5);
+    store.insert(first).await.unwrap();
+    let mut later = lead_at(1);
+    later.emails.push(ContactPoint::email("X@Y.RU"));
+    later.assigned_to = Some(6);
+    store.insert(later).await.unwrap();
+
+    let by_phone = store
+        .latest_assignee_by_contact(vec!["+79001112233".into()], vec![])
+        .await
+        .unwrap();
+    assert_eq!(by_phone, Some(5));
+    let by_email = store
+        .latest_assignee_by_contact(vec!["+70000000000".into()], vec!["x@y.ru".into()])
+        .await
+        .unwrap();
+    assert_eq!(by_email, Some(6));
+    let nobody = store
+        .latest_assignee_by_contact(vec![], vec!["none@x.ru".into()])
+        .await
+        .unwrap();
+    assert_eq!(nobody, None);
+}
+
+#[tokio::test]
+async fn stats_count_open_by_creation_and_processed_by_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let march = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
+    let april = Utc.with_ymd_and_hms(2024, 4, 1, 0, 0, 0).unwrap();
+    let mut open_lead = lead_at(0);
+    open_lead.assigned_to = Some(1);
+    store.insert(open_lead).await.unwrap();
+    let mut done = Lead::new(march - Duration::days(3));
+    done.assigned_to = Some(1);
+    done.stage = Stage::Processed;
+    done.completed_at = Some(march + Duration::days(2));
+    store.insert(done).await.unwrap();
+    let mut february = Lead::new(march - Duration::days(3));
+    february.assigned_to = Some(2);
+    store.insert(february).await.unwrap();
+
+    let stats = store
+        .assignee_stats(TimeRange {
+            from: Some(march),
+            to: Some(april),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stats,
+        vec![AssigneeStats {
+            employee: 1,
+            open: 1,
+            processed: 1
+        }]
+    );
+}

@@ -3,6 +3,8 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+pub mod config;
+pub mod core;
 pub mod lead;
 pub mod mapping;
 pub mod store;

@@ -1,0 +1,463 @@
+//! The whole configuration tree: one TOML file plus `LEADGATE__SECTION__KEY`
+//! environment overrides (the `config` crate merges them), checked once at
+//! start-up. `leadgate check` prints every problem this module finds, each
+//! naming the file, the key and what is wrong, instead of stopping at the first.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::lead::Employee;
+use crate::mapping::{Mapping, MappingError};
+
+/// Prefix of environment overrides: `LEADGATE__SERVER__LISTEN=0.0.0.0:8080`.
+pub const ENV_PREFIX: &str = "LEADGATE";
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{file}: {key}: {problem}")]
+pub struct ConfigProblem {
+    pub file: String,
+    pub key: String,
+    pub problem: String,
+}
+
+impl From<MappingError> for ConfigProblem {
+    fn from(error: MappingError) -> Self {
+        ConfigProblem {
+            file: error.file,
+            key: error.key,
+            problem: error.problem,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
+    pub mappings: MappingSettings,
+    #[serde(default)]
+    pub leads: LeadSettings,
+    #[serde(default)]
+    pub employees: Vec<Employee>,
+    #[serde(default)]
+    pub salesman: SalesmanSettings,
+    /// The file the settings came from, for messages.
+    #[serde(skip)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// A client must finish sending its request headers within this time.
+    pub header_read_timeout_secs: f64,
+    /// A request must be answered within this time.
+    pub request_timeout_secs: f64,
+    /// On SIGINT/SIGTERM, in-flight requests get this long to finish.
+    pub shutdown_grace_secs: f64,
+    pub tls: Option<TlsSettings>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:8080".into(),
+            body_limit_bytes: 1024 * 1024,
+            header_read_timeout_secs: 10.0,
+            request_timeout_secs: 30.0,
+            shutdown_grace_secs: 20.0,
+            tls: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.header_read_timeout_secs)
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.request_timeout_secs)
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_grace_secs)
+    }
+}
+
+/// PEM files; relative paths are taken from the working directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// The SQLite file, created with its directory on first run.
+    pub path: PathBuf,
+    pub read_connections: usize,
+    /// Most inserts committed together in one transaction (one fsync).
+    pub max_batch: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            path: PathBuf::from("./data/leadgate.db"),
+            read_connections: 4,
+            max_batch: 512,
+        }
+    }
+}
+
+/// Paths of mapping files that replace the built-in ones, per dialect.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MappingSettings {
+    pub salesman: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeadSettings {
+    /// Country code given to national phone numbers ("8 900 …", "900 …").
+    pub phone_default_country: String,
+    /// Longest lead text, in characters.
+    pub max_text_chars: usize,
+    /// Longest value of any other field, in characters.
+    pub max_field_chars: usize,
+}
+
+impl Default for LeadSettings {
+    fn default() -> Self {
+        LeadSettings {
+            phone_default_country: "7".into(),
+            max_text_chars: 65_535,
+            max_field_chars: 4_096,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SalesmanSettings {
+    pub enabled: bool,
+    /// Login of the employee who gets leads nobody else claims (SalesMan's
+    /// "coordinator").
+    pub default_assignee: Option<String>,
+    /// The real handler answers `text/html`; some old callers parse that text.
+    pub content_type: String,
+    /// PHP's `json_encode` writes `/` as `\/`; byte-exact clients may compare.
+    pub escape_slashes: bool,
+    pub credentials: Vec<SalesmanCredential>,
+}
+
+impl Default for SalesmanSettings {
+    fn default() -> Self {
+        SalesmanSettings {
+            enabled: true,
+            default_assignee: None,
+            content_type: "text/html; charset=utf-8".into(),
+            escape_slashes: true,
+            credentials: Vec::new(),
+        }
+    }
+}
+
+/// An account key and the employee login it may be used with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesmanCredential {
+    pub apikey: String,
+    pub login: String,
+}
+
+/// Loaded mapping files, one per dialect, compiled.
+pub struct Mappings {
+    pub salesman: Mapping,
+}
+
+impl Settings {
+    /// Reads `path` and the environment overrides. Syntax and type errors come
+    /// back as problems naming the file.
+    pub fn load(path: &Path) -> Result<Settings, Vec<ConfigProblem>> {
+        let source = path.display().to_string();
+        let problem = |key: &str, problem: String| ConfigProblem {
+            file: source.clone(),
+            key: key.into(),
+            problem,
+        };
+        if !path.is_file() {
+            return Err(vec![problem("(file)", "no such file".into())]);
+        }
+        let built = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|error| vec![problem("(file)", error.to_string())])?;
+        let mut settings: Settings = built
+            .try_deserialize()
+            .map_err(|error| vec![problem("(settings)", error.to_string())])?;
+        settings.source = source;
+        Ok(settings)
+    }
+
+    /// Every semantic problem: references between sections, files that must
+    /// exist, numbers that must be positive, and the mapping files.
+    pub fn check(&self) -> Result<Mappings, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, text: String| {
+            problems.push(ConfigProblem {
+                file: self.source.clone(),
+                key: key.into(),
+                problem: text,
+            })
+        };
+
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problem(
+                "server.listen",
+                format!("{:?} is not an address:port", self.server.listen),
+            );
+        }
+        if self.server.body_limit_bytes == 0 {
+            problem("server.body_limit_bytes", "must be above 0".into());
+        }
+        for (key, value) in [
+            (
+                "server.header_read_timeout_secs",
+                self.server.header_read_timeout_secs,
+            ),
+            (
+                "server.request_timeout_secs",
+                self.server.request_timeout_secs,
+            ),
+            (
+                "server.shutdown_grace_secs",
+                self.server.shutdown_grace_secs,
+            ),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
+                problem(key, format!("{value} is not a number of seconds above 0"));
+            }
+        }
+        if let Some(tls) = &self.server.tls {
+            for (key, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
+                if !path.is_file() {
+                    problem(key, format!("{} is not a readable file", path.display()));
+                }
+            }
+        }
+        if self.store.path.as_os_str().is_empty() {
+            problem("store.path", "must not be empty".into());
+        }
+        if self.store.read_connections == 0 {
+            problem("store.read_connections", "must be above 0".into());
+        }
+        if self.store.max_batch == 0 {
+            problem("store.max_batch", "must be above 0".into());
+        }
+        let country = &self.leads.phone_default_country;
+        if country.is_empty() || country.len() > 3 || !country.bytes().all(|b| b.is_ascii_digit()) {
+            problem(
+                "leads.phone_default_country",
+                format!("{country:?} is not a country calling code such as \"7\""),
+            );
+        }
+
+        let mut ids = HashSet::new();
+        let mut logins = HashSet::new();
+        for (index, employee) in self.employees.iter().enumerate() {
+            if !ids.insert(employee.id) {
+                problem(
+                    &format!("employees[{index}].id"),
+                    format!("id {} is used twice", employee.id),
+                );
+            }
+            if employee.id <= 0 {
+                problem(&format!("employees[{index}].id"), "must be above 0".into());
+            }
+            if employee.login.trim().is_empty() {
+                problem(
+                    &format!("employees[{index}].login"),
+                    "must not be empty".into(),
+                );
+            } else if !logins.insert(employee.login.to_lowercase()) {
+                problem(
+                    &format!("employees[{index}].login"),
+                    format!("login {:?} is used twice", employee.login),
+                );
+            }
+        }
+        let is_employee = |login: &str| {
+            self.employees
+                .iter()
+                .any(|employee| employee.login.eq_ignore_ascii_case(login))
+        };
+
+        if self.salesman.enabled {
+            if let Some(login) = &self.salesman.default_assignee {
+                if !is_employee(login) {
+                    problem(
+                        "salesman.default_assignee",
+                        format!("{login:?} is not the login of any [[employees]] entry"),
+                    );
+                }
+            }
+            if self.salesman.credentials.is_empty() {
+                problem(
+                    "salesman.credentials",
+                    "the dialect is enabled but no credentials are configured".into(),
+                );
+            }
+            for (index, credential) in self.salesman.credentials.iter().enumerate() {
+                if credential.apikey.trim().is_empty() {
+                    problem(
+                        &format!("salesman.credentials[{index}].apikey"),
+                        "must not be empty".into(),
+                    );
+                }
+                if !is_employee(&credential.login) {
+                    problem(
+                        &format!("salesman.credentials[{index}].login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            credential.login
+                        ),
+                    );
+                }
+            }
+        }
+
+        let salesman = match &self.mappings.salesman {
+            Some(path) => Mapping::from_file(path),
+            None => Mapping::built_in("salesman"),
+        };
+        let salesman = match salesman {
+            Ok(mapping) => Some(mapping),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(ConfigProblem::from));
+                None
+            }
+        };
+
+        match salesman {
+            Some(salesman) if problems.is_empty() => Ok(Mappings { salesman }),
+            _ => Err(problems),
+        }
+    }
+
+    pub fn listen_address(&self) -> Option<SocketAddr> {
+        self.server.listen.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    const GOOD: &str = r#"
+[[employees]]
+id = 1
+name = "Иванов Иван"
+login = "ivan@example.ru"
+
+[salesman]
+default_assignee = "ivan@example.ru"
+[[salesman.credentials]]
+apikey = "demo"
+login = "ivan@example.ru"
+"#;
+
+    #[test]
+    fn a_minimal_file_gets_every_default() {
+        let file = write(GOOD);
+        let settings = Settings::load(file.path()).unwrap();
+        assert_eq!(settings.server.body_limit_bytes, 1024 * 1024);
+        assert_eq!(settings.store.path, PathBuf::from("./data/leadgate.db"));
+        assert!(settings.check().is_ok());
+    }
+
+    #[test]
+    fn problems_name_file_and_key() {
+        let file = write(
+            r#"
+[server]
+listen = "nowhere"
+[[employees]]
+id = 1
+name = "A"
+login = "a"
+[[employees]]
+id = 1
+name = "B"
+login = "A"
+[salesman]
+default_assignee = "ghost"
+[[salesman.credentials]]
+apikey = "k"
+login = "nobody"
+"#,
+        );
+        let settings = Settings::load(file.path()).unwrap();
+        let problems = settings.check().err().unwrap();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "server.listen",
+                "employees[1].id",
+                "employees[1].login",
+                "salesman.default_assignee",
+                "salesman.credentials[0].login"
+            ]
+        );
+        let file_name = file.path().display().to_string();
+        assert!(problems.iter().all(|p| p.file == file_name));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let file = write("[server]\nlisen = \"127.0.0.1:1\"\n");
+        let problems = Settings::load(file.path()).err().unwrap();
+        assert!(problems[0].problem.contains("lisen"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_broken_mapping_file_is_reported_with_its_own_name() {
+        let mapping = write("[fields]\ntitle = \"no.such.path\"\n");
+        let file = write(&format!(
+            "{GOOD}\n[mappings]\nsalesman = {:?}\n",
+            mapping.path().display().to_string()
+        ));
+        let problems = Settings::load(file.path()).unwrap().check().err().unwrap();
+        assert!(problems
+            .iter()
+            .any(|p| p.file == mapping.path().display().to_string()));
+    }
+}

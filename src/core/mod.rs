@@ -1,0 +1,156 @@
+//! Commands on the canonical model, shared by every dialect: create a lead
+//! (validate, assign, store durably), read one, list, and count per employee.
+//! Core knows the employee directory and the assignment rules; it knows
+//! nothing of wire formats, and the store decides ids and durability.
+
+mod assign;
+mod employees;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use thiserror::Error;
+
+use crate::lead::{Employee, Lead, LeadError, LeadId, Stage, ValidationRules};
+use crate::store::{Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
+
+pub use assign::AssignedBy;
+pub use employees::Employees;
+
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Invalid(#[from] LeadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a dialect asks for when it creates a lead.
+#[derive(Debug, Default)]
+pub struct NewLead<'a> {
+    pub lead: Lead,
+    /// Login of the employee the caller wants the lead assigned to.
+    pub requested_assignee: Option<&'a str>,
+    /// The authenticated employee sending it.
+    pub created_by: Option<&'a Employee>,
+    /// Who gets leads nobody else claims.
+    pub default_assignee: Option<&'a Employee>,
+}
+
+/// One employee's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmployeeStats<'a> {
+    pub employee: &'a Employee,
+    pub open: u64,
+    pub processed: u64,
+}
+
+pub struct Core {
+    store: Arc<dyn LeadStore>,
+    employees: Employees,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn LeadStore>, employees: Employees) -> Core {
+        Core { store, employees }
+    }
+
+    pub fn employees(&self) -> &Employees {
+        &self.employees
+    }
+
+    pub fn store(&self) -> &Arc<dyn LeadStore> {
+        &self.store
+    }
+
+    /// Validates, assigns and stores a lead. Returns only once it is durable.
+    pub async fn create_lead(
+        &self,
+        new: NewLead<'_>,
+        rules: &ValidationRules,
+    ) -> Result<(Inserted, AssignedBy), CoreError> {
+        let NewLead {
+            mut lead,
+            requested_assignee,
+            created_by,
+            default_assignee,
+        } = new;
+        rules.check(&lead)?;
+        if lead.created_by.is_none() {
+            lead.created_by = created_by.map(|employee| employee.id);
+        }
+        let assigned_by = if lead.assigned_to.is_some() {
+            AssignedBy::Caller
+        } else {
+            let (assignee, assigned_by) = assign::choose(
+                &self.employees,
+                self.store.as_ref(),
+                &lead,
+                requested_assignee,
+                default_assignee,
+            )
+            .await?;
+            lead.assigned_to = assignee.map(|employee| employee.id);
+            assigned_by
+        };
+        // A lead handed to a named person is already being worked on; one left
+        // to the coordinator (or to nobody) is still open.
+        if lead.stage == Stage::New && assigned_by.means_in_progress() {
+            lead.stage = Stage::InProgress;
+        }
+        let inserted = self.store.insert(lead).await?;
+        Ok((inserted, assigned_by))
+    }
+
+    pub async fn get(&self, id: LeadId) -> Result<Option<Lead>, CoreError> {
+        Ok(self.store.get(id).await?)
+    }
+
+    pub async fn query(&self, query: LeadQuery) -> Result<LeadPage, CoreError> {
+        Ok(self.store.query(query).await?)
+    }
+
+    /// Open leads created and leads completed in the calendar month that holds
+    /// `now` on the wall clock of `timezone`, for every active employee in
+    /// configuration order (employees with nothing get zeros).
+    pub async fn monthly_stats(
+        &self,
+        now: DateTime<Utc>,
+        timezone: FixedOffset,
+    ) -> Result<Vec<EmployeeStats<'_>>, CoreError> {
+        let window = month_window(now, timezone);
+        let counted = self.store.assignee_stats(window).await?;
+        Ok(self
+            .employees
+            .active()
+            .map(|employee| {
+                let found = counted.iter().find(|stats| stats.employee == employee.id);
+                EmployeeStats {
+                    employee,
+                    open: found.map_or(0, |stats| stats.open),
+                    processed: found.map_or(0, |stats| stats.processed),
+                }
+            })
+            .collect())
+    }
+}
+
+/// The calendar month holding `now` in `timezone`, as a UTC window.
+pub fn month_window(now: DateTime<Utc>, timezone: FixedOffset) -> TimeRange {
+    let local = now.with_timezone(&timezone).date_naive();
+    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1);
+    let next = first.and_then(|first| first.checked_add_months(chrono::Months::new(1)));
+    let start_of = |day: NaiveDate| {
+        timezone
+            .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .map(|time| time.with_timezone(&Utc))
+    };
+    TimeRange {
+        from: first.and_then(start_of),
+        to: next.and_then(start_of),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,9 @@
 
 pub mod config;
 pub mod core;
+pub mod dialect;
+pub mod gateway;
+pub mod http;
 pub mod lead;
 pub mod mapping;
 pub mod store;

@@ -44,6 +44,11 @@ pub struct Record {
 }
 
 impl Record {
+    /// Column names in output order.
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(|column| column.name.as_str())
+    }
+
     /// The canonical path behind a column: lets a dialect accept its own column
     /// names where it takes a sort field, without naming them twice.
     pub fn column_path(&self, name: &str) -> Option<&FieldPath> {

@@ -174,6 +174,20 @@ impl Mapping {
         self.records.get(name)
     }
 
+    /// The wire name of a canonical path (`text` → `description`), for error
+    /// messages that must speak the caller's field names. `custom.x` is `x`.
+    pub fn wire_name<'a>(&'a self, canonical: &'a str) -> &'a str {
+        if let Some(custom) = canonical.strip_prefix("custom.") {
+            return custom;
+        }
+        self.fields
+            .iter()
+            .filter(|(_, rule)| rule.path.to_string() == canonical)
+            .map(|(wire, _)| wire.as_str())
+            .min()
+            .unwrap_or(canonical)
+    }
+
     /// Whether `wire_field` is one the mapping decodes (as opposed to a custom field).
     pub fn knows_field(&self, wire_field: &str) -> bool {
         self.fields.contains_key(wire_field)

@@ -1,0 +1,182 @@
+//! SalesMan CRM API 1.0, method `leads` (`/developer/v1/leads?action=…`).
+//!
+//! The real handler is a PHP script: any verb, parameters from the query and
+//! the body merged, credentials in `login` + `apikey`, HTTP 200 with
+//! `Access-Control-Allow-Origin: *` even for errors, PHP `json_encode` output.
+//! One module per action; `error` is the one place that turns failures into
+//! SalesMan envelopes; `reply` writes bytes the way PHP does.
+
+mod add;
+mod auth;
+pub mod error;
+mod info;
+mod list;
+mod reply;
+mod stat;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use http::Method;
+
+use crate::config::SalesmanSettings;
+use crate::core::Core;
+use crate::http::{guard, Failure, Limits, Params};
+use crate::lead::path::WriteContext;
+use crate::lead::{Employee, EmployeeId, ValidationRules};
+use crate::mapping::Mapping;
+use crate::store::SortKey;
+
+pub use error::SalesmanError;
+use reply::Reply;
+
+/// The paths old clients call: the documented one and the PHP file behind it.
+pub const ROUTES: &[&str] = &["/developer/v1/leads", "/developer/v1/leads.php"];
+
+/// Everything the handlers need, built once at start-up.
+pub struct Salesman {
+    core: Arc<Core>,
+    mapping: Mapping,
+    credentials: auth::Credentials,
+    default_assignee: Option<EmployeeId>,
+    rules: ValidationRules,
+    write_context: WriteContext,
+    /// `order=` values of `action=list`: list column names whose canonical
+    /// field the store can sort by, taken from the mapping file.
+    sort_columns: HashMap<String, SortKey>,
+    reply: Reply,
+    body_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Add,
+    Info,
+    List,
+    Stat,
+}
+
+impl Action {
+    fn parse(text: &str) -> Option<Action> {
+        match text {
+            "add" => Some(Action::Add),
+            "info" => Some(Action::Info),
+            "list" => Some(Action::List),
+            "stat" => Some(Action::Stat),
+            _ => None,
+        }
+    }
+}
+
+impl Salesman {
+    pub fn new(
+        core: Arc<Core>,
+        mapping: Mapping,
+        settings: &SalesmanSettings,
+        rules: ValidationRules,
+        write_context: WriteContext,
+        body_limit: usize,
+    ) -> Salesman {
+        let default_assignee = settings
+            .default_assignee
+            .as_deref()
+            .and_then(|login| core.employees().by_login(login))
+            .map(|employee| employee.id);
+        let sort_columns = mapping
+            .record("list")
+            .map(|record| {
+                record
+                    .column_names()
+                    .filter_map(|name| {
+                        let key = match record.column_path(name)?.to_string().as_str() {
+                            "id" => SortKey::Id,
+                            "created_at" => SortKey::CreatedAt,
+                            "updated_at" => SortKey::UpdatedAt,
+                            "completed_at" => SortKey::CompletedAt,
+                            "stage" => SortKey::Stage,
+                            _ => return None,
+                        };
+                        Some((name.to_owned(), key))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Salesman {
+            credentials: auth::Credentials::new(&settings.credentials),
+            core,
+            mapping,
+            default_assignee,
+            rules,
+            write_context,
+            sort_columns,
+            reply: Reply::new(&settings.content_type, settings.escape_slashes),
+            body_limit,
+        }
+    }
+
+    fn default_assignee(&self) -> Option<&Employee> {
+        use crate::lead::EmployeeDirectory;
+        self.default_assignee
+            .and_then(|id| self.core.employees().by_id(id))
+    }
+}
+
+/// The dialect's routes, guarded so timeouts and panics still answer in
+/// SalesMan's envelope.
+pub fn routes(salesman: Arc<Salesman>, limits: Limits) -> Router {
+    let reply = salesman.reply.clone();
+    let mut router = Router::new();
+    for path in ROUTES {
+        router = router.route(path, any(handle));
+    }
+    guard::guarded(
+        router.with_state(salesman),
+        limits.request_timeout,
+        move |failure| {
+            let error = match failure {
+                Failure::Timeout => SalesmanError::Timeout,
+                Failure::Panic => SalesmanError::Internal,
+            };
+            reply.error(&error)
+        },
+    )
+}
+
+async fn handle(State(salesman): State<Arc<Salesman>>, request: Request) -> Response {
+    if request.method() == Method::OPTIONS {
+        return salesman.reply.preflight(request.headers());
+    }
+    match serve(&salesman, request).await {
+        Ok(body) => salesman.reply.json(&body),
+        Err(error) => {
+            tracing::debug!(code = error.code(), "salesman error: {error}");
+            salesman.reply.error(&error)
+        }
+    }
+}
+
+async fn serve(salesman: &Salesman, request: Request) -> Result<serde_json::Value, SalesmanError> {
+    let (parts, body) = request.into_parts();
+    let params = Params::read(&parts, body, salesman.body_limit).await?;
+    let caller =
+        salesman
+            .credentials
+            .authenticate(&params, &parts.headers, salesman.core.employees())?;
+    let action = params
+        .get("action")
+        .and_then(|action| Action::parse(action.trim()))
+        .ok_or(SalesmanError::UnknownAction)?;
+    match action {
+        Action::Add => add::run(salesman, &params, caller).await,
+        Action::Info => info::run(salesman, &params).await,
+        Action::List => list::run(salesman, &params).await,
+        Action::Stat => stat::run(salesman).await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

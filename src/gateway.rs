@@ -1,0 +1,172 @@
+//! Wiring: settings → store → core → dialects → one router → server. Used by
+//! `leadgate serve` and by the end-to-end tests, which start the very same
+//! gateway on an ephemeral port.
+
+use std::sync::Arc;
+
+use axum::Router;
+use thiserror::Error;
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigProblem, Settings};
+use crate::core::{Core, Employees};
+use crate::dialect::salesman::{self, Salesman};
+use crate::http::tls::{self, TlsError};
+use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
+use crate::lead::path::WriteContext;
+use crate::lead::ValidationRules;
+use crate::store::sqlite::{SqliteOptions, SqliteStore};
+use crate::store::{LeadStore, StoreError};
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("configuration has {} problem(s):\n{}", .0.len(), list(.0))]
+    Config(Vec<ConfigProblem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+fn list(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("  {problem}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub struct Gateway {
+    server: RunningServer,
+    store: Arc<dyn LeadStore>,
+}
+
+impl Gateway {
+    /// Checks the settings, opens the store and starts serving. `listener`
+    /// overrides `server.listen` (tests pass one bound to port 0).
+    pub async fn start(
+        settings: &Settings,
+        listener: Option<TcpListener>,
+    ) -> Result<Gateway, StartError> {
+        let mappings = settings.check().map_err(StartError::Config)?;
+        let tls = match &settings.server.tls {
+            Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
+            None => None,
+        };
+        let store_options = SqliteOptions {
+            read_connections: settings.store.read_connections,
+            max_batch: settings.store.max_batch,
+            ..SqliteOptions::new(&settings.store.path)
+        };
+        let store: Arc<dyn LeadStore> = Arc::new(tokio::task::block_in_place(|| {
+            SqliteStore::open(store_options)
+        })?);
+        let core = Arc::new(Core::new(
+            store.clone(),
+            Employees::new(settings.employees.clone()),
+        ));
+        let limits = Limits {
+            body_limit_bytes: settings.server.body_limit_bytes,
+            request_timeout: settings.server.request_timeout(),
+        };
+        let rules = ValidationRules {
+            max_text_chars: settings.leads.max_text_chars,
+            max_field_chars: settings.leads.max_field_chars,
+            require_contact: false,
+        };
+        let write_context = WriteContext {
+            default_country_code: settings.leads.phone_default_country.clone(),
+        };
+
+        let mut router = Router::new().merge(health::routes(store.clone()));
+        if settings.salesman.enabled {
+            let salesman = Arc::new(Salesman::new(
+                core.clone(),
+                mappings.salesman,
+                &settings.salesman,
+                rules.clone(),
+                write_context.clone(),
+                limits.body_limit_bytes,
+            ));
+            router = router.merge(salesman::routes(salesman, limits));
+        }
+        let router = gateway_http::with_common_layers(router);
+
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(&settings.server.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: settings.server.listen.clone(),
+                    source,
+                })?,
+        };
+        let server = server::spawn(
+            listener,
+            router,
+            ServerOptions {
+                header_read_timeout: settings.server.header_read_timeout(),
+                shutdown_grace: settings.server.shutdown_grace(),
+                tls,
+            },
+        );
+        tracing::info!(
+            address = %server.local_addr,
+            tls = settings.server.tls.is_some(),
+            store = %settings.store.path.display(),
+            "leadgate is serving"
+        );
+        Ok(Gateway { server, store })
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then commits and
+    /// flushes the store. Every lead acknowledged before this returns is on disk.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        self.server.stop();
+        self.server.stopped().await;
+        self.store.close().await
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_signal(self) -> Result<(), StoreError> {
+        shutdown_signal().await;
+        tracing::info!("stop requested; finishing in-flight requests");
+        self.shutdown().await
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,28 @@
+//! `GET /healthz`: the process answers. `GET /readyz`: the store answers too,
+//! so a load balancer stops sending leads to a gateway that cannot keep them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use crate::store::LeadStore;
+
+pub fn routes(store: Arc<dyn LeadStore>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(store)
+}
+
+async fn ready(State(store): State<Arc<dyn LeadStore>>) -> (StatusCode, &'static str) {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n"),
+        Err(error) => {
+            tracing::warn!(%error, "store is not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+    }
+}

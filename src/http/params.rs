@@ -1,0 +1,344 @@
+//! Request parameters as PHP sees them: the query string, then the body
+//! (form-urlencoded, multipart or JSON) merged into one ordered list of
+//! `name → value` pairs, body values overriding query values like `$_REQUEST`.
+//! JSON objects are flattened into PHP's bracket names (`fields[PHONE][0]`),
+//! so every dialect reads one shape whatever the client sent.
+//!
+//! Decoding is strict where PHP is silently lossy: invalid UTF-8 is an error
+//! naming the field, never a replacement character stored in a lead.
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http_body_util::{BodyExt, Limited};
+use thiserror::Error;
+
+/// PHP's `max_input_vars`: more parameters than this is not a form.
+pub const MAX_PARAMS: usize = 1000;
+/// Deepest JSON nesting flattened into bracket names.
+const MAX_JSON_DEPTH: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParamsError {
+    #[error("request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("parameter {field:?} is not valid UTF-8")]
+    InvalidUtf8 { field: String },
+    #[error("malformed JSON body: {reason}")]
+    MalformedJson { reason: String },
+    #[error("JSON body must be an object")]
+    JsonNotObject,
+    #[error("malformed multipart body: {reason}")]
+    MalformedMultipart { reason: String },
+    #[error("more than {limit} parameters")]
+    TooMany { limit: usize },
+    #[error("request body could not be read: {reason}")]
+    Unreadable { reason: String },
+}
+
+/// Where the body's parameters came from; dialects may care (SalesMan v2
+/// reads credentials from headers when the body is JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyKind {
+    #[default]
+    None,
+    UrlEncoded,
+    Multipart,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+    pub body_kind: BodyKind,
+}
+
+impl Params {
+    /// The effective value of `name`: the last one sent, as PHP keeps it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every effective pair once, in the order names first appeared.
+    pub fn effective(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (key, _))| {
+                let last = self.pairs.iter().rposition(|(other, _)| other == key)?;
+                (self.pairs[..index]
+                    .iter()
+                    .all(|(earlier, _)| earlier != key))
+                .then(|| (key.as_str(), self.pairs[last].1.as_str()))
+            })
+    }
+
+    /// Every pair as sent, duplicates included.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    fn push(&mut self, key: String, value: String) -> Result<(), ParamsError> {
+        if self.pairs.len() >= MAX_PARAMS {
+            return Err(ParamsError::TooMany { limit: MAX_PARAMS });
+        }
+        self.pairs.push((php_name(key), value));
+        Ok(())
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Params, ParamsError> {
+        let mut params = Params::default();
+        for (key, value) in pairs {
+            params.push(key.into(), value.into())?;
+        }
+        Ok(params)
+    }
+
+    /// Reads the query string and the body of a request, the body no larger
+    /// than `limit` bytes.
+    pub async fn read<B>(parts: &Parts, body: B, limit: usize) -> Result<Params, ParamsError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let mut params = Params::default();
+        if let Some(query) = parts.uri.query() {
+            params.add_urlencoded(query.as_bytes())?;
+        }
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(ParamsError::TooLarge { limit });
+        }
+        let body = match Limited::new(body, limit).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                return Err(ParamsError::TooLarge { limit })
+            }
+            Err(error) => {
+                return Err(ParamsError::Unreadable {
+                    reason: error.to_string(),
+                })
+            }
+        };
+        if body.is_empty() {
+            return Ok(params);
+        }
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/x-www-form-urlencoded" => {
+                params.body_kind = BodyKind::UrlEncoded;
+                params.add_urlencoded(&body)?;
+            }
+            "multipart/form-data" => {
+                params.body_kind = BodyKind::Multipart;
+                let boundary = multer::parse_boundary(content_type).map_err(|error| {
+                    ParamsError::MalformedMultipart {
+                        reason: error.to_string(),
+                    }
+                })?;
+                params.add_multipart(body, boundary).await?;
+            }
+            json if json == "application/json" || json.ends_with("+json") => {
+                params.body_kind = BodyKind::Json;
+                params.add_json(&body)?;
+            }
+            // Browsers post cross-origin as text/plain to avoid a CORS
+            // preflight, and hand-written scripts forget the header: take
+            // an object as JSON and anything else as a form.
+            "" | "text/plain" => {
+                if body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{') {
+                    params.body_kind = BodyKind::Json;
+                    params.add_json(&body)?;
+                } else {
+                    params.body_kind = BodyKind::UrlEncoded;
+                    params.add_urlencoded(&body)?;
+                }
+            }
+            // Anything else is not parameters (PHP ignores it too).
+            _ => {}
+        }
+        Ok(params)
+    }
+
+    fn add_urlencoded(&mut self, input: &[u8]) -> Result<(), ParamsError> {
+        for piece in input.split(|byte| *byte == b'&') {
+            if piece.is_empty() {
+                continue;
+            }
+            let (key, value) = match piece.iter().position(|byte| *byte == b'=') {
+                Some(at) => (&piece[..at], &piece[at + 1..]),
+                None => (piece, &b""[..]),
+            };
+            let key = utf8(percent_decode(key), None)?;
+            if key.is_empty() {
+                continue;
+            }
+            let value = utf8(percent_decode(value), Some(&key))?;
+            self.push(key, value)?;
+        }
+        Ok(())
+    }
+
+    async fn add_multipart(&mut self, body: Bytes, boundary: String) -> Result<(), ParamsError> {
+        let malformed = |error: multer::Error| ParamsError::MalformedMultipart {
+            reason: error.to_string(),
+        };
+        let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(body)]);
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        while let Some(field) = multipart.next_field().await.map_err(malformed)? {
+            let Some(name) = field.name().map(str::to_owned) else {
+                continue;
+            };
+            // Uploaded files are not lead fields (PHP puts them in $_FILES).
+            let is_file = field.file_name().is_some();
+            let bytes = field.bytes().await.map_err(malformed)?;
+            if !is_file {
+                let value = utf8(bytes.to_vec(), Some(&name))?;
+                self.push(name, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_json(&mut self, body: &[u8]) -> Result<(), ParamsError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|error| match error.classify() {
+                serde_json::error::Category::Data | serde_json::error::Category::Syntax
+                    if std::str::from_utf8(body).is_err() =>
+                {
+                    ParamsError::InvalidUtf8 {
+                        field: "(body)".into(),
+                    }
+                }
+                _ => ParamsError::MalformedJson {
+                    reason: error.to_string(),
+                },
+            })?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(ParamsError::JsonNotObject);
+        };
+        for (key, value) in object {
+            self.flatten_json(key, value, 0)?;
+        }
+        Ok(())
+    }
+
+    fn flatten_json(
+        &mut self,
+        name: String,
+        value: serde_json::Value,
+        depth: usize,
+    ) -> Result<(), ParamsError> {
+        use serde_json::Value;
+        if depth > MAX_JSON_DEPTH {
+            return Err(ParamsError::MalformedJson {
+                reason: format!("{name}: nested deeper than {MAX_JSON_DEPTH} levels"),
+            });
+        }
+        match value {
+            Value::Object(object) => {
+                for (key, value) in object {
+                    self.flatten_json(format!("{name}[{key}]"), value, depth + 1)?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (index, value) in items.into_iter().enumerate() {
+                    self.flatten_json(format!("{name}[{index}]"), value, depth + 1)?;
+                }
+                Ok(())
+            }
+            Value::String(text) => self.push(name, text),
+            Value::Number(number) => self.push(name, number.to_string()),
+            // PHP's string casts: true is "1", false and null are "".
+            Value::Bool(flag) => self.push(name, if flag { "1" } else { "" }.into()),
+            Value::Null => self.push(name, String::new()),
+        }
+    }
+}
+
+/// The part of a parameter name before its first bracket: `uids` of `uids[crm]`.
+pub fn base_name(name: &str) -> &str {
+    name.split('[').next().unwrap_or(name)
+}
+
+/// PHP turns spaces and dots in the base of a name into underscores
+/// (`utm.source` arrives as `utm_source`); clients built on PHP rely on it.
+fn php_name(name: String) -> String {
+    let base_end = name.find('[').unwrap_or(name.len());
+    if !name[..base_end].contains([' ', '.']) {
+        return name;
+    }
+    let base = name[..base_end].replace([' ', '.'], "_");
+    format!("{base}{}", &name[base_end..])
+}
+
+fn utf8(bytes: Vec<u8>, field: Option<&str>) -> Result<String, ParamsError> {
+    String::from_utf8(bytes).map_err(|error| ParamsError::InvalidUtf8 {
+        field: field.map_or_else(
+            || String::from_utf8_lossy(error.as_bytes()).into_owned(),
+            str::to_owned,
+        ),
+    })
+}
+
+/// `+` is a space; `%XY` is a byte; a `%` not followed by two hex digits is
+/// kept as it is, as PHP and browsers do.
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut index = 0;
+    while index < input.len() {
+        match input[index] {
+            b'+' => out.push(b' '),
+            b'%' if index + 2 < input.len() => {
+                match (hex(input[index + 1]), hex(input[index + 2])) {
+                    (Some(high), Some(low)) => {
+                        out.push(high << 4 | low);
+                        index += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    out
+}
+
+fn hex(byte: u8) -> Option<u8> {
+    (byte as char).to_digit(16).map(|digit| digit as u8)
+}
+
+#[cfg(test)]
+mod tests;

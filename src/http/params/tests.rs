@@ -1,0 +1,160 @@
+use http::Request;
+use http_body_util::Full;
+
+use super::*;
+
+async fn read(
+    uri: &str,
+    content_type: Option<&str>,
+    body: impl Into<Bytes>,
+) -> Result<Params, ParamsError> {
+    let mut builder = Request::post(uri);
+    if let Some(content_type) = content_type {
+        builder = builder.header(CONTENT_TYPE, content_type);
+    }
+    let (parts, body) = builder.body(Full::new(body.into())).unwrap().into_parts();
+    Params::read(&parts, body, 1024).await
+}
+
+#[tokio::test]
+async fn query_and_form_merge_with_the_body_winning() {
+    let params = read(
+        "/x?title=%D0%90%D0%BD%D0%BD%D0%B0+%D0%9F&phone=1",
+        Some("application/x-www-form-urlencoded"),
+        "phone=%2B79001112233&empty=&flag",
+    )
+    .await
+    .unwrap();
+    assert_eq!(params.get("title"), Some("Анна П"));
+    assert_eq!(params.get("phone"), Some("+79001112233"));
+    assert_eq!(params.get("empty"), Some(""));
+    assert_eq!(params.get("flag"), Some(""));
+    let effective: Vec<_> = params.effective().collect();
+    assert_eq!(effective[1], ("phone", "+79001112233"));
+    assert_eq!(effective.len(), 4);
+}
+
+#[tokio::test]
+async fn invalid_utf8_names_the_field() {
+    let error = read("/x?title=%FF%FE", None, "").await.unwrap_err();
+    assert_eq!(
+        error,
+        ParamsError::InvalidUtf8 {
+            field: "title".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn stray_percent_signs_are_kept() {
+    let params = read("/x?discount=50%&code=%zz%4", None, "").await.unwrap();
+    assert_eq!(params.get("discount"), Some("50%"));
+    assert_eq!(params.get("code"), Some("%zz%4"));
+}
+
+#[tokio::test]
+async fn php_rewrites_dots_and_spaces_in_names() {
+    let params = read("/x?utm.source=a&my+field[a.b]=c", None, "")
+        .await
+        .unwrap();
+    assert_eq!(params.get("utm_source"), Some("a"));
+    assert_eq!(params.get("my_field[a.b]"), Some("c"));
+}
+
+#[tokio::test]
+async fn multipart_fields_and_skipped_files() {
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nАнна\r\n\
+                --XyZ\r\nContent-Disposition: form-data; name=\"cv\"; filename=\"cv.pdf\"\r\n\r\n%PDF\r\n\
+                --XyZ--\r\n";
+    let params = read("/x", Some("multipart/form-data; boundary=XyZ"), body)
+        .await
+        .unwrap();
+    assert_eq!(params.get("title"), Some("Анна"));
+    assert_eq!(params.get("cv"), None);
+    assert_eq!(params.body_kind, BodyKind::Multipart);
+}
+
+#[tokio::test]
+async fn broken_multipart_is_an_error() {
+    let error = read(
+        "/x",
+        Some("multipart/form-data; boundary=XyZ"),
+        "--XyZ\r\nnonsense",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(error, ParamsError::MalformedMultipart { .. }));
+    let error = read("/x", Some("multipart/form-data"), "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ParamsError::MalformedMultipart { .. }));
+}
+
+#[tokio::test]
+async fn json_flattens_to_php_brackets() {
+    let params = read(
+        "/x",
+        Some("application/json; charset=UTF-8"),
+        r#"{"fields":{"PHONE":[{"VALUE":"+7900"}],"OPENED":true,"SUM":12.5,"X":null}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(params.get("fields[PHONE][0][VALUE]"), Some("+7900"));
+    assert_eq!(params.get("fields[OPENED]"), Some("1"));
+    assert_eq!(params.get("fields[SUM]"), Some("12.5"));
+    assert_eq!(params.get("fields[X]"), Some(""));
+}
+
+#[tokio::test]
+async fn json_errors_are_typed() {
+    assert!(matches!(
+        read("/x", Some("application/json"), "{\"a\":").await,
+        Err(ParamsError::MalformedJson { .. })
+    ));
+    assert_eq!(
+        read("/x", Some("application/json"), "[1]").await,
+        Err(ParamsError::JsonNotObject)
+    );
+    assert!(matches!(
+        read("/x", Some("application/json"), &b"{\"a\":\"\xff\"}"[..]).await,
+        Err(ParamsError::InvalidUtf8 { .. })
+    ));
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(40), "]".repeat(40));
+    assert!(matches!(
+        read("/x", Some("application/json"), deep).await,
+        Err(ParamsError::MalformedJson { .. })
+    ));
+}
+
+#[tokio::test]
+async fn text_plain_bodies_are_sniffed() {
+    let json = read("/x", Some("text/plain"), " {\"a\":\"b\"}")
+        .await
+        .unwrap();
+    assert_eq!(json.get("a"), Some("b"));
+    let form = read("/x", None, "a=b").await.unwrap();
+    assert_eq!(form.get("a"), Some("b"));
+    let ignored = read("/x", Some("application/xml"), "<a/>").await.unwrap();
+    assert!(ignored.is_empty());
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_and_while_reading() {
+    let error = read("/x", Some("text/plain"), vec![b'a'; 2048])
+        .await
+        .unwrap_err();
+    assert_eq!(error, ParamsError::TooLarge { limit: 1024 });
+}
+
+#[tokio::test]
+async fn too_many_parameters() {
+    let query: Vec<String> = (0..=MAX_PARAMS).map(|n| format!("k{n}=v")).collect();
+    let (parts, body) = Request::get(format!("/x?{}", query.join("&")))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+        .into_parts();
+    assert_eq!(
+        Params::read(&parts, body, 1024).await,
+        Err(ParamsError::TooMany { limit: MAX_PARAMS })
+    );
+}

@@ -1,0 +1,145 @@
+//! The accept loop. hyper-util's auto builder speaks HTTP/1.1 and HTTP/2 on
+//! one port (and over TLS with ALPN); every connection is watched by one
+//! `GracefulShutdown`, so stopping means: stop accepting, let in-flight
+//! requests finish (up to a grace period), then return to the caller, who
+//! flushes the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Slow-loris guard: the whole request head must arrive within this time.
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may run once a stop is asked for.
+    pub shutdown_grace: Duration,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// A server running on its own task.
+pub struct RunningServer {
+    pub local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Asks the server to stop; `stopped` then resolves once it has.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Resolves when the accept loop has ended and in-flight requests have
+    /// finished (or the grace period ran out).
+    pub async fn stopped(self) {
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+}
+
+pub fn spawn(listener: TcpListener, router: Router, options: ServerOptions) -> RunningServer {
+    let local_addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let (stop, stop_requested) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, router, options, stop_requested));
+    RunningServer {
+        local_addr,
+        stop,
+        task,
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    options: ServerOptions,
+    mut stop_requested: watch::Receiver<bool>,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stop_requested.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        match tls.clone() {
+            None => {
+                tokio::spawn(async move {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(error) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            Some(acceptor) => {
+                let handshake_timeout = options.header_read_timeout;
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(
+                        handshake_timeout,
+                        acceptor.accept(stream),
+                    )
+                    .await
+                    {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(error) = watcher.watch(connection.into_owned()).await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => tracing::info!("all connections finished"),
+        _ = tokio::time::sleep(options.shutdown_grace) => {
+            tracing::warn!("grace period over; closing remaining connections");
+        }
+    }
+}

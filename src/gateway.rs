@@ -63,9 +63,14 @@ impl Gateway {
             max_batch: settings.store.max_batch,
             ..SqliteOptions::new(&settings.store.path)
         };
-        let store: Arc<dyn LeadStore> = Arc::new(tokio::task::block_in_place(|| {
-            SqliteStore::open(store_options)
-        })?);
+        let store_path = settings.store.path.display().to_string();
+        let store = tokio::task::spawn_blocking(move || SqliteStore::open(store_options))
+            .await
+            .map_err(|error| StoreError::Open {
+                path: store_path,
+                reason: error.to_string(),
+            })??;
+        let store: Arc<dyn LeadStore> = Arc::new(store);
         let core = Arc::new(Core::new(
             store.clone(),
             Employees::new(settings.employees.clone()),

@@ -10,11 +10,14 @@
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use thiserror::Error;
 
 /// PHP's `max_input_vars`: more parameters than this is not a form.
 pub const MAX_PARAMS: usize = 1000;
+/// Most bytes of an oversized body read (and discarded) before the connection
+/// is dropped instead.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
 /// Deepest JSON nesting flattened into bracket names.
 const MAX_JSON_DEPTH: usize = 16;
 
@@ -117,29 +120,13 @@ impl Params {
         B: http_body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
+        // The body is read first, even when the query is already bad, so the
+        // client is never cut off mid-write before it can read the answer.
+        let body = read_body(parts, body, limit).await?;
         let mut params = Params::default();
         if let Some(query) = parts.uri.query() {
             params.add_urlencoded(query.as_bytes())?;
         }
-        let declared = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            return Err(ParamsError::TooLarge { limit });
-        }
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-                return Err(ParamsError::TooLarge { limit })
-            }
-            Err(error) => {
-                return Err(ParamsError::Unreadable {
-                    reason: error.to_string(),
-                })
-            }
-        };
         if body.is_empty() {
             return Ok(params);
         }
@@ -285,6 +272,55 @@ impl Params {
             Value::Null => self.push(name, String::new()),
         }
     }
+}
+
+/// Reads at most `limit` bytes of body. A larger body is still read to its end
+/// (up to [`DRAIN_LIMIT`]) and thrown away, so the client, which is usually
+/// still writing, gets to read our error instead of a broken pipe.
+async fn read_body<B>(parts: &Parts, body: B, limit: usize) -> Result<Bytes, ParamsError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let too_large = ParamsError::TooLarge { limit };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(length) = declared.filter(|length| *length > limit as u64) {
+        // A client waiting for "100 Continue" has not sent the body yet, and
+        // one announcing a huge body is not worth reading: answer now.
+        let expects_continue = parts
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        if expects_continue || length > DRAIN_LIMIT as u64 {
+            return Err(too_large);
+        }
+    }
+    let mut body = std::pin::pin!(body);
+    let mut collected = bytes::BytesMut::new();
+    let mut received = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| ParamsError::Unreadable {
+            reason: error.to_string(),
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        received = received.saturating_add(data.len());
+        if received > DRAIN_LIMIT {
+            return Err(too_large);
+        }
+        if received <= limit {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if received > limit {
+        return Err(too_large);
+    }
+    Ok(collected.freeze())
 }
 
 /// The part of a parameter name before its first bracket: `uids` of `uids[crm]`.

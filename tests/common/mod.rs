@@ -1,0 +1,174 @@
+//! A real gateway on an ephemeral port, backed by a store in a temporary
+//! directory, for the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use leadgate::config::Settings;
+use leadgate::gateway::Gateway;
+use tokio::net::TcpListener;
+
+pub const APIKEY: &str = "test-apikey";
+pub const LOGIN: &str = "demo@example.ru";
+
+/// Employees and credentials every test shares; `extra` is appended.
+pub fn config_text(store: &Path, extra: &str) -> String {
+    format!(
+        r#"
+[store]
+path = {store:?}
+
+[[employees]]
+id = 1
+name = "Координатор Демо"
+login = "demo@example.ru"
+role = "admin"
+
+[[employees]]
+id = 2
+name = "Иванов Иван"
+login = "ivanov@example.ru"
+role = "manager"
+
+[[employees]]
+id = 3
+name = "Уволенный"
+login = "gone@example.ru"
+active = false
+
+[salesman]
+default_assignee = "demo@example.ru"
+[[salesman.credentials]]
+apikey = "{APIKEY}"
+login = "demo@example.ru"
+[[salesman.credentials]]
+apikey = "{APIKEY}"
+login = "ivanov@example.ru"
+[[salesman.credentials]]
+apikey = "other-account-key"
+login = "gone@example.ru"
+{extra}
+"#,
+        store = store.display().to_string()
+    )
+}
+
+pub struct TestGateway {
+    pub gateway: Option<Gateway>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    pub async fn start() -> TestGateway {
+        TestGateway::start_with("").await
+    }
+
+    pub async fn start_with(extra: &str) -> TestGateway {
+        let dir = tempfile::tempdir().unwrap();
+        TestGateway::start_in(dir, extra).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestGateway {
+        let settings = settings(&dir.path().join("leads.db"), dir.path(), extra);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gateway = Gateway::start(&settings, Some(listener)).await.unwrap();
+        let base = format!("http://{}", gateway.local_addr());
+        TestGateway {
+            gateway: Some(gateway),
+            base,
+            client: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    pub fn leads_url(&self) -> String {
+        format!("{}/developer/v1/leads", self.base)
+    }
+
+    /// GET with the test credentials and `query` appended; the body as text.
+    pub async fn get(&self, query: &str) -> String {
+        let url = format!(
+            "{}?login=demo%40example.ru&apikey={APIKEY}&{query}",
+            self.leads_url()
+        );
+        let response = self.client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    pub async fn get_json(&self, query: &str) -> serde_json::Value {
+        let text = self.get(query).await;
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("{error}: {text}"))
+    }
+
+    /// POST a form with the test credentials.
+    pub async fn post_form(&self, fields: &[(&str, &str)]) -> serde_json::Value {
+        let mut form = vec![("login", LOGIN), ("apikey", APIKEY)];
+        form.extend_from_slice(fields);
+        let response = self
+            .client
+            .post(self.leads_url())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    pub async fn add(&self, fields: &[(&str, &str)]) -> i64 {
+        let mut form = vec![("action", "add")];
+        form.extend_from_slice(fields);
+        let answer = self.post_form(&form).await;
+        answer["result"]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("add failed: {answer}"))
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(gateway) = self.gateway.take() {
+            gateway.shutdown().await.unwrap();
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.dir.path().join("leads.db")
+    }
+}
+
+pub fn settings(store: &Path, dir: &Path, extra: &str) -> Settings {
+    let file = dir.join("leadgate.toml");
+    std::fs::write(&file, config_text(store, extra)).unwrap();
+    Settings::load(&file).unwrap()
+}
+
+/// Replaces every `YYYY-MM-DD HH:MM:SS` with `<datetime>` so answers that
+/// carry the time of the request compare with fixtures.
+pub fn mask_times(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let shape = b"dddd-dd-dd dd:dd:dd";
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let candidate = &bytes[index..(index + shape.len()).min(bytes.len())];
+        let matches = candidate.len() == shape.len()
+            && candidate
+                .iter()
+                .zip(shape)
+                .all(|(byte, pattern)| match pattern {
+                    b'd' => byte.is_ascii_digit(),
+                    other => byte == other,
+                });
+        if matches {
+            out.push_str("<datetime>");
+            index += shape.len();
+        } else {
+            let char_len = text[index..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&text[index..index + char_len]);
+            index += char_len;
+        }
+    }
+    out
+}

@@ -59,3 +59,69 @@ fn request_errors_have_their_own_codes() {
         "415"
     );
 }
+
+mod round_trip {
+    use chrono::Utc;
+    use proptest::prelude::*;
+
+    use crate::lead::path::WriteContext;
+    use crate::lead::Lead;
+    use crate::mapping::Mapping;
+
+    /// Wire fields that `add` takes and `info` gives back unchanged.
+    const ECHOED: &[&str] = &[
+        "title",
+        "email",
+        "phone",
+        "company",
+        "description",
+        "ip",
+        "country",
+        "city",
+        "partner",
+        "site",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "utm_referrer",
+    ];
+
+    fn value() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[^\\x00-\\x1f\\s][^\\x00-\\x1f]{0,30}[^\\x00-\\x1f\\s]")
+            .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a form sends in these fields, `info` returns as sent.
+        #[test]
+        fn add_fields_come_back_from_info_unchanged(
+            values in proptest::collection::vec(proptest::option::of(value()), ECHOED.len())
+        ) {
+            let mapping = Mapping::built_in("salesman").unwrap();
+            let sent: Vec<(&str, &str)> = ECHOED
+                .iter()
+                .zip(&values)
+                .filter_map(|(name, value)| value.as_deref().map(|value| (*name, value)))
+                .collect();
+            let mut lead = Lead::new(Utc::now());
+            mapping
+                .decode_into(&mut lead, sent.iter().copied(), &[], &WriteContext::default())
+                .unwrap();
+            lead.id = Some(1);
+            let record = mapping
+                .record("info")
+                .unwrap()
+                .encode(&mapping, &lead, &Vec::new());
+            for (name, value) in &sent {
+                prop_assert_eq!(record[*name].as_str(), Some(*value), "{}", name);
+            }
+            for name in ECHOED.iter().filter(|name| !sent.iter().any(|(sent, _)| sent == *name)) {
+                prop_assert!(record[*name].is_null(), "{} should be null", name);
+            }
+        }
+    }
+}

@@ -3,9 +3,13 @@
 //! lead with the same normalised phone or e-mail); else the coordinator.
 //! Inactive or unknown employees are skipped rather than refused, because
 //! refusing would lose the lead and the sender usually ignores the answer.
+//!
+//! The look-up of earlier leads runs in the store, inside the insert's own
+//! transaction, so two leads from one person racing each other cannot end
+//! up with different employees; this module only decides what to ask for.
 
-use crate::lead::{ContactPoint, Employee, EmployeeDirectory, Lead};
-use crate::store::{LeadStore, StoreError};
+use crate::lead::{Employee, Lead, Stage};
+use crate::store::Assignment;
 
 use super::Employees;
 
@@ -23,52 +27,38 @@ pub enum AssignedBy {
     Nobody,
 }
 
-impl AssignedBy {
-    pub fn means_in_progress(self) -> bool {
-        matches!(
-            self,
-            AssignedBy::Caller | AssignedBy::Requested | AssignedBy::EarlierContact
-        )
-    }
+/// What core settles before the insert: either the lead's assignee, or how
+/// the store is to find one.
+pub(super) enum Plan {
+    Decided(AssignedBy),
+    InStore(Assignment),
 }
 
-fn normalized(points: &[ContactPoint]) -> Vec<String> {
-    points
-        .iter()
-        .map(|point| point.normalized.clone())
-        .filter(|value| !value.is_empty())
-        .collect()
-}
-
-pub(super) async fn choose<'a>(
-    employees: &'a Employees,
-    store: &dyn LeadStore,
-    lead: &Lead,
+pub(super) fn plan(
+    employees: &Employees,
+    lead: &mut Lead,
     requested: Option<&str>,
-    default: Option<&'a Employee>,
-) -> Result<(Option<&'a Employee>, AssignedBy), StoreError> {
+    default: Option<&Employee>,
+) -> Plan {
+    if lead.assigned_to.is_some() {
+        return Plan::Decided(AssignedBy::Caller);
+    }
     if let Some(employee) = requested
         .map(str::trim)
         .filter(|login| !login.is_empty())
         .and_then(|login| employees.by_login(login))
         .filter(|employee| employee.active)
     {
-        return Ok((Some(employee), AssignedBy::Requested));
+        lead.assigned_to = Some(employee.id);
+        return Plan::Decided(AssignedBy::Requested);
     }
-    let phones = normalized(&lead.phones);
-    let emails = normalized(&lead.emails);
-    if !phones.is_empty() || !emails.is_empty() {
-        if let Some(employee) = store
-            .latest_assignee_by_contact(phones, emails)
-            .await?
-            .and_then(|id| employees.by_id(id))
+    Plan::InStore(Assignment {
+        by_earlier_contact: !lead.phones.is_empty() || !lead.emails.is_empty(),
+        eligible: employees.active_ids(),
+        // A lead handed to a named person is already being worked on.
+        stage_when_found: (lead.stage == Stage::New).then_some(Stage::InProgress),
+        fallback: default
             .filter(|employee| employee.active)
-        {
-            return Ok((Some(employee), AssignedBy::EarlierContact));
-        }
-    }
-    Ok(match default.filter(|employee| employee.active) {
-        Some(employee) => (Some(employee), AssignedBy::Default),
-        None => (None, AssignedBy::Nobody),
+            .map(|employee| employee.id),
     })
 }

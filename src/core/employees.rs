@@ -1,6 +1,7 @@
 //! The configured employees, indexed by id and by login once at start-up.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::lead::{Employee, EmployeeDirectory, EmployeeId};
 
@@ -10,6 +11,7 @@ pub struct Employees {
     by_id: HashMap<EmployeeId, usize>,
     /// Lower-cased: logins are e-mails, and people type them in any case.
     by_login: HashMap<String, usize>,
+    active_ids: Arc<[EmployeeId]>,
 }
 
 impl Employees {
@@ -24,10 +26,16 @@ impl Employees {
             .enumerate()
             .map(|(index, employee)| (employee.login.to_lowercase(), index))
             .collect();
+        let active_ids = list
+            .iter()
+            .filter(|employee| employee.active)
+            .map(|employee| employee.id)
+            .collect();
         Employees {
             list,
             by_id,
             by_login,
+            active_ids,
         }
     }
 
@@ -42,6 +50,11 @@ impl Employees {
     /// Employees who may receive leads, in configuration order.
     pub fn active(&self) -> impl Iterator<Item = &Employee> {
         self.list.iter().filter(|employee| employee.active)
+    }
+
+    /// Ids of the active employees, shared with every insert without copying.
+    pub fn active_ids(&self) -> Arc<[EmployeeId]> {
+        self.active_ids.clone()
     }
 
     pub fn all(&self) -> &[Employee] {

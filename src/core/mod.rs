@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use thiserror::Error;
 
 use crate::lead::{Employee, Lead, LeadError, LeadId, Stage, ValidationRules};
-use crate::store::{Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
+use crate::store::{Assignment, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
 
 pub use assign::AssignedBy;
 pub use employees::Employees;
@@ -79,26 +79,32 @@ impl Core {
         if lead.created_by.is_none() {
             lead.created_by = created_by.map(|employee| employee.id);
         }
-        let assigned_by = if lead.assigned_to.is_some() {
-            AssignedBy::Caller
-        } else {
-            let (assignee, assigned_by) = assign::choose(
-                &self.employees,
-                self.store.as_ref(),
-                &lead,
-                requested_assignee,
-                default_assignee,
-            )
-            .await?;
-            lead.assigned_to = assignee.map(|employee| employee.id);
-            assigned_by
+        let (inserted, assigned_by) = match assign::plan(
+            &self.employees,
+            &mut lead,
+            requested_assignee,
+            default_assignee,
+        ) {
+            assign::Plan::Decided(assigned_by) => {
+                if lead.stage == Stage::New {
+                    lead.stage = Stage::InProgress;
+                }
+                let inserted = self.store.insert(lead, Assignment::default()).await?;
+                (inserted, assigned_by)
+            }
+            assign::Plan::InStore(assignment) => {
+                let fallback = assignment.fallback;
+                let inserted = self.store.insert(lead, assignment).await?;
+                let assigned_by = if inserted.assigned_by_contact {
+                    AssignedBy::EarlierContact
+                } else if fallback.is_some() {
+                    AssignedBy::Default
+                } else {
+                    AssignedBy::Nobody
+                };
+                (inserted, assigned_by)
+            }
         };
-        // A lead handed to a named person is already being worked on; one left
-        // to the coordinator (or to nobody) is still open.
-        if lead.stage == Stage::New && assigned_by.means_in_progress() {
-            lead.stage = Stage::InProgress;
-        }
-        let inserted = self.store.insert(lead).await?;
         Ok((inserted, assigned_by))
     }
 

@@ -27,45 +27,83 @@ pub type LeadId = i64;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Lead {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<LeadId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub second_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub honorific: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub post: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub birthdate: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company_id: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub contact_ids: Vec<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<ContactPoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub phones: Vec<ContactPoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub webs: Vec<ContactPoint>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messengers: Vec<ContactPoint>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub answer_text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<LeadKind>,
     pub stage: Stage,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_description: Option<String>,
+    #[serde(skip_serializing_if = "Utm::is_empty")]
     pub utm: Utm,
+    #[serde(skip_serializing_if = "Visit::is_empty")]
     pub visit: Visit,
+    #[serde(skip_serializing_if = "Site::is_empty")]
     pub site: Site,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub department_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub partner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_to: Option<EmployeeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by: Option<EmployeeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_by: Option<EmployeeId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<Lock>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub opportunity: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub currency: Option<String>,
+    #[serde(skip_serializing_if = "Address::is_empty")]
     pub address: Address,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub opened: Option<bool>,
     /// Fields no mapping names: kept verbatim so nothing a client sent is lost.
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
     pub custom: IndexMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -74,11 +112,17 @@ pub struct Lead {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Utm {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub medium: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub term: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
 }
 
@@ -86,36 +130,57 @@ pub struct Utm {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Visit {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ext_referer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub int_referer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entry_page: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_engine: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub search_query: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub page_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub visit_count: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub visitor_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Site {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Address {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub line2: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub postal_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub province: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub country_code: Option<String>,
 }
 
@@ -133,6 +198,19 @@ pub struct Origin {
     pub system: String,
     pub external_id: String,
 }
+
+/// Empty parts are left out of the stored document (it is written on every
+/// insert, so its size is write volume); `#[serde(default)]` reads them back.
+macro_rules! is_empty_by_default {
+    ($($part:ty),+) => {$(
+        impl $part {
+            pub fn is_empty(&self) -> bool {
+                *self == <$part>::default()
+            }
+        }
+    )+};
+}
+is_empty_by_default!(Utm, Visit, Site, Address);
 
 impl Lead {
     /// A fresh lead stamped with `now`, truncated to microseconds so that what the

@@ -5,6 +5,8 @@
 
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
@@ -89,6 +91,26 @@ pub struct LeadPage {
 pub struct Inserted {
     pub lead: Lead,
     pub created: bool,
+    /// The assignee came from an earlier lead with the same phone or e-mail.
+    pub assigned_by_contact: bool,
+}
+
+/// How to assign a lead that arrives without an assignee. The store applies
+/// it inside the insert's own transaction, so two leads from one person that
+/// race each other still land with the same employee, whichever process of
+/// a shared store takes them.
+#[derive(Clone, Debug, Default)]
+pub struct Assignment {
+    /// Give the lead to the assignee of the most recent lead that shares one
+    /// of its normalised phones or e-mails, if that employee is eligible.
+    pub by_earlier_contact: bool,
+    /// Employees who may receive leads.
+    pub eligible: Arc<[EmployeeId]>,
+    /// Stage of a lead assigned by contact: the person is already being
+    /// worked with.
+    pub stage_when_found: Option<Stage>,
+    /// Who gets the lead when no earlier lead decides.
+    pub fallback: Option<EmployeeId>,
 }
 
 /// Per-employee counters over a window (SalesMan `stat`).
@@ -106,19 +128,12 @@ pub trait LeadStore: Send + Sync + 'static {
     /// Stores a new lead and returns it with its id, only once it is committed
     /// and on disk. A lead whose origin (system + external id) is already stored
     /// is not stored twice: the stored one comes back with `created: false`.
-    async fn insert(&self, lead: Lead) -> Result<Inserted, StoreError>;
+    /// A lead without an assignee is assigned as `assignment` says.
+    async fn insert(&self, lead: Lead, assignment: Assignment) -> Result<Inserted, StoreError>;
 
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError>;
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError>;
-
-    /// The assignee of the most recent assigned lead that shares one of these
-    /// normalised phones or e-mails.
-    async fn latest_assignee_by_contact(
-        &self,
-        phones: Vec<String>,
-        emails: Vec<String>,
-    ) -> Result<Option<EmployeeId>, StoreError>;
 
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError>;
 

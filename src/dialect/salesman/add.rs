@@ -11,7 +11,9 @@ use super::{Salesman, SalesmanError};
 use crate::core::NewLead;
 use crate::http::params::base_name;
 use crate::http::Params;
+use crate::lead::path::WriteContext;
 use crate::lead::{Employee, Lead, Origin};
+use crate::mapping::Mapping;
 
 /// Parameters that steer the request and are never lead fields.
 const CONTROL: &[&str] = &["login", "apikey", "action", "user"];
@@ -22,34 +24,7 @@ pub async fn run(
     params: &Params,
     caller: &Employee,
 ) -> Result<Value, SalesmanError> {
-    let mut lead = Lead::new(Utc::now());
-    let mut fields = Vec::with_capacity(params.len());
-    for (name, value) in params.effective() {
-        let base = base_name(name);
-        if base.len() == name.len() {
-            fields.push((name, value));
-        } else if base == EXTERNAL_IDS {
-            if lead.origin.is_none() && !value.trim().is_empty() {
-                let system = &name[base.len()..].trim_matches(['[', ']']);
-                lead.origin = Some(Origin {
-                    system: format!("salesman:{system}"),
-                    external_id: value.trim().to_owned(),
-                });
-            }
-        } else if salesman.mapping.knows_field(base) || CONTROL.contains(&base) {
-            // `email[]=…` is an array where the handler expects a string.
-            return Err(SalesmanError::bad_parameter(base, "ожидается строка"));
-        } else {
-            fields.push((name, value));
-        }
-    }
-    salesman
-        .mapping
-        .decode_into(&mut lead, fields, CONTROL, &salesman.write_context)
-        .map_err(|error| SalesmanError::undecodable(&salesman.mapping, &error))?;
-    if lead.name.is_none() && lead.emails.is_empty() && lead.phones.is_empty() {
-        return Err(SalesmanError::MissingParameters);
-    }
+    let lead = decode(&salesman.mapping, params, &salesman.write_context)?;
     let (inserted, _) = salesman
         .core
         .create_lead(
@@ -67,4 +42,41 @@ pub async fn run(
     // The v1 handler also reports the notification mailer's outcome; the
     // gateway sends no mail, which PHP reports as null.
     Ok(json!({"result": {"text": "Success", "id": id, "mailresult": null}}))
+}
+
+/// The lead an `add` request describes, not yet validated against length
+/// limits or stored. Public for the fuzz target.
+pub fn decode(
+    mapping: &Mapping,
+    params: &Params,
+    write_context: &WriteContext,
+) -> Result<Lead, SalesmanError> {
+    let mut lead = Lead::new(Utc::now());
+    let mut fields = Vec::with_capacity(params.len());
+    for (name, value) in params.effective() {
+        let base = base_name(name);
+        if base.len() == name.len() {
+            fields.push((name, value));
+        } else if base == EXTERNAL_IDS {
+            if lead.origin.is_none() && !value.trim().is_empty() {
+                let system = &name[base.len()..].trim_matches(['[', ']']);
+                lead.origin = Some(Origin {
+                    system: format!("salesman:{system}"),
+                    external_id: value.trim().to_owned(),
+                });
+            }
+        } else if mapping.knows_field(base) || CONTROL.contains(&base) {
+            // `email[]=…` is an array where the handler expects a string.
+            return Err(SalesmanError::bad_parameter(base, "ожидается строка"));
+        } else {
+            fields.push((name, value));
+        }
+    }
+    mapping
+        .decode_into(&mut lead, fields, CONTROL, write_context)
+        .map_err(|error| SalesmanError::undecodable(mapping, &error))?;
+    if lead.name.is_none() && lead.emails.is_empty() && lead.phones.is_empty() {
+        return Err(SalesmanError::MissingParameters);
+    }
+    Ok(lead)
 }

@@ -6,7 +6,7 @@
 //! One module per action; `error` is the one place that turns failures into
 //! SalesMan envelopes; `reply` writes bytes the way PHP does.
 
-mod add;
+pub mod add;
 mod auth;
 pub mod error;
 mod info;

@@ -7,6 +7,7 @@
 //! `synchronous = FULL`. Reads run on a small pool of separate connections and
 //! never wait for the writer.
 
+mod checkpoint;
 mod read;
 mod schema;
 mod writer;
@@ -18,8 +19,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use super::{AssigneeStats, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
-use crate::lead::{EmployeeId, Lead, LeadId};
+use super::{
+    AssigneeStats, Assignment, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
+};
+use crate::lead::{Lead, LeadId};
+use checkpoint::Checkpointer;
 use writer::WriteOp;
 
 #[derive(Clone, Debug)]
@@ -47,6 +51,7 @@ pub struct SqliteStore {
     writes: mpsc::Sender<WriteOp>,
     readers: Arc<ReaderPool>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    checkpointer: Mutex<Option<Checkpointer>>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -74,8 +79,13 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     if !read_only {
         // WAL lets readers run beside the writer; FULL makes every commit fsync
         // the log, which is what "durable before acknowledged" needs.
+        // Checkpoints run on their own thread (checkpoint.rs), not inside a
+        // commit; savepoint journals stay in memory; a larger page cache keeps
+        // the indexes' hot pages from being re-read.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;
+             PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8192;",
         )
         .map_err(open_error)?;
     }
@@ -106,17 +116,29 @@ impl SqliteStore {
         }
         let (writes, queue) = mpsc::channel(options.queue_depth.max(1));
         let max_batch = options.max_batch.max(1);
+        let restart_wanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer_restart = restart_wanted.clone();
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || writer::run(write_conn, queue, max_batch))
+            .spawn(move || writer::run(write_conn, queue, max_batch, &writer_restart))
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),
             })?;
+        let checkpointer = Checkpointer::spawn(
+            open_connection(&options.path, false)?,
+            options.path.clone(),
+            restart_wanted,
+        )
+        .map_err(|error| StoreError::Open {
+            path: options.path.display().to_string(),
+            reason: format!("cannot start the checkpoint thread: {error}"),
+        })?;
         Ok(SqliteStore {
             writes,
             readers: Arc::new(ReaderPool::new(readers)),
             writer_thread: Mutex::new(Some(writer_thread)),
+            checkpointer: Mutex::new(Some(checkpointer)),
         })
     }
 
@@ -136,9 +158,10 @@ impl SqliteStore {
 
 #[async_trait]
 impl LeadStore for SqliteStore {
-    async fn insert(&self, lead: Lead) -> Result<Inserted, StoreError> {
+    async fn insert(&self, lead: Lead, assignment: Assignment) -> Result<Inserted, StoreError> {
         self.write(|reply| WriteOp::Insert {
             lead: Box::new(lead),
+            assignment,
             reply,
         })
         .await
@@ -151,19 +174,6 @@ impl LeadStore for SqliteStore {
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError> {
         self.readers
             .run(move |conn| read::query(conn, &query))
-            .await
-    }
-
-    async fn latest_assignee_by_contact(
-        &self,
-        phones: Vec<String>,
-        emails: Vec<String>,
-    ) -> Result<Option<EmployeeId>, StoreError> {
-        if phones.is_empty() && emails.is_empty() {
-            return Ok(None);
-        }
-        self.readers
-            .run(move |conn| read::latest_assignee_by_contact(conn, &phones, &emails))
             .await
     }
 
@@ -183,6 +193,14 @@ impl LeadStore for SqliteStore {
     }
 
     async fn close(&self) -> Result<(), StoreError> {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take());
+        if let Some(mut checkpointer) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        }
         let result = match self.write(|reply| WriteOp::Close { reply }).await {
             Err(StoreError::Closed) => Ok(()),
             other => other,

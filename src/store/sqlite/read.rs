@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::lead::{EmployeeId, Lead, LeadId};
+use crate::lead::{Lead, LeadId};
 use crate::store::{AssigneeStats, LeadPage, LeadQuery, SortKey, StoreError, TimeRange};
 
 pub(super) fn micros(time: DateTime<Utc>) -> i64 {
@@ -83,11 +83,27 @@ fn build_filter(query: &LeadQuery) -> Filter {
     filter.json_list("completed_by", &query.completed_by);
     filter.json_list("site_id", &query.site_ids);
     filter.json_list("department_id", &query.department_ids);
+    // Literals, not parameters: only a literal lets SQLite use the partial
+    // indexes on leads without an e-mail or phone.
     if let Some(flag) = query.has_email {
-        filter.push("has_email = ?", [Value::Integer(flag.into())]);
+        filter.push(
+            if flag {
+                "has_email = 1"
+            } else {
+                "has_email = 0"
+            },
+            [],
+        );
     }
     if let Some(flag) = query.has_phone {
-        filter.push("has_phone = ?", [Value::Integer(flag.into())]);
+        filter.push(
+            if flag {
+                "has_phone = 1"
+            } else {
+                "has_phone = 0"
+            },
+            [],
+        );
     }
     if let Some(needle) = &query.text_contains {
         filter.push(
@@ -159,25 +175,6 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
         leads.push(read_lead(id, &doc)?);
     }
     Ok(LeadPage { leads, total })
-}
-
-pub(super) fn latest_assignee_by_contact(
-    conn: &Connection,
-    phones: &[String],
-    emails: &[String],
-) -> Result<Option<EmployeeId>, StoreError> {
-    let to_json = |items: &[String]| serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
-    let assignee = conn
-        .prepare_cached(
-            "SELECT l.assigned_to FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
-             WHERE l.assigned_to IS NOT NULL
-               AND ((c.kind = 'phone' AND c.value IN (SELECT value FROM json_each(?1)))
-                 OR (c.kind = 'email' AND c.value IN (SELECT value FROM json_each(?2))))
-             ORDER BY c.lead_id DESC LIMIT 1",
-        )?
-        .query_row(params![to_json(phones), to_json(emails)], |row| row.get(0))
-        .optional()?;
-    Ok(assignee)
 }
 
 pub(super) fn assignee_stats(

@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
 use crate::lead::{ContactPoint, Origin, Stage};
-use crate::store::{Sort, SortKey};
+use crate::store::{Assignment, Sort, SortKey};
 
 fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(SqliteOptions::new(dir.path().join("nested/leads.db"))).expect("store opens")
@@ -25,7 +25,10 @@ async fn insert_then_get_returns_the_same_lead() {
         .push(ContactPoint::phone("8 900 111 22 33", "7"));
     lead.custom
         .insert("color".into(), serde_json::json!({"a": [1, 2]}));
-    let inserted = store.insert(lead.clone()).await.unwrap();
+    let inserted = store
+        .insert(lead.clone(), Assignment::default())
+        .await
+        .unwrap();
     assert!(inserted.created);
     let id = inserted.lead.id.unwrap();
     let read = store.get(id).await.unwrap().unwrap();
@@ -44,7 +47,13 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
         tasks.push(tokio::spawn(async move {
             let mut lead = lead_at(n);
             lead.name = Some(format!("lead {n}"));
-            store.insert(lead).await.unwrap().lead.id.unwrap()
+            store
+                .insert(lead, Assignment::default())
+                .await
+                .unwrap()
+                .lead
+                .id
+                .unwrap()
         }));
     }
     let mut ids = Vec::new();
@@ -56,7 +65,7 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
     assert_eq!(ids.len(), 300);
     store.close().await.unwrap();
     assert!(matches!(
-        store.insert(lead_at(0)).await,
+        store.insert(lead_at(0), Assignment::default()).await,
         Err(StoreError::Closed)
     ));
     drop(store);
@@ -81,8 +90,11 @@ async fn same_origin_is_stored_once() {
         system: "crm".into(),
         external_id: "42".into(),
     });
-    let first = store.insert(lead.clone()).await.unwrap();
-    let second = store.insert(lead).await.unwrap();
+    let first = store
+        .insert(lead.clone(), Assignment::default())
+        .await
+        .unwrap();
+    let second = store.insert(lead, Assignment::default()).await.unwrap();
     assert!(first.created);
     assert!(!second.created);
     assert_eq!(first.lead.id, second.lead.id);
@@ -100,7 +112,7 @@ async fn filters_sort_and_paging() {
             lead.emails.push(ContactPoint::email("a@b.ru"));
         }
         lead.text = Some(format!("Message number {n}"));
-        store.insert(lead).await.unwrap();
+        store.insert(lead, Assignment::default()).await.unwrap();
     }
     let run = |query: LeadQuery| store.query(query);
     let page = run(LeadQuery {
@@ -168,7 +180,7 @@ async fn filters_sort_and_paging() {
 }
 
 #[tokio::test]
-async fn assignee_found_by_earlier_contact() {
+async fn assignee_found_by_earlier_contact_inside_the_insert() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let mut first = lead_at(0);
@@ -176,27 +188,72 @@ async fn assignee_found_by_earlier_contact() {
         .phones
         .push(ContactPoint::phone("+7 900 111-22-33", "7"));
     first.assigned_to = Some(5);
-    store.insert(first).await.unwrap();
+    store.insert(first, Assignment::default()).await.unwrap();
     let mut later = lead_at(1);
     later.emails.push(ContactPoint::email("X@Y.RU"));
     later.assigned_to = Some(6);
-    store.insert(later).await.unwrap();
+    store.insert(later, Assignment::default()).await.unwrap();
+    let mut by_retired = lead_at(2);
+    by_retired.emails.push(ContactPoint::email("old@y.ru"));
+    by_retired.assigned_to = Some(9);
+    store
+        .insert(by_retired, Assignment::default())
+        .await
+        .unwrap();
 
+    let assignment = Assignment {
+        by_earlier_contact: true,
+        eligible: Arc::from(vec![5, 6, 7]),
+        stage_when_found: Some(Stage::InProgress),
+        fallback: Some(7),
+    };
+    let with = |phone: Option<&str>, email: Option<&str>| {
+        let mut lead = lead_at(10);
+        lead.phones
+            .extend(phone.map(|p| ContactPoint::phone(p, "7")));
+        lead.emails.extend(email.map(ContactPoint::email));
+        lead
+    };
     let by_phone = store
-        .latest_assignee_by_contact(vec!["+79001112233".into()], vec![])
+        .insert(with(Some("8 900 111 22 33"), None), assignment.clone())
         .await
         .unwrap();
-    assert_eq!(by_phone, Some(5));
+    assert_eq!(by_phone.lead.assigned_to, Some(5));
+    assert!(by_phone.assigned_by_contact);
+    assert_eq!(by_phone.lead.stage, Stage::InProgress);
+    // Both match: the most recent earlier lead wins.
+    let both = store
+        .insert(
+            with(Some("+79001112233"), Some("x@y.ru")),
+            assignment.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        both.lead.assigned_to,
+        Some(5),
+        "the phone lead above is newer"
+    );
     let by_email = store
-        .latest_assignee_by_contact(vec!["+70000000000".into()], vec!["x@y.ru".into()])
+        .insert(with(None, Some("x@y.ru")), assignment.clone())
         .await
         .unwrap();
-    assert_eq!(by_email, Some(6));
-    let nobody = store
-        .latest_assignee_by_contact(vec![], vec!["none@x.ru".into()])
+    assert_eq!(
+        by_email.lead.assigned_to,
+        Some(5),
+        "x@y.ru was last given to 5"
+    );
+    // An ineligible earlier assignee does not count; the fallback applies.
+    let retired = store
+        .insert(with(None, Some("old@y.ru")), assignment.clone())
         .await
         .unwrap();
-    assert_eq!(nobody, None);
+    assert_eq!(retired.lead.assigned_to, Some(7));
+    assert!(!retired.assigned_by_contact);
+    assert_eq!(retired.lead.stage, Stage::New);
+    // What was decided is what was stored.
+    let stored = store.get(by_phone.lead.id.unwrap()).await.unwrap().unwrap();
+    assert_eq!(stored, by_phone.lead);
 }
 
 #[tokio::test]
@@ -207,15 +264,18 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
     let april = Utc.with_ymd_and_hms(2024, 4, 1, 0, 0, 0).unwrap();
     let mut open_lead = lead_at(0);
     open_lead.assigned_to = Some(1);
-    store.insert(open_lead).await.unwrap();
+    store
+        .insert(open_lead, Assignment::default())
+        .await
+        .unwrap();
     let mut done = Lead::new(march - Duration::days(3));
     done.assigned_to = Some(1);
     done.stage = Stage::Processed;
     done.completed_at = Some(march + Duration::days(2));
-    store.insert(done).await.unwrap();
+    store.insert(done, Assignment::default()).await.unwrap();
     let mut february = Lead::new(march - Duration::days(3));
     february.assigned_to = Some(2);
-    store.insert(february).await.unwrap();
+    store.insert(february, Assignment::default()).await.unwrap();
 
     let stats = store
         .assignee_stats(TimeRange {

@@ -7,16 +7,19 @@
 //! commit itself fails, every write in the batch hears the error, so nothing
 //! is acknowledged that is not on disk.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::read::{micros, read_lead};
-use crate::lead::Lead;
-use crate::store::{Inserted, StoreError};
+use crate::lead::{EmployeeId, Lead};
+use crate::store::{Assignment, Inserted, StoreError};
 
 pub(super) enum WriteOp {
     Insert {
         lead: Box<Lead>,
+        assignment: Assignment,
         reply: oneshot::Sender<Result<Inserted, StoreError>>,
     },
     /// Commit what is queued, checkpoint the log and stop.
@@ -25,7 +28,12 @@ pub(super) enum WriteOp {
     },
 }
 
-pub(super) fn run(mut conn: Connection, mut queue: mpsc::Receiver<WriteOp>, max_batch: usize) {
+pub(super) fn run(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<WriteOp>,
+    max_batch: usize,
+    restart_wanted: &AtomicBool,
+) {
     let mut batch = Vec::with_capacity(max_batch);
     let mut closing = None;
     while let Some(first) = queue.blocking_recv() {
@@ -46,6 +54,14 @@ pub(super) fn run(mut conn: Connection, mut queue: mpsc::Receiver<WriteOp>, max_
         if !batch.is_empty() {
             commit_batch(&mut conn, &mut batch);
         }
+        if restart_wanted.swap(false, Ordering::Relaxed) {
+            // The checkpoint thread has copied most of the log already but
+            // cannot win the write lock from this loop under sustained load;
+            // finishing here, between batches, lets the log start over.
+            if let Err(error) = conn.execute_batch("PRAGMA wal_checkpoint(RESTART);") {
+                tracing::warn!(%error, "WAL restart checkpoint failed");
+            }
+        }
         if let Some(reply) = closing.take() {
             let result = conn
                 .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
@@ -56,7 +72,20 @@ pub(super) fn run(mut conn: Connection, mut queue: mpsc::Receiver<WriteOp>, max_
     }
 }
 
-type PendingInsert = (Box<Lead>, oneshot::Sender<Result<Inserted, StoreError>>);
+struct PendingInsert {
+    lead: Box<Lead>,
+    assignment: Assignment,
+    reply: oneshot::Sender<Result<Inserted, StoreError>>,
+    /// The lead's id, assignee and stage as they arrived, to undo what a
+    /// rolled-back attempt decided.
+    arrived: (Option<i64>, Option<EmployeeId>, crate::lead::Stage),
+}
+
+impl PendingInsert {
+    fn restore(&mut self) {
+        (self.lead.id, self.lead.assigned_to, self.lead.stage) = self.arrived;
+    }
+}
 
 fn collect(
     op: WriteOp,
@@ -64,7 +93,16 @@ fn collect(
     closing: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) {
     match op {
-        WriteOp::Insert { lead, reply } => batch.push((lead, reply)),
+        WriteOp::Insert {
+            lead,
+            assignment,
+            reply,
+        } => batch.push(PendingInsert {
+            arrived: (lead.id, lead.assigned_to, lead.stage),
+            lead,
+            assignment,
+            reply,
+        }),
         WriteOp::Close { reply } => {
             if let Some(previous) = closing.replace(reply) {
                 let _ = previous.send(Ok(()));
@@ -73,54 +111,151 @@ fn collect(
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(error) => {
-            let message = error.to_string();
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(StoreError::Database(message.clone())));
-            }
-            return;
-        }
-    };
-    let mut results = Vec::with_capacity(batch.len());
-    for (lead, _) in batch.iter() {
-        results.push(in_savepoint(&tx, |tx| insert_lead(tx, lead)));
-    }
-    match tx.commit() {
-        Ok(()) => {
-            for ((_, reply), result) in batch.drain(..).zip(results) {
-                let _ = reply.send(result);
-            }
-        }
-        Err(error) => {
-            let message = error.to_string();
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(StoreError::Database(message.clone())));
-            }
-        }
+fn fail_all<T>(
+    replies: impl Iterator<Item = oneshot::Sender<Result<T, StoreError>>>,
+    error: &StoreError,
+) {
+    let message = error.to_string();
+    for reply in replies {
+        let _ = reply.send(Err(StoreError::Database(message.clone())));
     }
 }
 
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
+    // Fast path: the whole batch in one transaction without savepoints
+    // (savepoints copy every touched page to a sub-journal). If any write
+    // fails, everything is rolled back and the batch is redone with one
+    // savepoint per write, so only the bad write fails.
+    match write_batch(conn, batch, false) {
+        Ok(outcomes) => return answer(batch, outcomes),
+        Err(error) => {
+            tracing::warn!(%error, "batch failed; retrying each write on its own");
+            for pending in batch.iter_mut() {
+                pending.restore();
+            }
+        }
+    }
+    match write_batch(conn, batch, true) {
+        Ok(outcomes) => answer(batch, outcomes),
+        Err(error) => fail_all(batch.drain(..).map(|pending| pending.reply), &error),
+    }
+}
+
+/// Writes and commits the batch. Returns, per write, the lead's new id or
+/// the already-stored lead with the same origin, or that write's own error.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &mut [PendingInsert],
+    isolate: bool,
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for pending in batch.iter_mut() {
+        let lead = &mut pending.lead;
+        let outcome = if isolate {
+            in_savepoint(&tx, |tx| insert_lead(tx, lead, &pending.assignment))
+        } else {
+            // Dropping `tx` on the way out rolls the whole batch back.
+            Ok(insert_lead(&tx, lead, &pending.assignment)?)
+        };
+        outcomes.push(outcome);
+    }
+    // Nobody hears success before the commit (and its fsync) has returned.
+    tx.commit()?;
+    Ok(outcomes)
+}
+
+fn answer(batch: &mut Vec<PendingInsert>, outcomes: Vec<Result<Written, StoreError>>) {
+    for (pending, outcome) in batch.drain(..).zip(outcomes) {
+        let PendingInsert { lead, reply, .. } = pending;
+        let result = outcome.map(|written| match written {
+            Written::New {
+                assigned_by_contact,
+            } => Inserted {
+                lead: *lead,
+                created: true,
+                assigned_by_contact,
+            },
+            Written::Existing(stored) => Inserted {
+                lead: stored,
+                created: false,
+                assigned_by_contact: false,
+            },
+        });
+        let _ = reply.send(result);
+    }
+}
+
+enum Written {
+    /// Stored; the lead in the batch now carries its id and assignment.
+    New { assigned_by_contact: bool },
+    /// A lead with the same origin was already stored.
+    Existing(Lead),
+}
+
+/// Each write in its own savepoint: one bad write is rolled back and reported
+/// alone instead of sinking the others in its batch.
 fn in_savepoint<T>(
     tx: &Transaction<'_>,
     work: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    tx.execute_batch("SAVEPOINT write_op")?;
+    tx.prepare_cached("SAVEPOINT write_op")?.execute([])?;
     match work(tx) {
         Ok(value) => {
-            tx.execute_batch("RELEASE write_op")?;
+            tx.prepare_cached("RELEASE write_op")?.execute([])?;
             Ok(value)
         }
         Err(error) => {
-            tx.execute_batch("ROLLBACK TO write_op; RELEASE write_op")?;
+            tx.prepare_cached("ROLLBACK TO write_op")?.execute([])?;
+            tx.prepare_cached("RELEASE write_op")?.execute([])?;
             Err(error)
         }
     }
 }
 
-fn insert_lead(tx: &Transaction<'_>, lead: &Lead) -> Result<Inserted, StoreError> {
+/// The assignee of the most recent lead sharing a contact point, among the
+/// eligible employees. One indexed probe per contact point, newest first.
+fn assignee_by_contact(
+    tx: &Transaction<'_>,
+    lead: &Lead,
+    eligible: &[EmployeeId],
+) -> Result<Option<EmployeeId>, StoreError> {
+    let mut statement = tx.prepare_cached(
+        "SELECT c.lead_id, l.assigned_to FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
+         WHERE c.kind = ?1 AND c.value = ?2 AND l.assigned_to IS NOT NULL
+         ORDER BY c.lead_id DESC",
+    )?;
+    let mut best: Option<(i64, EmployeeId)> = None;
+    let points = lead
+        .phones
+        .iter()
+        .map(|point| ("phone", point))
+        .chain(lead.emails.iter().map(|point| ("email", point)));
+    for (kind, point) in points {
+        if point.normalized.is_empty() {
+            continue;
+        }
+        let mut rows = statement.query(params![kind, point.normalized])?;
+        while let Some(row) = rows.next()? {
+            let lead_id: i64 = row.get(0)?;
+            if best.is_some_and(|(newest, _)| newest >= lead_id) {
+                break;
+            }
+            let assignee: EmployeeId = row.get(1)?;
+            if eligible.contains(&assignee) {
+                best = Some((lead_id, assignee));
+                break;
+            }
+        }
+    }
+    Ok(best.map(|(_, assignee)| assignee))
+}
+
+fn insert_lead(
+    tx: &Transaction<'_>,
+    lead: &mut Lead,
+    assignment: &Assignment,
+) -> Result<Written, StoreError> {
     if let Some(origin) = &lead.origin {
         let existing = tx
             .prepare_cached(
@@ -131,14 +266,26 @@ fn insert_lead(tx: &Transaction<'_>, lead: &Lead) -> Result<Inserted, StoreError
             })
             .optional()?;
         if let Some((id, doc)) = existing {
-            return Ok(Inserted {
-                lead: read_lead(id, &doc)?,
-                created: false,
-            });
+            return Ok(Written::Existing(read_lead(id, &doc)?));
+        }
+    }
+    let mut assigned_by_contact = false;
+    if lead.assigned_to.is_none() {
+        if assignment.by_earlier_contact {
+            if let Some(assignee) = assignee_by_contact(tx, lead, &assignment.eligible)? {
+                lead.assigned_to = Some(assignee);
+                assigned_by_contact = true;
+                if let Some(stage) = assignment.stage_when_found {
+                    lead.stage = stage;
+                }
+            }
+        }
+        if lead.assigned_to.is_none() {
+            lead.assigned_to = assignment.fallback;
         }
     }
     let doc =
-        serde_json::to_string(lead).map_err(|error| StoreError::Database(error.to_string()))?;
+        serde_json::to_string(&*lead).map_err(|error| StoreError::Database(error.to_string()))?;
     tx.prepare_cached(
         "INSERT INTO leads (created_at, updated_at, completed_at, stage, kind, assigned_to, created_by,
             completed_by, site_id, department_id, has_email, has_phone, lock_by, lock_until,
@@ -166,17 +313,16 @@ fn insert_lead(tx: &Transaction<'_>, lead: &Lead) -> Result<Inserted, StoreError
     ])?;
     let id = tx.last_insert_rowid();
     let mut contact =
-        tx.prepare_cached("INSERT INTO lead_contacts (lead_id, kind, value) VALUES (?1, ?2, ?3)")?;
+        // OR IGNORE: the same number given twice in one lead is one contact.
+        tx.prepare_cached("INSERT OR IGNORE INTO lead_contacts (lead_id, kind, value) VALUES (?1, ?2, ?3)")?;
     for point in &lead.phones {
         contact.execute(params![id, "phone", point.normalized])?;
     }
     for point in &lead.emails {
         contact.execute(params![id, "email", point.normalized])?;
     }
-    let mut stored = lead.clone();
-    stored.id = Some(id);
-    Ok(Inserted {
-        lead: stored,
-        created: true,
+    lead.id = Some(id);
+    Ok(Written::New {
+        assigned_by_contact,
     })
 }

@@ -177,7 +177,7 @@ fn answer(batch: &mut Vec<PendingInsert>, outcomes: Vec<Result<Written, StoreErr
                 assigned_by_contact,
             },
             Written::Existing(stored) => Inserted {
-                lead: stored,
+                lead: *stored,
                 created: false,
                 assigned_by_contact: false,
             },
@@ -190,7 +190,7 @@ enum Written {
     /// Stored; the lead in the batch now carries its id and assignment.
     New { assigned_by_contact: bool },
     /// A lead with the same origin was already stored.
-    Existing(Lead),
+    Existing(Box<Lead>),
 }
 
 /// Each write in its own savepoint: one bad write is rolled back and reported
@@ -266,7 +266,7 @@ fn insert_lead(
             })
             .optional()?;
         if let Some((id, doc)) = existing {
-            return Ok(Written::Existing(read_lead(id, &doc)?));
+            return Ok(Written::Existing(Box::new(read_lead(id, &doc)?)));
         }
     }
     let mut assigned_by_contact = false;

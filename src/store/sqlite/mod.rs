@@ -8,6 +8,7 @@
 //! never wait for the writer.
 
 mod checkpoint;
+mod contacts;
 mod read;
 mod schema;
 mod writer;
@@ -110,6 +111,7 @@ impl SqliteStore {
             path: options.path.display().to_string(),
             reason: format!("migration failed: {error}"),
         })?;
+        let contacts = contacts::ContactIndex::load(&write_conn)?;
         let mut readers = Vec::with_capacity(options.read_connections.max(1));
         for _ in 0..options.read_connections.max(1) {
             readers.push(open_connection(&options.path, true)?);
@@ -120,7 +122,7 @@ impl SqliteStore {
         let writer_restart = restart_wanted.clone();
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || writer::run(write_conn, queue, max_batch, &writer_restart))
+            .spawn(move || writer::run(write_conn, contacts, queue, max_batch, &writer_restart))
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),

@@ -53,6 +53,17 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, value, lead_id)
     ) WITHOUT ROWID;
     "#,
+    // 2: lead_contacts is merged in bulk (see contacts.rs); this records up
+    // to which lead it is complete. Stores created by version 1 wrote it at
+    // once, so it covers every lead they hold.
+    r#"
+    CREATE TABLE store_meta (
+        key   TEXT    PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO store_meta (key, value)
+        SELECT 'contacts_merged_upto', COALESCE(MAX(id), 0) FROM leads;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

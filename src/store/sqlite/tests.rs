@@ -293,3 +293,42 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
         }]
     );
 }
+
+/// The contact index lives partly in memory between merges; whether the
+/// store was closed (merged) or dropped mid-tail (as after a crash), a
+/// reopened store finds the earlier lead's assignee.
+#[tokio::test]
+async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
+    for clean in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(&dir);
+            let mut first = lead_at(0);
+            first.phones.push(ContactPoint::phone("+79005556677", "7"));
+            first.assigned_to = Some(4);
+            store.insert(first, Assignment::default()).await.unwrap();
+            if clean {
+                store.close().await.unwrap();
+            }
+        }
+        let store = open(&dir);
+        let mut again = lead_at(1);
+        again
+            .phones
+            .push(ContactPoint::phone("8 900 555 66 77", "7"));
+        let inserted = store
+            .insert(
+                again,
+                Assignment {
+                    by_earlier_contact: true,
+                    eligible: Arc::from(vec![4]),
+                    stage_when_found: None,
+                    fallback: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(inserted.lead.assigned_to, Some(4), "clean close: {clean}");
+        store.close().await.unwrap();
+    }
+}

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::contacts::ContactIndex;
 use super::read::{micros, read_lead};
 use crate::lead::{EmployeeId, Lead};
 use crate::store::{Assignment, Inserted, StoreError};
@@ -30,6 +31,7 @@ pub(super) enum WriteOp {
 
 pub(super) fn run(
     mut conn: Connection,
+    mut contacts: ContactIndex,
     mut queue: mpsc::Receiver<WriteOp>,
     max_batch: usize,
     restart_wanted: &AtomicBool,
@@ -52,7 +54,12 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch);
+            commit_batch(&mut conn, &mut contacts, &mut batch);
+        }
+        if contacts.needs_merge() || (closing.is_some() && queue.is_empty()) {
+            if let Err(error) = contacts.merge(&mut conn) {
+                tracing::warn!(%error, "contact index merge failed; will retry");
+            }
         }
         if restart_wanted.swap(false, Ordering::Relaxed) {
             // The checkpoint thread has copied most of the log already but
@@ -121,12 +128,16 @@ fn fail_all<T>(
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
+fn commit_batch(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    batch: &mut Vec<PendingInsert>,
+) {
     // Fast path: the whole batch in one transaction without savepoints
     // (savepoints copy every touched page to a sub-journal). If any write
     // fails, everything is rolled back and the batch is redone with one
     // savepoint per write, so only the bad write fails.
-    match write_batch(conn, batch, false) {
+    match write_batch(conn, contacts, batch, false) {
         Ok(outcomes) => return answer(batch, outcomes),
         Err(error) => {
             tracing::warn!(%error, "batch failed; retrying each write on its own");
@@ -135,7 +146,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
             }
         }
     }
-    match write_batch(conn, batch, true) {
+    match write_batch(conn, contacts, batch, true) {
         Ok(outcomes) => answer(batch, outcomes),
         Err(error) => fail_all(batch.drain(..).map(|pending| pending.reply), &error),
     }
@@ -145,6 +156,22 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
 /// the already-stored lead with the same origin, or that write's own error.
 fn write_batch(
     conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    batch: &mut [PendingInsert],
+    isolate: bool,
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    contacts.discard_staged();
+    let result = write_batch_in(conn, contacts, batch, isolate);
+    match &result {
+        Ok(_) => contacts.commit_staged(),
+        Err(_) => contacts.discard_staged(),
+    }
+    result
+}
+
+fn write_batch_in(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
     batch: &mut [PendingInsert],
     isolate: bool,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
@@ -153,10 +180,12 @@ fn write_batch(
     for pending in batch.iter_mut() {
         let lead = &mut pending.lead;
         let outcome = if isolate {
-            in_savepoint(&tx, |tx| insert_lead(tx, lead, &pending.assignment))
+            in_savepoint(&tx, |tx| {
+                insert_lead(tx, contacts, lead, &pending.assignment)
+            })
         } else {
             // Dropping `tx` on the way out rolls the whole batch back.
-            Ok(insert_lead(&tx, lead, &pending.assignment)?)
+            Ok(insert_lead(&tx, contacts, lead, &pending.assignment)?)
         };
         outcomes.push(outcome);
     }
@@ -213,46 +242,9 @@ fn in_savepoint<T>(
     }
 }
 
-/// The assignee of the most recent lead sharing a contact point, among the
-/// eligible employees. One indexed probe per contact point, newest first.
-fn assignee_by_contact(
-    tx: &Transaction<'_>,
-    lead: &Lead,
-    eligible: &[EmployeeId],
-) -> Result<Option<EmployeeId>, StoreError> {
-    let mut statement = tx.prepare_cached(
-        "SELECT c.lead_id, l.assigned_to FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
-         WHERE c.kind = ?1 AND c.value = ?2 AND l.assigned_to IS NOT NULL
-         ORDER BY c.lead_id DESC",
-    )?;
-    let mut best: Option<(i64, EmployeeId)> = None;
-    let points = lead
-        .phones
-        .iter()
-        .map(|point| ("phone", point))
-        .chain(lead.emails.iter().map(|point| ("email", point)));
-    for (kind, point) in points {
-        if point.normalized.is_empty() {
-            continue;
-        }
-        let mut rows = statement.query(params![kind, point.normalized])?;
-        while let Some(row) = rows.next()? {
-            let lead_id: i64 = row.get(0)?;
-            if best.is_some_and(|(newest, _)| newest >= lead_id) {
-                break;
-            }
-            let assignee: EmployeeId = row.get(1)?;
-            if eligible.contains(&assignee) {
-                best = Some((lead_id, assignee));
-                break;
-            }
-        }
-    }
-    Ok(best.map(|(_, assignee)| assignee))
-}
-
 fn insert_lead(
     tx: &Transaction<'_>,
+    contacts: &mut ContactIndex,
     lead: &mut Lead,
     assignment: &Assignment,
 ) -> Result<Written, StoreError> {
@@ -272,7 +264,7 @@ fn insert_lead(
     let mut assigned_by_contact = false;
     if lead.assigned_to.is_none() {
         if assignment.by_earlier_contact {
-            if let Some(assignee) = assignee_by_contact(tx, lead, &assignment.eligible)? {
+            if let Some(assignee) = contacts.latest_assignee(tx, lead, &assignment.eligible)? {
                 lead.assigned_to = Some(assignee);
                 assigned_by_contact = true;
                 if let Some(stage) = assignment.stage_when_found {
@@ -312,16 +304,8 @@ fn insert_lead(
         doc,
     ])?;
     let id = tx.last_insert_rowid();
-    let mut contact =
-        // OR IGNORE: the same number given twice in one lead is one contact.
-        tx.prepare_cached("INSERT OR IGNORE INTO lead_contacts (lead_id, kind, value) VALUES (?1, ?2, ?3)")?;
-    for point in &lead.phones {
-        contact.execute(params![id, "phone", point.normalized])?;
-    }
-    for point in &lead.emails {
-        contact.execute(params![id, "email", point.normalized])?;
-    }
     lead.id = Some(id);
+    contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
     })

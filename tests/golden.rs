@@ -29,22 +29,11 @@ struct Exchange {
     response: String,
 }
 
-/// Extra configuration for the fixtures: the seed document's own account.
-const FIXTURE_ACCOUNT: &str = r#"
-[[employees]]
-id = 10
-name = "Владислав"
-login = "vladislav@isaler.ru"
-[[salesman.credentials]]
-apikey = "aMgiCQyj8bCToNc47BZZYrRICoWSIl"
-login = "vladislav@isaler.ru"
-"#;
-
 async fn replay(file: &Path, bless: bool) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|error| error.to_string())?;
     let mut exchanges: Vec<Exchange> =
         serde_json::from_str(&text).map_err(|error| format!("{}: {error}", file.display()))?;
-    let mut gateway = TestGateway::start_with(FIXTURE_ACCOUNT).await;
+    let mut gateway = TestGateway::start_with(common::SEED_ACCOUNT).await;
     let mut failures = Vec::new();
     for exchange in &mut exchanges {
         let mut request = gateway.client.request(

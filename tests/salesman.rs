@@ -4,21 +4,11 @@
 
 mod common;
 
-use common::{TestGateway, APIKEY};
+use common::{TestGateway, APIKEY, SEED_ACCOUNT};
 use serde_json::{json, Value};
 
 /// The example URL from the seed document, byte for byte after the host.
 const SEED_ADD: &str = "/developer/v1/leads?login=vladislav%40isaler.ru&apikey=aMgiCQyj8bCToNc47BZZYrRICoWSIl&action=add&title=%D0%90%D0%BD%D0%B4%D1%80%D0%B5%D0%B5%D0%B2+%D0%B2%D0%BB%D0%B0%D0%B4%D0%B8%D1%81%D0%BB%D0%B0%D0%B2&email=vladislav%40god.ry&phone=%2B79001234567&company=SalesMan&description=The+best+crm+practice&ip=127.0.0.1&country=Ruusia&city=Perm&path=Test+Path&partner=";
-
-const SEED_ACCOUNT: &str = r#"
-[[employees]]
-id = 10
-name = "Владислав"
-login = "vladislav@isaler.ru"
-[[salesman.credentials]]
-apikey = "aMgiCQyj8bCToNc47BZZYrRICoWSIl"
-login = "vladislav@isaler.ru"
-"#;
 
 fn error_code(answer: &Value) -> &str {
     answer["error"]["code"].as_str().unwrap_or("")

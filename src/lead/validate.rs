@@ -59,7 +59,20 @@ impl Default for ValidationRules {
     }
 }
 
+/// LiveTex refuses a lead text over 2000 characters (seed 000/001).
+pub const LIVETEX_MAX_TEXT_CHARS: usize = 2000;
+
 impl ValidationRules {
+    /// LiveTex's rules: text up to 2000 characters, and a lead must carry an
+    /// e-mail or a phone to be called back.
+    pub fn livetex() -> ValidationRules {
+        ValidationRules {
+            max_text_chars: LIVETEX_MAX_TEXT_CHARS,
+            require_contact: true,
+            ..ValidationRules::default()
+        }
+    }
+
     pub fn check(&self, lead: &Lead) -> Result<(), LeadError> {
         let too_long = |field: &str, value: &str, max: usize| {
             // Count characters only when the byte length could exceed the limit.
@@ -166,12 +179,10 @@ mod tests {
 
     #[test]
     fn limits_count_characters_not_bytes() {
-        let rules = ValidationRules {
-            max_text_chars: 2000,
-            ..ValidationRules::default()
-        };
+        let rules = ValidationRules::livetex();
         let mut lead = Lead {
             text: Some("я".repeat(2000)), // 4000 bytes, 2000 characters
+            phones: vec![crate::lead::ContactPoint::phone("+79001112233", "7")],
             ..Lead::default()
         };
         assert!(rules.check(&lead).is_ok());

@@ -11,6 +11,18 @@ use tokio::net::TcpListener;
 pub const APIKEY: &str = "test-apikey";
 pub const LOGIN: &str = "demo@example.ru";
 
+/// The account of the seed document's examples (its login and apikey), for
+/// tests that replay the seed's own URLs.
+pub const SEED_ACCOUNT: &str = r#"
+[[employees]]
+id = 10
+name = "Владислав"
+login = "vladislav@isaler.ru"
+[[salesman.credentials]]
+apikey = "aMgiCQyj8bCToNc47BZZYrRICoWSIl"
+login = "vladislav@isaler.ru"
+"#;
+
 /// Employees and credentials every test shares; `extra` is appended.
 pub fn config_text(store: &Path, extra: &str) -> String {
     format!(

@@ -42,7 +42,7 @@ wait_port() {
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 target/release/examples/bare_server 127.0.0.1:18081 & bare=$!
-LEADGATE_LOG=warn target/release/leadgate serve --config "$work/bench.toml" & gateway=$!
+target/release/leadgate serve --config "$work/bench.toml" & gateway=$!
 wait_port 18081; wait_port 18080
 
 echo "| connections | bare rps | leadgate rps | ratio | leadgate p50 ms | leadgate p99 ms | bare p99 ms | errors |"

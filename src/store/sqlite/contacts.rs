@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::bloom::Bloom;
 use super::read::read_lead;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::StoreError;
@@ -39,6 +40,8 @@ pub(super) struct ContactIndex {
     /// Contacts of leads written in the open transaction; they count for
     /// later leads of the same batch but join the tail only on commit.
     staged: Vec<(Key, LeadId, Option<EmployeeId>)>,
+    /// Every contact in `lead_contacts`: skips the probe for new people.
+    merged: Bloom,
 }
 
 fn keys(lead: &Lead) -> impl Iterator<Item = Key> + '_ {
@@ -65,6 +68,14 @@ impl ContactIndex {
             merged_upto,
             ..ContactIndex::default()
         };
+        let mut merged = conn.prepare("SELECT kind, value FROM lead_contacts")?;
+        let mut rows = merged.query([])?;
+        while let Some(row) = rows.next()? {
+            let kind: String = row.get(0)?;
+            let value: String = row.get(1)?;
+            index.merged.insert(&(kind.as_str(), value.as_str()));
+        }
+        drop(rows);
         let mut statement = conn.prepare("SELECT id, doc FROM leads WHERE id > ?1 ORDER BY id")?;
         let mut rows = statement.query([merged_upto])?;
         while let Some(row) = rows.next()? {
@@ -114,7 +125,14 @@ impl ContactIndex {
         if let Some((_, assignee)) = newest_in_tail {
             return Ok(Some(*assignee));
         }
-        merged_assignee(tx, &wanted, eligible)
+        let maybe_merged: Vec<Key> = wanted
+            .into_iter()
+            .filter(|(kind, value)| self.merged.may_contain(&(*kind, value.as_str())))
+            .collect();
+        if maybe_merged.is_empty() {
+            return Ok(None);
+        }
+        merged_assignee(tx, &maybe_merged, eligible)
     }
 
     /// Records a lead just written in the open transaction.
@@ -177,6 +195,9 @@ impl ContactIndex {
             .execute([upto])?;
         }
         tx.commit()?;
+        for ((kind, value), _) in &self.pending {
+            self.merged.insert(&(*kind, value.as_str()));
+        }
         self.pending.clear();
         self.tail.clear();
         self.merged_upto = upto;

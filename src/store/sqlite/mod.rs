@@ -7,6 +7,7 @@
 //! `synchronous = FULL`. Reads run on a small pool of separate connections and
 //! never wait for the writer.
 
+mod bloom;
 mod checkpoint;
 mod contacts;
 mod read;

@@ -151,3 +151,38 @@ fn the_example_config_passes_check() {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_timeout_is_answered_in_the_dialect() {
+    let mut gateway = TestGateway::start_with("[server]\nrequest_timeout_secs = 0.3\n").await;
+    let address = gateway.gateway.as_ref().unwrap().local_addr();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // A body announced but never finished: the handler waits for it.
+        stream
+            .write_all(
+                b"POST /developer/v1/leads HTTP/1.1\r\nHost: x\r\n\
+                  Content-Type: application/x-www-form-urlencoded\r\n\
+                  Content-Length: 100\r\n\r\naction=add",
+            )
+            .unwrap();
+        let mut buffer = Vec::new();
+        let _ = stream.read_to_end(&mut buffer);
+        String::from_utf8_lossy(&buffer).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#"{"result":"Error","error":{"code":"504","#),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("access-control-allow-origin: *"),
+        "{answer}"
+    );
+    gateway.stop().await;
+}

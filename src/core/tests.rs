@@ -1,3 +1,5 @@
+//! Core commands against a real SQLite store in a temporary directory.
+
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};

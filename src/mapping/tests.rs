@@ -1,3 +1,5 @@
+//! Mapping compilation, decoding and record encoding with the built-in SalesMan file.
+
 use super::*;
 use crate::lead::{Channel, Employee, Outcome, Role, Stage};
 

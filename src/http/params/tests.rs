@@ -1,3 +1,5 @@
+//! Parameter decoding: each encoding, the PHP rules, every error, and properties.
+
 use http::Request;
 use http_body_util::Full;
 

@@ -1,3 +1,5 @@
+//! The SQLite store end to end: inserts, reads, filters, assignment, reopening.
+
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};

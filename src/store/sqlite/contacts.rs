@@ -40,6 +40,14 @@ pub(super) struct ContactIndex {
     /// Contacts of leads written in the open transaction; they count for
     /// later leads of the same batch but join the tail only on commit.
     staged: Vec<(Key, LeadId, Option<EmployeeId>)>,
+    /// Newest lead written in the open transaction, and how many.
+    staged_newest: Option<LeadId>,
+    staged_leads: usize,
+    /// Newest committed lead, and committed leads since the last merge: the
+    /// mark advances over leads without contacts too, so opening the store
+    /// never re-reads more than a bounded number of leads.
+    committed_newest: LeadId,
+    unmerged_leads: usize,
     /// Every contact in `lead_contacts`: skips the probe for new people.
     merged: Bloom,
 }
@@ -66,6 +74,7 @@ impl ContactIndex {
             .unwrap_or(0);
         let mut index = ContactIndex {
             merged_upto,
+            committed_newest: merged_upto,
             ..ContactIndex::default()
         };
         let mut merged = conn.prepare("SELECT kind, value FROM lead_contacts")?;
@@ -138,6 +147,8 @@ impl ContactIndex {
     /// Records a lead just written in the open transaction.
     pub fn stage(&mut self, lead: &Lead) {
         if let Some(id) = lead.id {
+            self.staged_newest = Some(self.staged_newest.map_or(id, |newest| newest.max(id)));
+            self.staged_leads += 1;
             for key in keys(lead) {
                 self.staged.push((key, id, lead.assigned_to));
             }
@@ -146,6 +157,10 @@ impl ContactIndex {
 
     /// The open transaction committed: its leads join the tail.
     pub fn commit_staged(&mut self) {
+        if let Some(newest) = self.staged_newest.take() {
+            self.committed_newest = self.committed_newest.max(newest);
+        }
+        self.unmerged_leads += std::mem::take(&mut self.staged_leads);
         for (key, id, assignee) in self.staged.drain(..) {
             if let Some(assignee) = assignee {
                 self.tail
@@ -160,26 +175,22 @@ impl ContactIndex {
     /// The open transaction rolled back: forget its leads.
     pub fn discard_staged(&mut self) {
         self.staged.clear();
+        self.staged_newest = None;
+        self.staged_leads = 0;
     }
 
     pub fn needs_merge(&self) -> bool {
-        self.pending.len() >= MERGE_ROWS
+        self.pending.len() >= MERGE_ROWS || self.unmerged_leads >= MERGE_ROWS
     }
 
     /// Writes the tail into `lead_contacts` in key order, in one transaction
     /// with the new merge mark. On failure the tail stays and is retried.
     pub fn merge(&mut self, conn: &mut Connection) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
+        if self.unmerged_leads == 0 {
             return Ok(());
         }
         self.pending.sort_unstable();
-        let upto = self
-            .pending
-            .iter()
-            .map(|(_, id)| *id)
-            .max()
-            .unwrap_or(self.merged_upto)
-            .max(self.merged_upto);
+        let upto = self.committed_newest.max(self.merged_upto);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut insert = tx.prepare_cached(
@@ -201,6 +212,7 @@ impl ContactIndex {
         self.pending.clear();
         self.tail.clear();
         self.merged_upto = upto;
+        self.unmerged_leads = 0;
         Ok(())
     }
 }

@@ -334,3 +334,33 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
         store.close().await.unwrap();
     }
 }
+
+/// Leads without any phone or e-mail still move the merge mark, so opening
+/// the store never re-reads an unbounded number of leads.
+#[tokio::test]
+async fn the_merge_mark_advances_over_leads_without_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut last = 0;
+    for minute in 0..20 {
+        let mut lead = lead_at(minute);
+        lead.name = Some(format!("no contacts {minute}"));
+        last = store
+            .insert(lead, Assignment::default())
+            .await
+            .unwrap()
+            .lead
+            .id
+            .unwrap();
+    }
+    store.close().await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
+    let mark: i64 = conn
+        .query_row(
+            "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(mark, last);
+}

@@ -365,10 +365,6 @@ impl Settings {
             _ => Err(problems),
         }
     }
-
-    pub fn listen_address(&self) -> Option<SocketAddr> {
-        self.server.listen.parse().ok()
-    }
 }
 
 #[cfg(test)]

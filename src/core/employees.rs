@@ -56,10 +56,6 @@ impl Employees {
     pub fn active_ids(&self) -> Arc<[EmployeeId]> {
         self.active_ids.clone()
     }
-
-    pub fn all(&self) -> &[Employee] {
-        &self.list
-    }
 }
 
 impl EmployeeDirectory for Employees {

@@ -59,10 +59,6 @@ impl Core {
         &self.employees
     }
 
-    pub fn store(&self) -> &Arc<dyn LeadStore> {
-        &self.store
-    }
-
     /// Validates, assigns and stores a lead. Returns only once it is durable.
     pub async fn create_lead(
         &self,

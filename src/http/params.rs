@@ -82,13 +82,6 @@ impl Params {
         })
     }
 
-    /// Every pair as sent, duplicates included.
-    pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.pairs
-            .iter()
-            .map(|(key, value)| (key.as_str(), value.as_str()))
-    }
-
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
@@ -103,16 +96,6 @@ impl Params {
         }
         self.pairs.push((php_name(key), value));
         Ok(())
-    }
-
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Result<Params, ParamsError> {
-        let mut params = Params::default();
-        for (key, value) in pairs {
-            params.push(key.into(), value.into())?;
-        }
-        Ok(params)
     }
 
     /// Reads the query string and the body of a request, the body no larger

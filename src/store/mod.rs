@@ -32,12 +32,6 @@ pub struct TimeRange {
     pub to: Option<DateTime<Utc>>,
 }
 
-impl TimeRange {
-    pub fn is_unbounded(&self) -> bool {
-        self.from.is_none() && self.to.is_none()
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortKey {
     Id,

@@ -353,7 +353,16 @@ impl Settings {
             None => Mapping::built_in("salesman"),
         };
         let salesman = match salesman {
-            Ok(mapping) => Some(mapping),
+            Ok(mapping) => {
+                for (key, problem) in crate::dialect::salesman::missing_in_mapping(&mapping) {
+                    problems.push(ConfigProblem {
+                        file: mapping.source.clone(),
+                        key,
+                        problem,
+                    });
+                }
+                Some(mapping)
+            }
             Err(errors) => {
                 problems.extend(errors.into_iter().map(ConfigProblem::from));
                 None
@@ -435,6 +444,18 @@ login = "nobody"
         );
         let file_name = file.path().display().to_string();
         assert!(problems.iter().all(|p| p.file == file_name));
+    }
+
+    #[test]
+    fn a_mapping_without_what_the_dialect_reads_fails_check() {
+        let mapping = write("[dialect]\nname = \"salesman\"\n[fields]\ntitle = \"name\"\n");
+        let file = write(&format!(
+            "{GOOD}\n[mappings]\nsalesman = {:?}\n",
+            mapping.path().display().to_string()
+        ));
+        let problems = Settings::load(file.path()).unwrap().check().err().unwrap();
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["records.list", "records.info", "values.status"]);
     }
 
     #[test]

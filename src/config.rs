@@ -51,6 +51,8 @@ pub struct Settings {
     pub employees: Vec<Employee>,
     #[serde(default)]
     pub salesman: SalesmanSettings,
+    #[serde(default)]
+    pub bitrix24: Bitrix24Settings,
     /// The file the settings came from, for messages.
     #[serde(skip)]
     pub source: String,
@@ -129,6 +131,7 @@ impl Default for StoreSettings {
 #[serde(deny_unknown_fields)]
 pub struct MappingSettings {
     pub salesman: Option<PathBuf>,
+    pub bitrix24: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,9 +189,65 @@ pub struct SalesmanCredential {
     pub login: String,
 }
 
+/// Bitrix24 REST (`/rest/...`). Without webhooks or tokens every call is
+/// refused with NO_AUTH_FOUND, as a portal does for unknown credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bitrix24Settings {
+    pub enabled: bool,
+    /// Login of the employee who gets leads added without ASSIGNED_BY_ID.
+    pub default_assignee: Option<String>,
+    /// Incoming webhooks: `/rest/{user_id}/{code}/...`.
+    pub webhooks: Vec<Bitrix24Webhook>,
+    /// Application tokens, sent as `auth`. They never expire: SDKs refresh
+    /// expired tokens at oauth.bitrix24.tech, which the gateway cannot answer.
+    pub tokens: Vec<Bitrix24Token>,
+    /// Bitrix24's leaky bucket per credential; absent means no limit.
+    pub rate_limit: Option<Bitrix24RateLimit>,
+}
+
+impl Default for Bitrix24Settings {
+    fn default() -> Self {
+        Bitrix24Settings {
+            enabled: true,
+            default_assignee: None,
+            webhooks: Vec::new(),
+            tokens: Vec::new(),
+            rate_limit: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bitrix24Webhook {
+    pub user_id: i64,
+    pub code: String,
+    /// The employee the webhook acts as; its id must be `user_id`.
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bitrix24Token {
+    pub token: String,
+    pub login: String,
+}
+
+/// Requests drain from the bucket at `per_second`; above `capacity` queued
+/// requests the answer is 503 QUERY_LIMIT_EXCEEDED. Bitrix24 uses 2/s and 50
+/// (Enterprise: 5/s and 250).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bitrix24RateLimit {
+    pub per_second: f64,
+    pub capacity: f64,
+}
+
 /// Loaded mapping files, one per dialect, compiled.
 pub struct Mappings {
     pub salesman: Mapping,
+    pub bitrix24: Mapping,
 }
 
 impl Settings {
@@ -348,6 +407,99 @@ impl Settings {
             }
         }
 
+        if self.bitrix24.enabled {
+            if let Some(login) = &self.bitrix24.default_assignee {
+                if !is_employee(login) {
+                    problem(
+                        "bitrix24.default_assignee",
+                        format!("{login:?} is not the login of any [[employees]] entry"),
+                    );
+                }
+            }
+            for (index, webhook) in self.bitrix24.webhooks.iter().enumerate() {
+                let key = format!("bitrix24.webhooks[{index}]");
+                if webhook.code.trim().is_empty() || webhook.code.contains('/') {
+                    problem(
+                        &format!("{key}.code"),
+                        "must be a non-empty code without '/'".into(),
+                    );
+                }
+                match self
+                    .employees
+                    .iter()
+                    .find(|employee| employee.login.eq_ignore_ascii_case(&webhook.login))
+                {
+                    None => problem(
+                        &format!("{key}.login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            webhook.login
+                        ),
+                    ),
+                    Some(employee) if employee.id != webhook.user_id => problem(
+                        &format!("{key}.user_id"),
+                        format!(
+                            "{} is not the id of {:?} ({})",
+                            webhook.user_id, webhook.login, employee.id
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            for (index, token) in self.bitrix24.tokens.iter().enumerate() {
+                if token.token.trim().is_empty() {
+                    problem(
+                        &format!("bitrix24.tokens[{index}].token"),
+                        "must not be empty".into(),
+                    );
+                }
+                if !is_employee(&token.login) {
+                    problem(
+                        &format!("bitrix24.tokens[{index}].login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            token.login
+                        ),
+                    );
+                }
+            }
+            if let Some(limit) = &self.bitrix24.rate_limit {
+                if !(limit.per_second.is_finite() && limit.per_second > 0.0) {
+                    problem(
+                        "bitrix24.rate_limit.per_second",
+                        "must be a number above 0".into(),
+                    );
+                }
+                if !(limit.capacity.is_finite() && limit.capacity >= 1.0) {
+                    problem(
+                        "bitrix24.rate_limit.capacity",
+                        "must be a number of at least 1".into(),
+                    );
+                }
+            }
+        }
+
+        let bitrix24 = match &self.mappings.bitrix24 {
+            Some(path) => Mapping::from_file(path),
+            None => Mapping::built_in("bitrix24"),
+        };
+        let bitrix24 = match bitrix24 {
+            Ok(mapping) => {
+                for (key, problem) in crate::dialect::bitrix24::missing_in_mapping(&mapping) {
+                    problems.push(ConfigProblem {
+                        file: mapping.source.clone(),
+                        key,
+                        problem,
+                    });
+                }
+                Some(mapping)
+            }
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(ConfigProblem::from));
+                None
+            }
+        };
+
         let salesman = match &self.mappings.salesman {
             Some(path) => Mapping::from_file(path),
             None => Mapping::built_in("salesman"),
@@ -369,8 +521,10 @@ impl Settings {
             }
         };
 
-        match salesman {
-            Some(salesman) if problems.is_empty() => Ok(Mappings { salesman }),
+        match (salesman, bitrix24) {
+            (Some(salesman), Some(bitrix24)) if problems.is_empty() => {
+                Ok(Mappings { salesman, bitrix24 })
+            }
             _ => Err(problems),
         }
     }

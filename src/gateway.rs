@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigProblem, Settings};
 use crate::core::{Core, Employees};
+use crate::dialect::bitrix24::{self, Bitrix24};
 use crate::dialect::salesman::{self, Salesman};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
@@ -99,6 +100,17 @@ impl Gateway {
                 limits.body_limit_bytes,
             ));
             router = router.merge(salesman::routes(salesman, limits));
+        }
+        if settings.bitrix24.enabled {
+            let bitrix24 = Arc::new(Bitrix24::new(
+                core.clone(),
+                mappings.bitrix24,
+                &settings.bitrix24,
+                rules.clone(),
+                write_context.clone(),
+                limits.body_limit_bytes,
+            ));
+            router = router.merge(bitrix24::routes(bitrix24, limits));
         }
         let router = gateway_http::with_common_layers(router);
 

@@ -12,7 +12,9 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use thiserror::Error;
 
 use crate::lead::{Employee, Lead, LeadError, LeadId, Stage, ValidationRules};
-use crate::store::{Assignment, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange};
+use crate::store::{
+    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
+};
 
 pub use assign::AssignedBy;
 pub use employees::Employees;
@@ -35,6 +37,9 @@ pub struct NewLead<'a> {
     pub created_by: Option<&'a Employee>,
     /// Who gets leads nobody else claims.
     pub default_assignee: Option<&'a Employee>,
+    /// Leave the stage as sent even when an assignee is found (Bitrix24
+    /// keeps STATUS_ID NEW; SalesMan moves an assigned lead to "in work").
+    pub keep_stage: bool,
 }
 
 /// One employee's counters.
@@ -70,6 +75,7 @@ impl Core {
             requested_assignee,
             created_by,
             default_assignee,
+            keep_stage,
         } = new;
         rules.check(&lead)?;
         if lead.created_by.is_none() {
@@ -82,13 +88,16 @@ impl Core {
             default_assignee,
         ) {
             assign::Plan::Decided(assigned_by) => {
-                if lead.stage == Stage::New {
+                if lead.stage == Stage::New && !keep_stage {
                     lead.stage = Stage::InProgress;
                 }
                 let inserted = self.store.insert(lead, Assignment::default()).await?;
                 (inserted, assigned_by)
             }
-            assign::Plan::InStore(assignment) => {
+            assign::Plan::InStore(mut assignment) => {
+                if keep_stage {
+                    assignment.stage_when_found = None;
+                }
                 let fallback = assignment.fallback;
                 let inserted = self.store.insert(lead, assignment).await?;
                 let assigned_by = if inserted.assigned_by_contact {
@@ -106,6 +115,31 @@ impl Core {
 
     pub async fn get(&self, id: LeadId) -> Result<Option<Lead>, CoreError> {
         Ok(self.store.get(id).await?)
+    }
+
+    /// Applies `change` to a stored lead and validates the result, inside
+    /// the store's transaction. `None` when there is no such lead.
+    pub async fn update(
+        &self,
+        id: LeadId,
+        change: impl FnOnce(&mut Lead) -> Result<(), LeadError> + Send + 'static,
+        rules: &ValidationRules,
+    ) -> Result<Option<Lead>, CoreError> {
+        let rules = rules.clone();
+        let change: LeadChange = Box::new(move |lead: &mut Lead| {
+            change(lead)?;
+            rules.check(lead)
+        });
+        match self.store.update(id, change).await {
+            Ok(updated) => Ok(updated),
+            Err(StoreError::Rejected(error)) => Err(CoreError::Invalid(error)),
+            Err(error) => Err(CoreError::Store(error)),
+        }
+    }
+
+    /// Removes a lead; `false` when there was none.
+    pub async fn delete(&self, id: LeadId) -> Result<bool, CoreError> {
+        Ok(self.store.delete(id).await?)
     }
 
     pub async fn query(&self, query: LeadQuery) -> Result<LeadPage, CoreError> {

@@ -2,4 +2,5 @@
 //! the server side (decode requests, encode answers and errors) and, with the
 //! forwarding work, the client side. Dialects meet only in `core` and `lead`.
 
+pub mod bitrix24;
 pub mod salesman;

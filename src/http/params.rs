@@ -82,6 +82,20 @@ impl Params {
         })
     }
 
+    /// Every pair as sent, repeats included (`select[]=ID&select[]=TITLE`).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+    }
+
+    /// Parameters of a query string alone (Bitrix24 batch commands).
+    pub fn from_query(query: &str) -> Result<Params, ParamsError> {
+        let mut params = Params::default();
+        params.add_urlencoded(query.as_bytes())?;
+        Ok(params)
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len()
     }

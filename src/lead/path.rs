@@ -185,6 +185,11 @@ pub enum FieldPath {
     Opened,
     OriginSystem,
     OriginExternalId,
+    /// Ids of contacts in the CRM the lead is linked to (Bitrix24 CONTACT_ID/CONTACT_IDS).
+    ContactIds,
+    /// Read-only flags derived from the contact lists.
+    HasEmail,
+    HasPhone,
     Custom(String),
 }
 
@@ -240,6 +245,9 @@ impl FieldPath {
             "opened",
             "origin.system",
             "origin.external_id",
+            "contact_ids",
+            "has_email",
+            "has_phone",
         ];
         paths.extend(TEXT_FIELDS.iter().map(|(name, _, _)| *name));
         paths.extend(INT_FIELDS.iter().map(|(name, _, _)| *name));
@@ -305,6 +313,9 @@ impl FieldPath {
             "opened" => FieldPath::Opened,
             "origin.system" => FieldPath::OriginSystem,
             "origin.external_id" => FieldPath::OriginExternalId,
+            "contact_ids" => FieldPath::ContactIds,
+            "has_email" => FieldPath::HasEmail,
+            "has_phone" => FieldPath::HasPhone,
             _ => return None,
         })
     }
@@ -329,6 +340,8 @@ impl FieldPath {
                 | FieldPath::CreatedAt
                 | FieldPath::UpdatedAt
                 | FieldPath::Employee(_, EmployeeAttr::Name)
+                | FieldPath::HasEmail
+                | FieldPath::HasPhone
         )
     }
 
@@ -390,6 +403,12 @@ impl FieldPath {
                     FieldValue::Text(&origin.external_id)
                 })
             }
+            FieldPath::ContactIds => lead
+                .contact_ids
+                .first()
+                .map_or(FieldValue::Absent, |id| FieldValue::Int(*id)),
+            FieldPath::HasEmail => FieldValue::Bool(lead.has_email()),
+            FieldPath::HasPhone => FieldValue::Bool(lead.has_phone()),
             FieldPath::Custom(name) => lead
                 .custom
                 .get(name)
@@ -477,9 +496,17 @@ impl FieldPath {
                 lead.custom
                     .insert(name.clone(), serde_json::Value::String(value.to_owned()));
             }
-            FieldPath::Id | FieldPath::CreatedAt | FieldPath::UpdatedAt => {
-                return Err(invalid("a field set by the gateway"))
+            FieldPath::ContactIds => {
+                let id: i64 = trimmed.parse().map_err(|_| invalid("an integer"))?;
+                if !lead.contact_ids.contains(&id) {
+                    lead.contact_ids.push(id);
+                }
             }
+            FieldPath::Id
+            | FieldPath::CreatedAt
+            | FieldPath::UpdatedAt
+            | FieldPath::HasEmail
+            | FieldPath::HasPhone => return Err(invalid("a field set by the gateway")),
         }
         Ok(())
     }
@@ -552,6 +579,9 @@ impl fmt::Display for FieldPath {
                 FieldPath::Opportunity => "opportunity",
                 FieldPath::Opened => "opened",
                 FieldPath::OriginSystem => "origin.system",
+                FieldPath::ContactIds => "contact_ids",
+                FieldPath::HasEmail => "has_email",
+                FieldPath::HasPhone => "has_phone",
                 _ => "origin.external_id",
             }),
         }

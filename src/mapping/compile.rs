@@ -201,6 +201,11 @@ fn compile_value_map(spec: &ValueMapSpec) -> ValueMap {
         encode.insert(canonical.clone(), wire.clone());
     }
     ValueMap {
+        order: spec
+            .decode
+            .iter()
+            .map(|(wire, canonical)| (wire.clone(), canonical.clone()))
+            .collect(),
         decode: spec
             .decode
             .iter()
@@ -255,10 +260,11 @@ fn compile_column(
         None | Some("string") => OutputType::String,
         Some("native") => OutputType::Native,
         Some("date") => OutputType::Date,
+        Some("flag") => OutputType::Flag,
         Some(other) => {
             problems.add(
                 key,
-                format!("as = {other:?}: expected string, native or date"),
+                format!("as = {other:?}: expected string, native, date or flag"),
             );
             OutputType::String
         }

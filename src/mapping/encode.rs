@@ -17,6 +17,8 @@ pub(super) enum OutputType {
     Native,
     /// A date (no time of day), in the dialect's date format.
     Date,
+    /// Booleans as `Y`/`N` (Bitrix24); anything else as `String`.
+    Flag,
 }
 
 #[derive(Debug)]
@@ -134,6 +136,7 @@ fn write_value(
         },
         FieldValue::Bool(flag) => match output {
             OutputType::Native => Some(Value::Bool(flag)),
+            OutputType::Flag => string(if flag { "Y" } else { "N" }.to_owned()),
             _ => string(if flag { "1" } else { "0" }.to_owned()),
         },
         FieldValue::Time(time) => string(format_time(mapping, time, output)),

@@ -54,7 +54,10 @@ impl DecodeError {
 }
 
 /// The built-in mapping files, compiled into the binary.
-pub const BUILT_IN: &[(&str, &str)] = &[("salesman", include_str!("../../mappings/salesman.toml"))];
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("salesman", include_str!("../../mappings/salesman.toml")),
+    ("bitrix24", include_str!("../../mappings/bitrix24.toml")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum UnknownFields {
@@ -77,6 +80,8 @@ pub struct ValueMap {
     labels: HashMap<String, String>,
     fallback: Option<String>,
     absent: Option<String>,
+    /// `decode` in file order: directories listed in the order the file gives.
+    order: Vec<(String, String)>,
 }
 
 impl ValueMap {
@@ -107,6 +112,13 @@ impl ValueMap {
 
     pub fn label<'a>(&'a self, wire: &'a str) -> &'a str {
         self.labels.get(wire).map_or(wire, String::as_str)
+    }
+
+    /// (wire, canonical) pairs of `decode`, in file order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.order
+            .iter()
+            .map(|(wire, canonical)| (wire.as_str(), canonical.as_str()))
     }
 
     pub fn absent(&self) -> Option<&str> {
@@ -186,6 +198,21 @@ impl Mapping {
             .map(|(wire, _)| wire.as_str())
             .min()
             .unwrap_or(canonical)
+    }
+
+    /// The canonical path of a wire field and the value map its values go
+    /// through, if the mapping names the field.
+    pub fn field(&self, wire_field: &str) -> Option<(&FieldPath, Option<&ValueMap>)> {
+        self.fields
+            .get(wire_field)
+            .map(|rule| (&rule.path, rule.values.map(|index| &self.value_maps[index])))
+    }
+
+    /// Every wire field the mapping decodes, with its canonical path.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &FieldPath)> {
+        self.fields
+            .iter()
+            .map(|(wire, rule)| (wire.as_str(), &rule.path))
     }
 
     /// Whether `wire_field` is one the mapping decodes (as opposed to a custom field).

@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::lead::{EmployeeId, Lead, LeadId, LeadKind, Stage};
+use crate::lead::path::FieldPath;
+use crate::lead::{EmployeeId, Lead, LeadError, LeadId, LeadKind, Stage};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -23,7 +24,14 @@ pub enum StoreError {
     Database(String),
     #[error("stored lead {id} cannot be read: {reason}")]
     Corrupt { id: LeadId, reason: String },
+    /// An update's change refused the stored lead; nothing was written.
+    #[error(transparent)]
+    Rejected(#[from] LeadError),
 }
+
+/// A change applied to a stored lead inside the store's own transaction, so
+/// two concurrent updates never overwrite each other's fields.
+pub type LeadChange = Box<dyn FnOnce(&mut Lead) -> Result<(), LeadError> + Send>;
 
 /// A half-open time window: `from` inclusive, `to` exclusive. `None` is unbounded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,16 +40,18 @@ pub struct TimeRange {
     pub to: Option<DateTime<Utc>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SortKey {
     Id,
     CreatedAt,
     UpdatedAt,
     CompletedAt,
     Stage,
+    /// Any other canonical field (Bitrix24 sorts by every field).
+    Field(FieldPath),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sort {
     pub key: SortKey,
     pub descending: bool,
@@ -66,12 +76,55 @@ pub struct LeadQuery {
     pub has_phone: Option<bool>,
     /// Substring of the lead's text.
     pub text_contains: Option<String>,
+    /// Comparisons on any canonical field, all of which must hold.
+    pub conditions: Vec<Condition>,
     /// Applied in order; the lead id breaks remaining ties so pages never overlap.
     pub sort: Vec<Sort>,
     pub offset: u64,
     pub limit: Option<u64>,
     /// Also count every matching lead (LiveTex total, Bitrix24 total, UIS total_items).
     pub count_total: bool,
+}
+
+/// How a [`Condition`] compares a field with its operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compare {
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    /// Equal to one of the operands.
+    In,
+    NotIn,
+    /// Case-insensitive substring.
+    Contains,
+    NotContains,
+    /// SQL-style pattern with `%` and `_` as the client wrote it.
+    Like,
+    NotLike,
+}
+
+/// An operand in canonical terms: times as instants, stages by canonical name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Null,
+    Text(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Time(DateTime<Utc>),
+}
+
+/// `field compare operands`. A contact list field (phones, emails, ...)
+/// matches when any of its values does. `Equal`/`NotEqual` with
+/// `Operand::Null` test for absence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    pub field: FieldPath,
+    pub compare: Compare,
+    pub operands: Vec<Operand>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -126,6 +179,13 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn insert(&self, lead: Lead, assignment: Assignment) -> Result<Inserted, StoreError>;
 
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError>;
+
+    /// Applies `change` to the stored lead and stamps `updated_at`, durably,
+    /// in one transaction. `None` when there is no such lead.
+    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError>;
+
+    /// Removes a lead durably. `false` when there was no such lead.
+    async fn delete(&self, id: LeadId) -> Result<bool, StoreError>;
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError>;
 

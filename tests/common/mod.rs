@@ -24,6 +24,10 @@ login = "vladislav@isaler.ru"
 "#;
 
 /// Employees and credentials every test shares; `extra` is appended.
+/// The Bitrix24 webhook of employee 1 and an application token of employee 2.
+pub const WEBHOOK_CODE: &str = "k9x2testcode";
+pub const BITRIX24_TOKEN: &str = "test-bitrix24-token";
+
 pub fn config_text(store: &Path, extra: &str) -> String {
     format!(
         r#"
@@ -59,6 +63,13 @@ login = "ivanov@example.ru"
 [[salesman.credentials]]
 apikey = "other-account-key"
 login = "gone@example.ru"
+[[bitrix24.webhooks]]
+user_id = 1
+code = "{WEBHOOK_CODE}"
+login = "demo@example.ru"
+[[bitrix24.tokens]]
+token = "{BITRIX24_TOKEN}"
+login = "ivanov@example.ru"
 {extra}
 "#,
         store = store.display().to_string()

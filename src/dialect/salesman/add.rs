@@ -33,6 +33,7 @@ pub async fn run(
                 requested_assignee: params.get("user"),
                 created_by: Some(caller),
                 default_assignee: salesman.default_assignee(),
+                keep_stage: false,
             },
             &salesman.rules,
         )

@@ -55,7 +55,7 @@ fn build_query(salesman: &Salesman, params: &Params) -> Result<LeadQuery, Salesm
             })?,
     };
     let order = given(params, "order").unwrap_or("datum");
-    let key = *salesman.sort_columns.get(order).ok_or_else(|| {
+    let key = salesman.sort_columns.get(order).cloned().ok_or_else(|| {
         let mut names: Vec<&str> = salesman.sort_columns.keys().map(String::as_str).collect();
         names.sort_unstable();
         SalesmanError::bad_parameter("order", &format!("одно из: {}", names.join(", ")))
@@ -65,8 +65,9 @@ fn build_query(salesman: &Salesman, params: &Params) -> Result<LeadQuery, Salesm
         Some("old") => false,
         Some(_) => return Err(SalesmanError::bad_parameter("first", "new или old")),
     };
+    let needs_tie_break = key != SortKey::CreatedAt && key != SortKey::Id;
     let mut sort = vec![Sort { key, descending }];
-    if key != SortKey::CreatedAt && key != SortKey::Id {
+    if needs_tie_break {
         sort.push(Sort {
             key: SortKey::CreatedAt,
             descending,

@@ -179,6 +179,38 @@ impl ContactIndex {
         self.staged_leads = 0;
     }
 
+    /// Drops what the index holds for a lead that was deleted or is about
+    /// to be re-recorded after an update.
+    pub fn forget(&mut self, id: LeadId) {
+        self.tail.retain(|_, leads| {
+            leads.retain(|(lead_id, _)| *lead_id != id);
+            !leads.is_empty()
+        });
+        self.pending.retain(|(_, lead_id)| *lead_id != id);
+    }
+
+    /// Records an updated lead inside the open transaction `tx`: its contacts
+    /// are written to `lead_contacts` at once (an update of an old lead is not
+    /// re-read on open, so it cannot wait for a merge) and, when the lead is
+    /// recent enough to be in the tail, go there too so the tail keeps its
+    /// newest-first order. Call `commit_staged` after the commit.
+    pub fn record_update(&mut self, tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreError> {
+        let Some(id) = lead.id else {
+            return Ok(());
+        };
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO lead_contacts (kind, value, lead_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (kind, value) in keys(lead) {
+            insert.execute(params![kind, value, id])?;
+            self.merged.insert(&(kind, value.as_str()));
+            if id > self.merged_upto {
+                self.staged.push(((kind, value), id, lead.assigned_to));
+            }
+        }
+        Ok(())
+    }
+
     pub fn needs_merge(&self) -> bool {
         self.pending.len() >= MERGE_ROWS || self.unmerged_leads >= MERGE_ROWS
     }

@@ -22,7 +22,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
-    AssigneeStats, Assignment, Inserted, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
+    AssigneeStats, Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError,
+    TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -172,6 +173,15 @@ impl LeadStore for SqliteStore {
 
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
         self.readers.run(move |conn| read::get(conn, id)).await
+    }
+
+    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError> {
+        self.write(|reply| WriteOp::Update { id, change, reply })
+            .await
+    }
+
+    async fn delete(&self, id: LeadId) -> Result<bool, StoreError> {
+        self.write(|reply| WriteOp::Delete { id, reply }).await
     }
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError> {

@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::lead::path::{EmployeeAttr, EmployeeSlot, FieldPath};
 use crate::lead::{Lead, LeadId};
-use crate::store::{AssigneeStats, LeadPage, LeadQuery, SortKey, StoreError, TimeRange};
+use crate::store::{
+    AssigneeStats, Compare, Condition, LeadPage, LeadQuery, Operand, SortKey, StoreError, TimeRange,
+};
 
 pub(super) fn micros(time: DateTime<Utc>) -> i64 {
     time.timestamp_micros()
@@ -111,15 +114,248 @@ fn build_filter(query: &LeadQuery) -> Filter {
             [Value::Text(needle.clone())],
         );
     }
+    for condition in &query.conditions {
+        push_condition(&mut filter, condition);
+    }
     filter
 }
 
-fn order_by(query: &LeadQuery) -> String {
+/// Where a canonical field lives in a row: an indexed column, a contact list
+/// in the document, or any other value in the document (by JSON path, bound
+/// as a parameter so field names never become SQL text).
+enum Location {
+    Column(&'static str),
+    Contacts(&'static str),
+    Document(String),
+}
+
+fn locate(field: &FieldPath) -> Location {
+    match field {
+        FieldPath::Id => Location::Column("id"),
+        FieldPath::CreatedAt => Location::Column("created_at"),
+        FieldPath::UpdatedAt => Location::Column("updated_at"),
+        FieldPath::CompletedAt => Location::Column("completed_at"),
+        FieldPath::Stage => Location::Column("stage"),
+        FieldPath::Kind => Location::Column("kind"),
+        FieldPath::HasEmail => Location::Column("has_email"),
+        FieldPath::HasPhone => Location::Column("has_phone"),
+        FieldPath::Employee(slot, EmployeeAttr::Id) => Location::Column(match slot {
+            EmployeeSlot::AssignedTo => "assigned_to",
+            EmployeeSlot::CreatedBy => "created_by",
+            EmployeeSlot::CompletedBy => "completed_by",
+            EmployeeSlot::LockedBy => "lock_by",
+        }),
+        FieldPath::Phones => Location::Contacts("$.phones"),
+        FieldPath::Emails => Location::Contacts("$.emails"),
+        FieldPath::Webs => Location::Contacts("$.webs"),
+        FieldPath::Messengers => Location::Contacts("$.messengers"),
+        FieldPath::ContactIds => Location::Document("$.contact_ids[0]".into()),
+        FieldPath::Custom(name) => Location::Document(format!("$.custom.{}", json_key(name))),
+        other => {
+            let text = other.to_string();
+            if text == "site.id" {
+                return Location::Column("site_id");
+            }
+            if text == "department_id" {
+                return Location::Column("department_id");
+            }
+            let keys: Vec<String> = text.split('.').map(json_key).collect();
+            Location::Document(format!("$.{}", keys.join(".")))
+        }
+    }
+}
+
+/// A JSON path key, quoted so any name is one key.
+fn json_key(name: &str) -> String {
+    format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn operand_value(operand: &Operand) -> Value {
+    match operand {
+        Operand::Null => Value::Null,
+        Operand::Text(text) => Value::Text(text.clone()),
+        Operand::Int(number) => Value::Integer(*number),
+        Operand::Float(number) => Value::Real(*number),
+        Operand::Bool(flag) => Value::Integer(i64::from(*flag)),
+        Operand::Time(time) => Value::Integer(micros(*time)),
+    }
+}
+
+/// `%` and `_` in a substring are literal.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+/// SQL text and its parameters, built in step so placeholders and values
+/// never drift apart.
+#[derive(Default)]
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn text(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn value(&mut self, value: Value) -> &mut Self {
+        self.text.push('?');
+        self.values.push(value);
+        self
+    }
+
+    fn append(&mut self, other: &Sql) -> &mut Self {
+        self.text.push_str(&other.text);
+        self.values.extend(other.values.iter().cloned());
+        self
+    }
+}
+
+fn operand_text(operand: &Operand) -> String {
+    match operand {
+        Operand::Text(text) => text.clone(),
+        Operand::Int(number) => number.to_string(),
+        Operand::Float(number) => number.to_string(),
+        Operand::Bool(flag) => i64::from(*flag).to_string(),
+        Operand::Time(time) => micros(*time).to_string(),
+        Operand::Null => String::new(),
+    }
+}
+
+fn push_condition(filter: &mut Filter, condition: &Condition) {
+    let mut subject = Sql::default();
+    let location = locate(&condition.field);
+    match &location {
+        Location::Column(column) => {
+            subject.text(column);
+        }
+        // Each element of the list, compared on its normalised form so that
+        // +7 900 and 8 900 are the same phone.
+        Location::Contacts(_) => {
+            subject.text("COALESCE(json_extract(item.value, '$.normalized'), item.value)");
+        }
+        Location::Document(path) => {
+            subject
+                .text("json_extract(doc, ")
+                .value(Value::Text(path.clone()))
+                .text(")");
+        }
+    }
+    let first = condition.operands.first().cloned().unwrap_or(Operand::Null);
+    let negate = matches!(
+        condition.compare,
+        Compare::NotEqual | Compare::NotIn | Compare::NotContains | Compare::NotLike
+    );
+    let mut test = Sql::default();
+    if negate && first != Operand::Null {
+        // SQL's NOT over NULL is NULL: "not equal to x" must include leads
+        // without the field, as a CRM filter does.
+        test.text("(").append(&subject).text(" IS NULL OR NOT ");
+    }
+    match condition.compare {
+        Compare::Equal | Compare::NotEqual if first == Operand::Null => {
+            test.append(&subject)
+                .text(if negate { " IS NOT NULL" } else { " IS NULL" });
+        }
+        Compare::Equal | Compare::NotEqual => {
+            test.append(&subject)
+                .text(" = ")
+                .value(operand_value(&first));
+        }
+        Compare::Less => {
+            test.append(&subject)
+                .text(" < ")
+                .value(operand_value(&first));
+        }
+        Compare::LessOrEqual => {
+            test.append(&subject)
+                .text(" <= ")
+                .value(operand_value(&first));
+        }
+        Compare::Greater => {
+            test.append(&subject)
+                .text(" > ")
+                .value(operand_value(&first));
+        }
+        Compare::GreaterOrEqual => {
+            test.append(&subject)
+                .text(" >= ")
+                .value(operand_value(&first));
+        }
+        Compare::In | Compare::NotIn => {
+            let list = serde_json::Value::Array(
+                condition
+                    .operands
+                    .iter()
+                    .map(|operand| match operand_value(operand) {
+                        Value::Integer(number) => serde_json::Value::from(number),
+                        Value::Real(number) => serde_json::Value::from(number),
+                        Value::Text(text) => serde_json::Value::String(text),
+                        _ => serde_json::Value::Null,
+                    })
+                    .collect(),
+            );
+            test.append(&subject)
+                .text(" IN (SELECT value FROM json_each(")
+                .value(Value::Text(list.to_string()))
+                .text("))");
+        }
+        Compare::Contains | Compare::NotContains => {
+            test.append(&subject)
+                .text(" LIKE '%' || ")
+                .value(Value::Text(escape_like(&operand_text(&first))))
+                .text(" || '%' ESCAPE '\\'");
+        }
+        Compare::Like | Compare::NotLike => {
+            test.append(&subject)
+                .text(" LIKE ")
+                .value(Value::Text(operand_text(&first)));
+        }
+    }
+    if negate && first != Operand::Null {
+        test.text(")");
+    }
+    match location {
+        Location::Contacts(path) => {
+            let mut exists = Sql::default();
+            exists
+                .text("EXISTS (SELECT 1 FROM json_each(doc, ")
+                .value(Value::Text(path.to_owned()))
+                .text(") AS item WHERE ")
+                .append(&test)
+                .text(")");
+            filter.push(&exists.text, exists.values);
+        }
+        _ => filter.push(&test.text, test.values),
+    }
+}
+
+fn order_by(query: &LeadQuery, values: &mut Vec<Value>) -> String {
     let mut clauses: Vec<String> = query
         .sort
         .iter()
         .map(|sort| {
-            let column = match sort.key {
+            let column = match &sort.key {
+                SortKey::Field(field) => match locate(field) {
+                    Location::Column(column) => column,
+                    Location::Contacts(path) => {
+                        values.push(Value::Text(format!("{path}[0].value")));
+                        "json_extract(doc, ?)"
+                    }
+                    Location::Document(path) => {
+                        values.push(Value::Text(path));
+                        "json_extract(doc, ?)"
+                    }
+                },
                 SortKey::Id => "id",
                 SortKey::CreatedAt => "created_at",
                 SortKey::UpdatedAt => "updated_at",
@@ -155,6 +391,7 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
         None
     };
     let mut values = filter.values;
+    let order = order_by(query, &mut values);
     values.push(Value::Integer(
         query
             .limit
@@ -162,9 +399,8 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
     ));
     values.push(Value::Integer(query.offset.min(i64::MAX as u64) as i64));
     let sql = format!(
-        "SELECT id, doc FROM leads{}{} LIMIT ? OFFSET ?",
+        "SELECT id, doc FROM leads{}{order} LIMIT ? OFFSET ?",
         filter.sql,
-        order_by(query)
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;

@@ -9,19 +9,28 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::contacts::ContactIndex;
 use super::read::{micros, read_lead};
-use crate::lead::{EmployeeId, Lead};
-use crate::store::{Assignment, Inserted, StoreError};
+use crate::lead::{EmployeeId, Lead, LeadId};
+use crate::store::{Assignment, Inserted, LeadChange, StoreError};
 
 pub(super) enum WriteOp {
     Insert {
         lead: Box<Lead>,
         assignment: Assignment,
         reply: oneshot::Sender<Result<Inserted, StoreError>>,
+    },
+    Update {
+        id: LeadId,
+        change: LeadChange,
+        reply: oneshot::Sender<Result<Option<Lead>, StoreError>>,
+    },
+    Delete {
+        id: LeadId,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
     },
     /// Commit what is queued, checkpoint the log and stop.
     Close {
@@ -37,12 +46,13 @@ pub(super) fn run(
     restart_wanted: &AtomicBool,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
+    let mut changes = Vec::new();
     let mut closing = None;
     while let Some(first) = queue.blocking_recv() {
-        collect(first, &mut batch, &mut closing);
+        collect(first, &mut batch, &mut changes, &mut closing);
         while closing.is_none() && batch.len() < max_batch {
             match queue.try_recv() {
-                Ok(op) => collect(op, &mut batch, &mut closing),
+                Ok(op) => collect(op, &mut batch, &mut changes, &mut closing),
                 Err(_) => break,
             }
         }
@@ -50,11 +60,16 @@ pub(super) fn run(
             // Whatever was queued before the close still gets committed.
             queue.close();
             while let Ok(op) = queue.try_recv() {
-                collect(op, &mut batch, &mut closing);
+                collect(op, &mut batch, &mut changes, &mut closing);
             }
         }
         if !batch.is_empty() {
             commit_batch(&mut conn, &mut contacts, &mut batch);
+        }
+        // Updates and deletes are rare: each gets its own transaction, so
+        // one that fails never touches the inserts around it.
+        for change in changes.drain(..) {
+            apply_change(&mut conn, &mut contacts, change);
         }
         if contacts.needs_merge() || (closing.is_some() && queue.is_empty()) {
             if let Err(error) = contacts.merge(&mut conn) {
@@ -97,9 +112,11 @@ impl PendingInsert {
 fn collect(
     op: WriteOp,
     batch: &mut Vec<PendingInsert>,
+    changes: &mut Vec<WriteOp>,
     closing: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) {
     match op {
+        WriteOp::Update { .. } | WriteOp::Delete { .. } => changes.push(op),
         WriteOp::Insert {
             lead,
             assignment,
@@ -276,37 +293,152 @@ fn insert_lead(
             lead.assigned_to = assignment.fallback;
         }
     }
-    let doc =
-        serde_json::to_string(&*lead).map_err(|error| StoreError::Database(error.to_string()))?;
+    let columns = Columns::of(lead)?;
     tx.prepare_cached(
         "INSERT INTO leads (created_at, updated_at, completed_at, stage, kind, assigned_to, created_by,
             completed_by, site_id, department_id, has_email, has_phone, lock_by, lock_until,
             origin_system, origin_external_id, doc)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )?
-    .execute(params![
-        micros(lead.created_at),
-        micros(lead.updated_at),
-        lead.completed_at.map(micros),
-        lead.stage.as_str(),
-        lead.kind.map(|kind| kind.as_str()),
-        lead.assigned_to,
-        lead.created_by,
-        lead.completed_by,
-        lead.site.id,
-        lead.department_id,
-        lead.has_email(),
-        lead.has_phone(),
-        lead.lock.as_ref().map(|lock| lock.by),
-        lead.lock.as_ref().map(|lock| micros(lock.until)),
-        lead.origin.as_ref().map(|origin| origin.system.as_str()),
-        lead.origin.as_ref().map(|origin| origin.external_id.as_str()),
-        doc,
-    ])?;
+    .execute(&columns.params()[..])?;
     let id = tx.last_insert_rowid();
     lead.id = Some(id);
     contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
     })
+}
+
+/// The indexed columns and the document of a lead, in the order both the
+/// INSERT and the UPDATE bind them.
+struct Columns<'a> {
+    times: [i64; 2],
+    completed_at: Option<i64>,
+    stage: &'static str,
+    kind: Option<&'static str>,
+    lead: &'a Lead,
+    has: [bool; 2],
+    lock: (Option<EmployeeId>, Option<i64>),
+    origin: (Option<&'a str>, Option<&'a str>),
+    doc: String,
+}
+
+impl<'a> Columns<'a> {
+    fn of(lead: &'a Lead) -> Result<Columns<'a>, StoreError> {
+        Ok(Columns {
+            times: [micros(lead.created_at), micros(lead.updated_at)],
+            completed_at: lead.completed_at.map(micros),
+            stage: lead.stage.as_str(),
+            kind: lead.kind.map(|kind| kind.as_str()),
+            has: [lead.has_email(), lead.has_phone()],
+            lock: (
+                lead.lock.as_ref().map(|lock| lock.by),
+                lead.lock.as_ref().map(|lock| micros(lock.until)),
+            ),
+            origin: (
+                lead.origin.as_ref().map(|origin| origin.system.as_str()),
+                lead.origin
+                    .as_ref()
+                    .map(|origin| origin.external_id.as_str()),
+            ),
+            doc: serde_json::to_string(lead)
+                .map_err(|error| StoreError::Database(error.to_string()))?,
+            lead,
+        })
+    }
+
+    fn params(&self) -> [&dyn ToSql; 17] {
+        [
+            &self.times[0],
+            &self.times[1],
+            &self.completed_at,
+            &self.stage,
+            &self.kind,
+            &self.lead.assigned_to,
+            &self.lead.created_by,
+            &self.lead.completed_by,
+            &self.lead.site.id,
+            &self.lead.department_id,
+            &self.has[0],
+            &self.has[1],
+            &self.lock.0,
+            &self.lock.1,
+            &self.origin.0,
+            &self.origin.1,
+            &self.doc,
+        ]
+    }
+}
+
+fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp) {
+    match op {
+        WriteOp::Update { id, change, reply } => {
+            contacts.discard_staged();
+            let result = update_lead(conn, contacts, id, change);
+            match &result {
+                Ok(Some(_)) => {
+                    contacts.forget(id);
+                    contacts.commit_staged();
+                }
+                _ => contacts.discard_staged(),
+            }
+            let _ = reply.send(result);
+        }
+        WriteOp::Delete { id, reply } => {
+            let result = delete_lead(conn, id);
+            if let Ok(true) = result {
+                contacts.forget(id);
+            }
+            let _ = reply.send(result);
+        }
+        WriteOp::Insert { .. } | WriteOp::Close { .. } => {}
+    }
+}
+
+fn update_lead(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    id: LeadId,
+    change: LeadChange,
+) -> Result<Option<Lead>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let doc: Option<String> = tx
+        .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    let Some(doc) = doc else {
+        return Ok(None);
+    };
+    let mut lead = read_lead(id, &doc)?;
+    let before_update = lead.updated_at;
+    change(&mut lead)?;
+    lead.id = Some(id);
+    // Strictly later than before, even when the clock has not moved on, so
+    // "changed since" filters always see the change.
+    let now = crate::lead::truncate_to_micros(chrono::Utc::now());
+    lead.updated_at = now.max(before_update + chrono::Duration::microseconds(1));
+    let columns = Columns::of(&lead)?;
+    let mut bound = columns.params().to_vec();
+    bound.push(&id);
+    tx.prepare_cached(
+        "UPDATE leads SET created_at = ?1, updated_at = ?2, completed_at = ?3, stage = ?4, kind = ?5,
+            assigned_to = ?6, created_by = ?7, completed_by = ?8, site_id = ?9, department_id = ?10,
+            has_email = ?11, has_phone = ?12, lock_by = ?13, lock_until = ?14, origin_system = ?15,
+            origin_external_id = ?16, doc = ?17
+         WHERE id = ?18",
+    )?
+    .execute(&bound[..])?;
+    drop(columns);
+    contacts.record_update(&tx, &lead)?;
+    tx.commit()?;
+    Ok(Some(lead))
+}
+
+fn delete_lead(conn: &mut Connection, id: LeadId) -> Result<bool, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let removed = tx
+        .prepare_cached("DELETE FROM leads WHERE id = ?1")?
+        .execute([id])?;
+    tx.commit()?;
+    Ok(removed > 0)
 }

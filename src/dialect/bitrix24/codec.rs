@@ -1,0 +1,268 @@
+//! Lead ⇄ Bitrix24 `fields`. Scalar fields go through the mapping file's
+//! field and value maps; the dialect itself handles what a flat map cannot
+//! say: multifields (PHONE/EMAIL/WEB/IM as lists of {VALUE, VALUE_TYPE}),
+//! UF_CRM_* user fields (kept as custom fields) and IS_RETURN_CUSTOMER.
+
+use serde_json::{Map, Value};
+
+use super::args::scalar_text;
+use super::error::Bitrix24Error;
+use super::Bitrix24;
+use crate::lead::path::FieldPath;
+use crate::lead::{ContactKind, ContactPoint, Lead};
+
+/// Prefix of user fields; anything after it is the portal's own name.
+pub const USER_FIELD_PREFIX: &str = "UF_";
+
+/// The canonical contact lists, in the order results list them.
+pub const CONTACT_LISTS: [FieldPath; 4] = [
+    FieldPath::Phones,
+    FieldPath::Emails,
+    FieldPath::Webs,
+    FieldPath::Messengers,
+];
+
+pub fn contact_list<'a>(lead: &'a Lead, path: &FieldPath) -> &'a [ContactPoint] {
+    match path {
+        FieldPath::Phones => &lead.phones,
+        FieldPath::Emails => &lead.emails,
+        FieldPath::Webs => &lead.webs,
+        _ => &lead.messengers,
+    }
+}
+
+fn contact_list_mut<'a>(lead: &'a mut Lead, path: &FieldPath) -> &'a mut Vec<ContactPoint> {
+    match path {
+        FieldPath::Phones => &mut lead.phones,
+        FieldPath::Emails => &mut lead.emails,
+        FieldPath::Webs => &mut lead.webs,
+        _ => &mut lead.messengers,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Add,
+    /// Only the fields sent change; multifield elements carrying an `ID`
+    /// replace (or, with an empty VALUE, delete) that element.
+    Update,
+}
+
+impl Bitrix24 {
+    /// Writes `fields` into `lead`.
+    pub fn decode_fields(
+        &self,
+        fields: &Map<String, Value>,
+        lead: &mut Lead,
+        mode: Mode,
+    ) -> Result<(), Bitrix24Error> {
+        let mut scalars: Vec<(String, String)> = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            let name = name.to_ascii_uppercase();
+            if name.starts_with(USER_FIELD_PREFIX) {
+                lead.custom.insert(name, value.clone());
+                continue;
+            }
+            let Some((path, _)) = self.mapping.field(&name) else {
+                // Bitrix24 ignores fields it does not know.
+                continue;
+            };
+            if CONTACT_LISTS.contains(path) {
+                self.decode_multifield(&name, path, value, lead, mode)?;
+                continue;
+            }
+            match value {
+                Value::Array(items) if *path == FieldPath::ContactIds => {
+                    for item in items {
+                        if let Some(text) = scalar_text(item) {
+                            scalars.push((name.clone(), text));
+                        }
+                    }
+                }
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(Bitrix24Error::Invalid(format!(
+                        "Field {name} must be a single value"
+                    )))
+                }
+                scalar => scalars.push((name, scalar_text(scalar).unwrap_or_default())),
+            }
+        }
+        let pairs = scalars
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        self.mapping
+            .decode_into(lead, pairs, &[], &self.write_context)
+            .map_err(|error| match error {
+                crate::mapping::DecodeError::UnknownValue { wire_field } => {
+                    Bitrix24Error::Invalid(format!("Field {wire_field} has an unknown value"))
+                }
+                crate::mapping::DecodeError::Field { wire_field, source } => {
+                    Bitrix24Error::Invalid(format!("Field {wire_field}: {source}"))
+                }
+            })?;
+        // An origin needs both parts to identify anything; half of one is
+        // kept as sent instead of becoming a de-duplication key.
+        if let Some(origin) = &lead.origin {
+            if origin.system.is_empty() || origin.external_id.is_empty() {
+                let origin = lead.origin.take();
+                for (path, text) in [
+                    (FieldPath::OriginSystem, origin.as_ref().map(|o| &o.system)),
+                    (
+                        FieldPath::OriginExternalId,
+                        origin.as_ref().map(|o| &o.external_id),
+                    ),
+                ] {
+                    if let Some(text) = text.filter(|text| !text.is_empty()) {
+                        let name = self.mapping.wire_name(&path.to_string()).to_owned();
+                        lead.custom.insert(name, Value::String(text.clone()));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn decode_multifield(
+        &self,
+        name: &str,
+        path: &FieldPath,
+        value: &Value,
+        lead: &mut Lead,
+        mode: Mode,
+    ) -> Result<(), Bitrix24Error> {
+        let elements: Vec<&Value> = match value {
+            Value::Array(items) => items.iter().collect(),
+            // Forms send `fields[PHONE][n0][VALUE]`: an object of elements.
+            Value::Object(map) if map.values().all(Value::is_object) => map.values().collect(),
+            other => vec![other],
+        };
+        // Element IDs name positions in the list as stored, so every
+        // replacement and removal is resolved before any of them applies.
+        let mut replaced: Vec<(usize, ContactPoint)> = Vec::new();
+        let mut removed: Vec<usize> = Vec::new();
+        let mut appended: Vec<ContactPoint> = Vec::new();
+        let stored = contact_list(lead, path).len();
+        for element in elements {
+            let (id, text, value_type) = match element {
+                Value::Object(map) => {
+                    let field = |key: &str| {
+                        map.iter()
+                            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+                            .and_then(|(_, value)| scalar_text(value))
+                    };
+                    (field("ID"), field("VALUE"), field("VALUE_TYPE"))
+                }
+                scalar => (None, scalar_text(scalar), None),
+            };
+            let point = self.contact_point(path, &text.unwrap_or_default(), value_type.as_deref());
+            let position = match (mode, id) {
+                (Mode::Update, Some(id)) => Some(
+                    id.trim()
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|id| id.checked_sub(1))
+                        .filter(|index| *index < stored)
+                        .ok_or_else(|| {
+                            Bitrix24Error::Invalid(format!("{name}: element ID {id} not found"))
+                        })?,
+                ),
+                _ => None,
+            };
+            match position {
+                Some(index) if point.value.is_empty() => removed.push(index),
+                Some(index) => replaced.push((index, point)),
+                None if point.value.is_empty() => {}
+                None => appended.push(point),
+            }
+        }
+        let list = contact_list_mut(lead, path);
+        for (index, point) in replaced {
+            list[index] = point;
+        }
+        removed.sort_unstable();
+        removed.dedup();
+        for index in removed.into_iter().rev() {
+            list.remove(index);
+        }
+        list.extend(appended);
+        Ok(())
+    }
+
+    fn contact_point(
+        &self,
+        path: &FieldPath,
+        text: &str,
+        value_type: Option<&str>,
+    ) -> ContactPoint {
+        let mut point = match path {
+            FieldPath::Phones => {
+                ContactPoint::phone(text, &self.write_context.default_country_code)
+            }
+            FieldPath::Emails => ContactPoint::email(text),
+            _ => ContactPoint::plain(text),
+        };
+        if let Some(value_type) = value_type.map(str::trim).filter(|kind| !kind.is_empty()) {
+            let kind = self
+                .value_types()
+                .and_then(|map| map.to_canonical(value_type))
+                .and_then(ContactKind::parse);
+            match kind {
+                Some(kind) => point.kind = kind,
+                None => {
+                    point.kind = ContactKind::Other;
+                    point.label = Some(value_type.to_owned());
+                }
+            }
+        }
+        point
+    }
+
+    /// A lead as `crm.lead.get` writes it.
+    pub fn encode_lead(&self, lead: &Lead) -> Map<String, Value> {
+        let Some(record) = self.mapping.record("lead") else {
+            return Map::new();
+        };
+        let mut object = record.encode(&self.mapping, lead, self.core.employees());
+        if object.contains_key(RETURN_CUSTOMER) {
+            let returning = lead.company_id.is_some() || !lead.contact_ids.is_empty();
+            object.insert(
+                RETURN_CUSTOMER.into(),
+                Value::String(if returning { "Y" } else { "N" }.into()),
+            );
+        }
+        for (name, value) in &lead.custom {
+            if name.starts_with(USER_FIELD_PREFIX) {
+                object.insert(name.clone(), value.clone());
+            }
+        }
+        for (name, path) in &self.multifields {
+            let points = contact_list(lead, path);
+            if points.is_empty() {
+                continue;
+            }
+            let elements = points
+                .iter()
+                .enumerate()
+                .map(|(index, point)| {
+                    let value_type = point.label.clone().unwrap_or_else(|| {
+                        self.value_types()
+                            .and_then(|map| map.to_wire(point.kind.as_str()))
+                            .unwrap_or(point.kind.as_str())
+                            .to_owned()
+                    });
+                    serde_json::json!({
+                        "ID": (index + 1).to_string(),
+                        "VALUE_TYPE": value_type,
+                        "VALUE": point.value,
+                        "TYPE_ID": name,
+                    })
+                })
+                .collect();
+            object.insert(name.clone(), Value::Array(elements));
+        }
+        object
+    }
+}
+
+/// Derived on read from COMPANY_ID / CONTACT_ID, as the portal sets it.
+const RETURN_CUSTOMER: &str = "IS_RETURN_CUSTOMER";

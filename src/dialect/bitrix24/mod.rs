@@ -1,0 +1,275 @@
+//! Bitrix24 REST, `crm.lead.*`, `crm.status.list` and `batch`
+//! (`/rest/{user_id}/{code}/{method}` and `/rest/{method}` + `auth`).
+//!
+//! SDKs built for real portals (fast-bitrix24, b24pysdk) run unchanged: any
+//! verb, JSON or PHP-bracket parameters, method names in any case with an
+//! optional `.json`, the `time` block on every success and errors with the
+//! portal's codes and HTTP statuses. One module per method; `call` is the one
+//! dispatch both plain requests and `batch` commands go through; `error` is
+//! the one place failures become wire errors.
+
+mod add;
+mod args;
+mod auth;
+mod batch;
+mod codec;
+mod delete;
+pub mod error;
+mod fields;
+mod filter;
+mod get;
+mod limit;
+mod list;
+mod reply;
+mod status;
+mod update;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use serde_json::Value;
+
+use crate::config::Bitrix24Settings;
+use crate::core::Core;
+use crate::http::{guard, Failure, Limits, Params};
+use crate::lead::path::{FieldPath, WriteContext};
+use crate::lead::{Employee, EmployeeId, ValidationRules};
+use crate::mapping::{Mapping, ValueMap};
+
+pub use args::Args;
+pub use error::Bitrix24Error;
+use reply::{Output, Timing};
+
+/// Every path under `/rest/`; the method and credentials are in the rest.
+pub const ROUTES: &[&str] = &["/rest/{*call}"];
+
+/// What the methods read from the mapping file, checked at start-up.
+pub const REQUIRED_RECORDS: &[&str] = &["lead"];
+pub const REQUIRED_VALUE_MAPS: &[&str] = &["status", "source", "value_type", "semantics"];
+
+/// The required parts `mapping` lacks, as (key, problem) pairs.
+pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
+    let records = REQUIRED_RECORDS
+        .iter()
+        .filter(|name| mapping.record(name).is_none())
+        .map(|name| {
+            (
+                format!("records.{name}"),
+                format!("the Bitrix24 dialect needs [[records.{name}]] for crm.lead.get/list"),
+            )
+        });
+    let value_maps = REQUIRED_VALUE_MAPS
+        .iter()
+        .filter(|name| mapping.value_map(name).is_none())
+        .map(|name| {
+            (
+                format!("values.{name}"),
+                format!("the Bitrix24 dialect needs [values.{name}]"),
+            )
+        });
+    records.chain(value_maps).collect()
+}
+
+/// Everything the methods need, built once at start-up.
+pub struct Bitrix24 {
+    core: Arc<Core>,
+    mapping: Mapping,
+    credentials: auth::Credentials,
+    default_assignee: Option<EmployeeId>,
+    rules: ValidationRules,
+    write_context: WriteContext,
+    /// Multifield wire names (PHONE, EMAIL, ...) with their contact list, in
+    /// result order.
+    multifields: Vec<(String, FieldPath)>,
+    /// The `crm.lead.fields` answer.
+    field_descriptions: Value,
+    limiter: Option<limit::Limiter>,
+    body_limit: usize,
+}
+
+/// The methods, parsed once per call from their case-insensitive names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    LeadAdd,
+    LeadGet,
+    LeadList,
+    LeadUpdate,
+    LeadDelete,
+    LeadFields,
+    StatusList,
+    Batch,
+}
+
+impl Method {
+    fn parse(name: &str) -> Option<Method> {
+        let name = name.to_ascii_lowercase();
+        let name = name.strip_suffix(".json").unwrap_or(&name);
+        Some(match name {
+            "crm.lead.add" => Method::LeadAdd,
+            "crm.lead.get" => Method::LeadGet,
+            "crm.lead.list" => Method::LeadList,
+            "crm.lead.update" => Method::LeadUpdate,
+            "crm.lead.delete" => Method::LeadDelete,
+            "crm.lead.fields" => Method::LeadFields,
+            "crm.status.list" => Method::StatusList,
+            "batch" => Method::Batch,
+            _ => return None,
+        })
+    }
+}
+
+impl Bitrix24 {
+    pub fn new(
+        core: Arc<Core>,
+        mapping: Mapping,
+        settings: &Bitrix24Settings,
+        rules: ValidationRules,
+        write_context: WriteContext,
+        body_limit: usize,
+    ) -> Bitrix24 {
+        let default_assignee = settings
+            .default_assignee
+            .as_deref()
+            .and_then(|login| core.employees().by_login(login))
+            .map(|employee| employee.id);
+        let mut multifields: Vec<(String, FieldPath)> = mapping
+            .fields()
+            .filter(|(_, path)| codec::CONTACT_LISTS.contains(path))
+            .map(|(name, path)| (name.to_owned(), path.clone()))
+            .collect();
+        multifields.sort_by_key(|(name, path)| {
+            (
+                codec::CONTACT_LISTS.iter().position(|list| list == path),
+                name.clone(),
+            )
+        });
+        let field_descriptions = fields::describe(&mapping, &multifields);
+        Bitrix24 {
+            credentials: auth::Credentials::new(&settings.webhooks, &settings.tokens),
+            default_assignee,
+            rules,
+            write_context,
+            multifields,
+            field_descriptions,
+            limiter: settings.rate_limit.as_ref().map(limit::Limiter::new),
+            body_limit,
+            core,
+            mapping,
+        }
+    }
+
+    fn default_assignee(&self) -> Option<&Employee> {
+        use crate::lead::EmployeeDirectory;
+        self.default_assignee
+            .and_then(|id| self.core.employees().by_id(id))
+    }
+
+    fn value_types(&self) -> Option<&ValueMap> {
+        self.mapping.value_map("value_type")
+    }
+
+    /// Runs one method for `caller`. `in_batch` refuses a nested batch.
+    /// Boxed because `batch` calls back into it: the future type would
+    /// otherwise contain itself.
+    fn call<'a>(
+        self: &'a Arc<Self>,
+        method: &'a str,
+        args: &'a Args,
+        caller: &'a Employee,
+        in_batch: bool,
+    ) -> CallFuture<'a> {
+        Box::pin(async move {
+            let method = Method::parse(method).ok_or(Bitrix24Error::MethodNotFound)?;
+            match method {
+                Method::LeadAdd => add::run(self, args, caller).await,
+                Method::LeadGet => get::run(self, args).await,
+                Method::LeadList => list::run(self, args).await,
+                Method::LeadUpdate => update::run(self, args).await,
+                Method::LeadDelete => delete::run(self, args).await,
+                Method::LeadFields => Ok(Output::of(self.field_descriptions.clone())),
+                Method::StatusList => status::run(self, args),
+                Method::Batch if in_batch => Err(Bitrix24Error::BatchMethodNotAllowed),
+                Method::Batch => batch::run(self, args, caller).await,
+            }
+        })
+    }
+}
+
+type CallFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Output, Bitrix24Error>> + Send + 'a>>;
+
+/// `id`/`ID`: a positive integer, or "ID is not defined or invalid".
+fn lead_id(args: &Args) -> Result<i64, Bitrix24Error> {
+    args.get("id")
+        .and_then(args::scalar_text)
+        .and_then(|text| text.trim().parse::<i64>().ok())
+        .filter(|id| *id > 0)
+        .ok_or(Bitrix24Error::InvalidId)
+}
+
+/// The dialect's routes, guarded so timeouts and panics still answer with a
+/// Bitrix24 error body.
+pub fn routes(bitrix24: Arc<Bitrix24>, limits: Limits) -> Router {
+    let mut router = Router::new();
+    for path in ROUTES {
+        router = router.route(path, any(handle));
+    }
+    guard::guarded(
+        router.with_state(bitrix24),
+        limits.request_timeout,
+        move |failure| {
+            reply::error(&match failure {
+                Failure::Timeout => Bitrix24Error::Timeout,
+                Failure::Panic => Bitrix24Error::Internal,
+            })
+        },
+    )
+}
+
+async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Response {
+    let timing = Timing::start();
+    match serve(&bitrix24, request).await {
+        Ok(output) => reply::json(
+            http::StatusCode::OK,
+            &output.envelope(timing.block(bitrix24.mapping.timezone)),
+        ),
+        Err(error) => {
+            tracing::debug!(code = error.code(), "bitrix24 error: {error}");
+            reply::error(&error)
+        }
+    }
+}
+
+async fn serve(bitrix24: &Arc<Bitrix24>, request: Request) -> Result<Output, Bitrix24Error> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let params = Params::read(&parts, body, bitrix24.body_limit).await?;
+    let segments: Vec<&str> = path
+        .trim_start_matches('/')
+        .split('/')
+        .skip(1)
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    let args = Args::from_params(&params);
+    let (presented, method) = match segments.as_slice() {
+        [user_id, code, method] => (auth::Presented::Webhook { user_id, code }, *method),
+        [method] => (auth::Presented::Token(args.text("auth")), *method),
+        _ => return Err(Bitrix24Error::MethodNotFound),
+    };
+    let caller = bitrix24
+        .credentials
+        .authenticate(&presented, bitrix24.core.employees())?;
+    if let Some(limiter) = &bitrix24.limiter {
+        if !limiter.admit(&presented.bucket(), Instant::now()) {
+            return Err(Bitrix24Error::QueryLimitExceeded);
+        }
+    }
+    bitrix24.call(method, &args, caller, false).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -96,6 +96,16 @@ impl Params {
         Ok(params)
     }
 
+    /// Parameters of a JSON object body alone.
+    pub fn from_json(body: &[u8]) -> Result<Params, ParamsError> {
+        let mut params = Params {
+            body_kind: BodyKind::Json,
+            ..Params::default()
+        };
+        params.add_json(body)?;
+        Ok(params)
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len()
     }

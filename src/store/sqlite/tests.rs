@@ -364,3 +364,227 @@ async fn the_merge_mark_advances_over_leads_without_contacts() {
         .unwrap();
     assert_eq!(mark, last);
 }
+
+#[tokio::test]
+async fn concurrent_updates_of_different_fields_all_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(open(&dir));
+    let id = store
+        .insert(lead_at(0), Assignment::default())
+        .await
+        .unwrap()
+        .lead
+        .id
+        .unwrap();
+    let mut tasks = Vec::new();
+    for index in 0..20 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            store
+                .update(
+                    id,
+                    Box::new(move |lead: &mut Lead| {
+                        lead.custom.insert(format!("field{index}"), index.into());
+                        Ok(())
+                    }),
+                )
+                .await
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().is_some());
+    }
+    store.close().await.unwrap();
+    let store = open(&dir);
+    let lead = store.get(id).await.unwrap().unwrap();
+    assert_eq!(lead.custom.len(), 20, "no update overwrote another");
+    assert!(lead.updated_at > lead.created_at);
+    assert!(store
+        .update(id + 1, Box::new(|_: &mut Lead| Ok(())))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut lead = lead_at(0);
+    lead.name = Some("before".into());
+    lead.phones.push(ContactPoint::phone("+79001112233", "7"));
+    lead.assigned_to = Some(4);
+    let id = store
+        .insert(lead, Assignment::default())
+        .await
+        .unwrap()
+        .lead
+        .id
+        .unwrap();
+    let refused = store
+        .update(
+            id,
+            Box::new(|lead: &mut Lead| {
+                lead.name = Some("after".into());
+                Err(crate::lead::LeadError::ContactRequired)
+            }),
+        )
+        .await;
+    assert!(matches!(refused, Err(StoreError::Rejected(_))));
+    assert_eq!(
+        store.get(id).await.unwrap().unwrap().name.as_deref(),
+        Some("before")
+    );
+
+    assert!(store.delete(id).await.unwrap());
+    assert!(!store.delete(id).await.unwrap());
+    assert_eq!(store.get(id).await.unwrap(), None);
+    // A deleted lead no longer decides who gets the same person next time.
+    let mut again = lead_at(1);
+    again
+        .phones
+        .push(ContactPoint::phone("8 900 111 22 33", "7"));
+    let inserted = store
+        .insert(
+            again,
+            Assignment {
+                by_earlier_contact: true,
+                eligible: Arc::from(vec![4, 5]),
+                stage_when_found: None,
+                fallback: Some(5),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(inserted.lead.assigned_to, Some(5));
+    assert!(!inserted.assigned_by_contact);
+}
+
+#[tokio::test]
+async fn conditions_compare_any_field() {
+    use crate::lead::path::FieldPath;
+    use crate::store::{Compare, Condition, LeadQuery, Operand};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    for index in 0..10i64 {
+        let mut lead = lead_at(index);
+        lead.name = Some(format!("Name {index}"));
+        lead.opportunity = Some(index as f64 * 10.0);
+        lead.phones
+            .push(ContactPoint::phone(&format!("8 900 000 00 0{index}"), "7"));
+        if index % 2 == 0 {
+            lead.custom.insert("UF_X".into(), "even".into());
+        }
+        store.insert(lead, Assignment::default()).await.unwrap();
+    }
+    let count = |conditions: Vec<Condition>| {
+        let store = &store;
+        async move {
+            store
+                .query(LeadQuery {
+                    conditions,
+                    count_total: true,
+                    ..LeadQuery::default()
+                })
+                .await
+                .unwrap()
+                .total
+                .unwrap()
+        }
+    };
+    let condition = |field: FieldPath, compare: Compare, operands: Vec<Operand>| Condition {
+        field,
+        compare,
+        operands,
+    };
+    let name = FieldPath::parse("name").unwrap();
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Opportunity,
+            Compare::GreaterOrEqual,
+            vec![Operand::Float(50.0)]
+        )])
+        .await,
+        5
+    );
+    assert_eq!(
+        count(vec![condition(
+            name.clone(),
+            Compare::Contains,
+            vec![Operand::Text("e 1".into())]
+        )])
+        .await,
+        1
+    );
+    assert_eq!(
+        count(vec![condition(
+            name.clone(),
+            Compare::Like,
+            vec![Operand::Text("Name _".into())]
+        )])
+        .await,
+        10
+    );
+    assert_eq!(
+        count(vec![condition(
+            name,
+            Compare::NotContains,
+            vec![Operand::Text("%".into())]
+        )])
+        .await,
+        10
+    );
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Phones,
+            Compare::Equal,
+            vec![Operand::Text("+79000000003".into())]
+        )])
+        .await,
+        1
+    );
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Custom("UF_X".into()),
+            Compare::Equal,
+            vec![Operand::Null]
+        )])
+        .await,
+        5
+    );
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Custom("UF_X".into()),
+            Compare::NotEqual,
+            vec![Operand::Text("even".into())]
+        )])
+        .await,
+        5
+    );
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Id,
+            Compare::In,
+            vec![Operand::Int(1), Operand::Int(3)]
+        )])
+        .await,
+        2
+    );
+    assert_eq!(
+        count(vec![condition(
+            FieldPath::Id,
+            Compare::NotIn,
+            vec![Operand::Int(1), Operand::Int(3)]
+        )])
+        .await,
+        8
+    );
+    assert_eq!(
+        count(vec![
+            condition(FieldPath::Id, Compare::Greater, vec![Operand::Int(2)]),
+            condition(FieldPath::Id, Compare::LessOrEqual, vec![Operand::Int(5)]),
+        ])
+        .await,
+        3
+    );
+}

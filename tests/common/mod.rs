@@ -167,31 +167,66 @@ pub fn settings(store: &Path, dir: &Path, extra: &str) -> Settings {
     Settings::load(&file).unwrap()
 }
 
-/// Replaces every `YYYY-MM-DD HH:MM:SS` with `<datetime>` so answers that
-/// carry the time of the request compare with fixtures.
+/// Replaces every `YYYY-MM-DD HH:MM:SS` (also with `T` and an offset, as
+/// Bitrix24 writes them) with `<datetime>`, and the numbers of Bitrix24's
+/// `time` block with `<seconds>`, so answers that carry the moment of the
+/// request compare with fixtures.
 pub fn mask_times(text: &str) -> String {
     let bytes = text.as_bytes();
-    let shape = b"dddd-dd-dd dd:dd:dd";
+    let shape = b"dddd-dd-dd?dd:dd:dd";
+    let offset_shape = b"+dd:dd";
+    let fits = |at: usize, pattern: &[u8]| {
+        bytes.len() >= at + pattern.len()
+            && bytes[at..at + pattern.len()].iter().zip(pattern).all(
+                |(byte, pattern)| match pattern {
+                    b'd' => byte.is_ascii_digit(),
+                    b'?' => *byte == b' ' || *byte == b'T',
+                    b'+' => *byte == b'+' || *byte == b'-',
+                    other => byte == other,
+                },
+            )
+    };
+    const TIME_KEYS: [&str; 6] = [
+        "\"start\":",
+        "\"finish\":",
+        "\"duration\":",
+        "\"processing\":",
+        "\"operating\":",
+        "\"operating_reset_at\":",
+    ];
     let mut out = String::with_capacity(text.len());
     let mut index = 0;
     while index < bytes.len() {
-        let candidate = &bytes[index..(index + shape.len()).min(bytes.len())];
-        let matches = candidate.len() == shape.len()
-            && candidate
-                .iter()
-                .zip(shape)
-                .all(|(byte, pattern)| match pattern {
-                    b'd' => byte.is_ascii_digit(),
-                    other => byte == other,
-                });
-        if matches {
+        if fits(index, shape) {
             out.push_str("<datetime>");
             index += shape.len();
-        } else {
-            let char_len = text[index..].chars().next().map_or(1, char::len_utf8);
-            out.push_str(&text[index..index + char_len]);
-            index += char_len;
+            if fits(index, offset_shape) {
+                index += offset_shape.len();
+            }
+            continue;
         }
+        if let Some(key) = TIME_KEYS
+            .iter()
+            .find(|key| text[index..].starts_with(**key))
+        {
+            let number_start = index + key.len();
+            let number_end = number_start
+                + bytes[number_start..]
+                    .iter()
+                    .take_while(|byte| {
+                        byte.is_ascii_digit() || matches!(byte, b'.' | b'e' | b'E' | b'-')
+                    })
+                    .count();
+            if number_end > number_start {
+                out.push_str(key);
+                out.push_str("<seconds>");
+                index = number_end;
+                continue;
+            }
+        }
+        let char_len = text[index..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[index..index + char_len]);
+        index += char_len;
     }
     out
 }

@@ -72,7 +72,10 @@ const FULL_FIELDS: &str = r#"{
     "EMAIL": [{"VALUE": "Anna@Example.ru", "VALUE_TYPE": "HOME"}],
     "WEB": [{"VALUE": "https://romashka.ru", "VALUE_TYPE": "WORK"}],
     "IM": [{"VALUE": "@anna", "VALUE_TYPE": "TELEGRAM"}],
-    "UF_CRM_1700000000": "любимый клиент"
+    "UF_CRM_1700000000": "любимый клиент",
+    "ufCrm_1700000001": "новый стиль",
+    "IS_MANUAL_OPPORTUNITY": "Y",
+    "LINK": [{"VALUE": "imol|telegram|1|42", "VALUE_TYPE": "USER"}]
 }"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,6 +121,8 @@ async fn add_every_seed_field_and_read_it_back() {
         ("ASSIGNED_BY_ID", "1"),
         ("CREATED_BY_ID", "1"),
         ("UF_CRM_1700000000", "любимый клиент"),
+        ("UF_CRM_1700000001", "новый стиль"),
+        ("IS_MANUAL_OPPORTUNITY", "Y"),
     ] {
         assert_eq!(lead[field], expected, "{field}");
     }
@@ -136,6 +141,7 @@ async fn add_every_seed_field_and_read_it_back() {
     assert_eq!(lead["EMAIL"][0]["VALUE_TYPE"], "HOME");
     assert_eq!(lead["WEB"][0]["VALUE"], "https://romashka.ru");
     assert_eq!(lead["IM"][0]["VALUE_TYPE"], "TELEGRAM");
+    assert_eq!(lead["LINK"][0]["VALUE"], "imol|telegram|1|42");
 
     // Linking a company or contact makes a returning customer.
     let returning = ok(

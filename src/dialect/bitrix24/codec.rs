@@ -14,6 +14,18 @@ use crate::lead::{ContactKind, ContactPoint, Lead};
 /// Prefix of user fields; anything after it is the portal's own name.
 pub const USER_FIELD_PREFIX: &str = "UF_";
 
+/// A field name as results write it: upper case, and `ufCrm_…` (the
+/// spelling of newer methods, which the seed also lists) as `UF_CRM_…`.
+pub fn wire_field_name(name: &str) -> String {
+    match name.get(..5) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("ufcrm") => {
+            let rest = name[5..].trim_start_matches('_').to_ascii_uppercase();
+            format!("UF_CRM_{rest}")
+        }
+        _ => name.to_ascii_uppercase(),
+    }
+}
+
 /// The canonical contact lists, in the order results list them.
 pub const CONTACT_LISTS: [FieldPath; 4] = [
     FieldPath::Phones,
@@ -58,7 +70,7 @@ impl Bitrix24 {
     ) -> Result<(), Bitrix24Error> {
         let mut scalars: Vec<(String, String)> = Vec::with_capacity(fields.len());
         for (name, value) in fields {
-            let name = name.to_ascii_uppercase();
+            let name = wire_field_name(name);
             if name.starts_with(USER_FIELD_PREFIX) {
                 lead.custom.insert(name, value.clone());
                 continue;
@@ -77,6 +89,12 @@ impl Bitrix24 {
                         if let Some(text) = scalar_text(item) {
                             scalars.push((name.clone(), text));
                         }
+                    }
+                }
+                // Lists the canonical model has no place for (LINK) are kept whole.
+                Value::Array(_) | Value::Object(_) if matches!(path, FieldPath::Custom(_)) => {
+                    if let FieldPath::Custom(custom) = path {
+                        lead.custom.insert(custom.clone(), value.clone());
                     }
                 }
                 Value::Array(_) | Value::Object(_) => {
@@ -229,6 +247,11 @@ impl Bitrix24 {
                 RETURN_CUSTOMER.into(),
                 Value::String(if returning { "Y" } else { "N" }.into()),
             );
+        }
+        for (name, custom) in &self.kept_whole {
+            if let Some(value) = lead.custom.get(custom) {
+                object.insert(name.clone(), value.clone());
+            }
         }
         for (name, value) in &lead.custom {
             if name.starts_with(USER_FIELD_PREFIX) {

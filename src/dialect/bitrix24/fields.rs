@@ -70,7 +70,11 @@ pub fn describe(mapping: &Mapping, multifields: &[(String, FieldPath)]) -> Value
         }
     }
     for (name, path) in write_only {
-        add(name, Some(path), *path == FieldPath::ContactIds);
+        match path {
+            // Custom values without a column are lists kept whole (LINK).
+            FieldPath::Custom(_) => add(name, Some(&FieldPath::Messengers), true),
+            _ => add(name, Some(path), *path == FieldPath::ContactIds),
+        }
     }
     for (name, path) in multifields {
         add(name, Some(path), true);

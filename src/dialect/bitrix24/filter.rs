@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::args::scalar_text;
-use super::codec::{CONTACT_LISTS, USER_FIELD_PREFIX};
+use super::codec::{wire_field_name, CONTACT_LISTS, USER_FIELD_PREFIX};
 use super::{Args, Bitrix24, Bitrix24Error};
 use crate::lead::contact::normalize_phone;
 use crate::lead::path::{parse_flag, EmployeeAttr, FieldPath};
@@ -68,7 +68,7 @@ impl Bitrix24 {
         let mut conditions = Vec::with_capacity(filter.len());
         for (key, value) in filter {
             let (mut compare, name) = split_operator(key.trim());
-            let name = name.to_ascii_uppercase();
+            let name = wire_field_name(name);
             let Some(field) = self.field_path(&name) else {
                 // The portal ignores filter fields it does not know.
                 tracing::debug!(field = %name, "unknown Bitrix24 filter field ignored");
@@ -214,7 +214,7 @@ impl Bitrix24 {
                     )))
                 }
             };
-            let name = name.to_ascii_uppercase();
+            let name = wire_field_name(name);
             let Some(field) = self.field_path(&name) else {
                 continue;
             };

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::args::scalar_text;
-use super::codec::USER_FIELD_PREFIX;
+use super::codec::{wire_field_name, USER_FIELD_PREFIX};
 use super::reply::Output;
 use super::{Args, Bitrix24, Bitrix24Error};
 use crate::store::LeadQuery;
@@ -26,16 +26,16 @@ impl Selection {
             Some(Value::Array(items)) => items
                 .iter()
                 .filter_map(scalar_text)
-                .map(|name| name.trim().to_ascii_uppercase())
+                .map(|name| wire_field_name(name.trim()))
                 .filter(|name| !name.is_empty())
                 .collect(),
             Some(Value::Object(items)) => items
                 .values()
                 .filter_map(scalar_text)
-                .map(|name| name.trim().to_ascii_uppercase())
+                .map(|name| wire_field_name(name.trim()))
                 .collect(),
             Some(Value::String(one)) if !one.trim().is_empty() => {
-                vec![one.trim().to_ascii_uppercase()]
+                vec![wire_field_name(one.trim())]
             }
             _ => Vec::new(),
         };
@@ -47,7 +47,11 @@ impl Selection {
     }
 
     fn apply(&self, bitrix24: &Bitrix24, full: Map<String, Value>) -> Map<String, Value> {
-        let multifield = |name: &str| bitrix24.multifields.iter().any(|(multi, _)| multi == name);
+        // Lists (multifields, LINK) come only when named, as on a portal.
+        let multifield = |name: &str| {
+            bitrix24.multifields.iter().any(|(multi, _)| multi == name)
+                || bitrix24.kept_whole.iter().any(|(kept, _)| kept == name)
+        };
         full.into_iter()
             .filter(|(name, _)| {
                 let is_user_field = name.starts_with(USER_FIELD_PREFIX);

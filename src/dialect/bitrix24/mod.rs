@@ -85,6 +85,9 @@ pub struct Bitrix24 {
     /// Multifield wire names (PHONE, EMAIL, ...) with their contact list, in
     /// result order.
     multifields: Vec<(String, FieldPath)>,
+    /// Fields kept whole as custom values (LINK) that no result column
+    /// shows: (wire name, custom name). Written only when present.
+    kept_whole: Vec<(String, String)>,
     /// The `crm.lead.fields` answer.
     field_descriptions: Value,
     limiter: Option<limit::Limiter>,
@@ -147,6 +150,19 @@ impl Bitrix24 {
                 name.clone(),
             )
         });
+        let shown: Vec<&str> = mapping
+            .record("lead")
+            .map(|record| record.column_names().collect())
+            .unwrap_or_default();
+        let mut kept_whole: Vec<(String, String)> = mapping
+            .fields()
+            .filter(|(name, _)| !shown.contains(name))
+            .filter_map(|(name, path)| match path {
+                FieldPath::Custom(custom) => Some((name.to_owned(), custom.clone())),
+                _ => None,
+            })
+            .collect();
+        kept_whole.sort();
         let field_descriptions = fields::describe(&mapping, &multifields);
         Bitrix24 {
             credentials: auth::Credentials::new(&settings.webhooks, &settings.tokens),
@@ -154,6 +170,7 @@ impl Bitrix24 {
             rules,
             write_context,
             multifields,
+            kept_whole,
             field_descriptions,
             limiter: settings.rate_limit.as_ref().map(limit::Limiter::new),
             body_limit,

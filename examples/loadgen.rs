@@ -1,8 +1,12 @@
 //! A small load generator for BENCHMARKS.md: N keep-alive HTTP/1.1
-//! connections, each sending SalesMan `action=add` requests back to back for
-//! a fixed time; prints requests/s and latency percentiles as one JSON line.
+//! connections, each sending adds back to back for a fixed time; prints
+//! requests/s, leads/s and latency percentiles as one JSON line.
 //!
 //!   cargo run --release --example loadgen -- http://127.0.0.1:8080 64 10
+//!
+//! `LOADGEN_MODE` picks the request: `salesman` (default, form `action=add`),
+//! `bitrix24-add` (JSON `crm.lead.add` on webhook `LOADGEN_WEBHOOK`, default
+//! `/rest/1/bench-webhook`) or `bitrix24-batch` (one `batch` of 50 adds).
 //!
 //! Every request carries a distinct title and phone so the gateway does the
 //! real work (decode, assignment look-up, durable insert) each time.
@@ -22,7 +26,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let connections: usize = args.get(2).map_or(Ok(64), |arg| arg.parse())?;
     let seconds: f64 = args.get(3).map_or(Ok(10.0), |arg| arg.parse())?;
     let apikey = std::env::var("LOADGEN_APIKEY").unwrap_or_else(|_| "bench-apikey".into());
-    let uri: hyper::Uri = format!("{base}/developer/v1/leads").parse()?;
+    let mode = Mode::from_env()?;
+    let webhook =
+        std::env::var("LOADGEN_WEBHOOK").unwrap_or_else(|_| "/rest/1/bench-webhook".into());
+    let path = match mode {
+        Mode::Salesman => "/developer/v1/leads".to_owned(),
+        Mode::Bitrix24Add => format!("{webhook}/crm.lead.add"),
+        Mode::Bitrix24Batch => format!("{webhook}/batch"),
+    };
+    let uri: hyper::Uri = format!("{base}{path}").parse()?;
     let authority = uri.authority().ok_or("no host in URL")?.clone();
 
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
@@ -41,23 +53,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
-                let body = format!(
-                    "login=bench%40example.ru&apikey={apikey}&action=add\
-                     &title=%D0%9D%D0%B0%D0%B3%D1%80%D1%83%D0%B7%D0%BA%D0%B0+{connection}-{n}\
-                     &phone=%2B7900{connection:03}{n:04}&email=load{connection}-{n}%40example.ru\
-                     &description=%D0%A5%D0%BE%D1%87%D1%83+%D0%B4%D0%B5%D0%BC%D0%BE&path=Website\
-                     &utm_source=bench"
-                );
+                let (content_type, body) = mode.body(&apikey, connection, n);
                 let request = hyper::Request::post(uri.clone())
                     .header("host", authority.as_str())
-                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("content-type", content_type)
                     .body(Full::new(Bytes::from(body)))?;
                 let started = Instant::now();
                 sender.ready().await?;
                 let response = sender.send_request(request).await?;
                 let ok = response.status() == 200;
                 let body = response.into_body().collect().await?.to_bytes();
-                if ok && body.starts_with(b"{\"result\":{\"text\":\"Success\"") {
+                if ok && body.starts_with(mode.success_prefix()) {
                     latencies.push(started.elapsed().as_micros() as u32);
                 } else {
                     errors += 1;
@@ -85,12 +91,86 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     println!(
-        "{{\"connections\":{connections},\"requests\":{},\"errors\":{errors},\"rps\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2}}}",
+        "{{\"connections\":{connections},\"requests\":{},\"errors\":{errors},\"rps\":{:.0},\"leads_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2}}}",
         latencies.len(),
         latencies.len() as f64 / elapsed,
+        (latencies.len() * mode.leads_per_request()) as f64 / elapsed,
         percentile(0.50),
         percentile(0.99),
         percentile(1.0),
     );
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Salesman,
+    Bitrix24Add,
+    Bitrix24Batch,
+}
+
+/// Adds per `batch` request, Bitrix24's maximum.
+const BATCH: usize = 50;
+
+impl Mode {
+    fn from_env() -> Result<Mode, String> {
+        match std::env::var("LOADGEN_MODE").as_deref() {
+            Err(_) | Ok("salesman") => Ok(Mode::Salesman),
+            Ok("bitrix24-add") => Ok(Mode::Bitrix24Add),
+            Ok("bitrix24-batch") => Ok(Mode::Bitrix24Batch),
+            Ok(other) => Err(format!("unknown LOADGEN_MODE {other:?}")),
+        }
+    }
+
+    fn leads_per_request(self) -> usize {
+        match self {
+            Mode::Bitrix24Batch => BATCH,
+            _ => 1,
+        }
+    }
+
+    /// The start of a successful answer; the bare server's fixed answer
+    /// (`{"result":{"text":"Success"...`) passes every mode's check.
+    fn success_prefix(self) -> &'static [u8] {
+        match self {
+            Mode::Salesman => b"{\"result\":{\"text\":\"Success\"",
+            _ => b"{\"result\":",
+        }
+    }
+
+    /// Every lead carries a distinct title and phone so the gateway does the
+    /// real work (decode, assignment look-up, durable insert) each time.
+    fn body(self, apikey: &str, connection: usize, n: u64) -> (&'static str, String) {
+        match self {
+            Mode::Salesman => (
+                "application/x-www-form-urlencoded",
+                format!(
+                    "login=bench%40example.ru&apikey={apikey}&action=add\
+                     &title=%D0%9D%D0%B0%D0%B3%D1%80%D1%83%D0%B7%D0%BA%D0%B0+{connection}-{n}\
+                     &phone=%2B7900{connection:03}{n:04}&email=load{connection}-{n}%40example.ru\
+                     &description=%D0%A5%D0%BE%D1%87%D1%83+%D0%B4%D0%B5%D0%BC%D0%BE&path=Website\
+                     &utm_source=bench"
+                ),
+            ),
+            Mode::Bitrix24Add => (
+                "application/json",
+                format!(
+                    r#"{{"fields":{{"TITLE":"Нагрузка {connection}-{n}","NAME":"Анна","PHONE":[{{"VALUE":"+7900{connection:03}{n:04}","VALUE_TYPE":"WORK"}}],"EMAIL":[{{"VALUE":"load{connection}-{n}@example.ru"}}],"COMMENTS":"Хочу демо","SOURCE_ID":"WEB","UTM_SOURCE":"bench"}},"params":{{"REGISTER_SONET_EVENT":"Y"}}}}"#
+                ),
+            ),
+            Mode::Bitrix24Batch => {
+                let commands: Vec<String> = (0..BATCH)
+                    .map(|item| {
+                        format!(
+                            r#""k{item}":"crm.lead.add?fields[TITLE]=load+{connection}-{n}-{item}&fields[PHONE][0][VALUE]=%2B79{connection:03}{n:04}{item:02}&fields[EMAIL][0][VALUE]=l{connection}-{n}-{item}%40example.ru&fields[SOURCE_ID]=WEB""#
+                        )
+                    })
+                    .collect();
+                (
+                    "application/json",
+                    format!(r#"{{"halt":0,"cmd":{{{}}}}}"#, commands.join(",")),
+                )
+            }
+        }
+    }
 }

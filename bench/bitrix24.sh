@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Measures Bitrix24 crm.lead.add (JSON) and batch (50 adds per request) on
+# the gateway, durable, next to the bare hyper server receiving the same
+# requests, on the same machine in the same run. Prints a Markdown table for
+# BENCHMARKS.md.
+#
+#   bench/bitrix24.sh              # 10 s per point, 64 connections
+#   SECONDS_PER_POINT=5 CONNECTIONS="16 64" bench/bitrix24.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${SECONDS_PER_POINT:-10}
+connections=${CONNECTIONS:-64}
+cargo build --release --quiet --bin leadgate --example loadgen --example bare_server
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cat > "$work/bench.toml" <<TOML
+[server]
+listen = "127.0.0.1:18090"
+[store]
+path = "$work/leads.db"
+[[employees]]
+id = 1
+name = "Bench"
+login = "bench@example.ru"
+[salesman]
+enabled = false
+[[bitrix24.webhooks]]
+user_id = 1
+code = "bench-webhook"
+login = "bench@example.ru"
+TOML
+
+wait_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "port $1 did not open" >&2; return 1
+}
+
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+target/release/examples/bare_server 127.0.0.1:18091 & bare=$!
+target/release/leadgate serve --config "$work/bench.toml" & gateway=$!
+wait_port 18091; wait_port 18090
+
+echo "| request | connections | bare rps | leadgate rps | ratio | leadgate leads/s | leadgate p50 ms | leadgate p99 ms | bare p99 ms | errors |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for mode in bitrix24-add bitrix24-batch; do
+  for c in $connections; do
+    b=$(LOADGEN_MODE=$mode target/release/examples/loadgen http://127.0.0.1:18091 "$c" "$seconds")
+    g=$(LOADGEN_MODE=$mode target/release/examples/loadgen http://127.0.0.1:18090 "$c" "$seconds")
+    python3 - "$mode" "$b" "$g" <<'PY'
+import json, sys
+mode, b, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+name = {"bitrix24-add": "crm.lead.add (JSON)", "bitrix24-batch": "batch of 50 crm.lead.add"}[mode]
+print(f"| {name} | {g['connections']} | {b['rps']:.0f} | {g['rps']:.0f} | {100*g['rps']/b['rps']:.0f}% "
+      f"| {g['leads_per_s']:.0f} | {g['p50_ms']:.2f} | {g['p99_ms']:.2f} | {b['p99_ms']:.2f} | {g['errors']} |")
+PY
+  done
+done
+echo
+echo "leadgate peak RSS: $(peak_rss_mb $gateway) MB; bare server peak RSS: $(peak_rss_mb $bare) MB"
+leads=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from leads').fetchone()[0])" "$work/leads.db")
+echo "leads stored during the run: $leads"

@@ -245,6 +245,14 @@ async fn list_filters_orders_selects_and_pages_by_fifty() {
         if commands.len() == 50 || index == 119 {
             let answer = ok(&gateway, "batch", json!({"halt": 0, "cmd": commands})).await;
             assert_eq!(answer["result"]["result_error"], json!([]));
+            // Independent commands run together, yet ids follow command order.
+            let ids: Vec<i64> = answer["result"]["result"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|id| id.as_i64().unwrap())
+                .collect();
+            assert!(ids.windows(2).all(|pair| pair[0] + 1 == pair[1]), "{ids:?}");
             commands = serde_json::Map::new();
         }
     }

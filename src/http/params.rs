@@ -56,6 +56,9 @@ pub enum BodyKind {
 pub struct Params {
     pairs: Vec<(String, String)>,
     pub body_kind: BodyKind,
+    /// A JSON object body kept as parsed, for dialects that read trees
+    /// ([`Params::read_keeping_json`]); its fields are then not in `pairs`.
+    json: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Params {
@@ -96,13 +99,14 @@ impl Params {
         Ok(params)
     }
 
-    /// Parameters of a JSON object body alone.
+    /// Parameters of a JSON object body alone, kept as a tree (as
+    /// [`Params::read_keeping_json`] keeps it).
     pub fn from_json(body: &[u8]) -> Result<Params, ParamsError> {
         let mut params = Params {
             body_kind: BodyKind::Json,
             ..Params::default()
         };
-        params.add_json(body)?;
+        params.add_json(body, true)?;
         Ok(params)
     }
 
@@ -125,6 +129,39 @@ impl Params {
     /// Reads the query string and the body of a request, the body no larger
     /// than `limit` bytes.
     pub async fn read<B>(parts: &Parts, body: B, limit: usize) -> Result<Params, ParamsError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        Params::read_as(parts, body, limit, false).await
+    }
+
+    /// Like [`Params::read`], but a JSON object body is kept as parsed
+    /// ([`Params::json`]) instead of being flattened into bracket names: a
+    /// dialect that works on trees (Bitrix24) saves flattening and rebuilding.
+    pub async fn read_keeping_json<B>(
+        parts: &Parts,
+        body: B,
+        limit: usize,
+    ) -> Result<Params, ParamsError>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        Params::read_as(parts, body, limit, true).await
+    }
+
+    /// The JSON object body, when read with [`Params::read_keeping_json`].
+    pub fn json(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.json.as_ref()
+    }
+
+    async fn read_as<B>(
+        parts: &Parts,
+        body: B,
+        limit: usize,
+        keep_json: bool,
+    ) -> Result<Params, ParamsError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -166,7 +203,7 @@ impl Params {
             }
             json if json == "application/json" || json.ends_with("+json") => {
                 params.body_kind = BodyKind::Json;
-                params.add_json(&body)?;
+                params.add_json(&body, keep_json)?;
             }
             // Browsers post cross-origin as text/plain to avoid a CORS
             // preflight, and hand-written scripts forget the header: take
@@ -174,7 +211,7 @@ impl Params {
             "" | "text/plain" => {
                 if body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{') {
                     params.body_kind = BodyKind::Json;
-                    params.add_json(&body)?;
+                    params.add_json(&body, keep_json)?;
                 } else {
                     params.body_kind = BodyKind::UrlEncoded;
                     params.add_urlencoded(&body)?;
@@ -226,7 +263,7 @@ impl Params {
         Ok(())
     }
 
-    fn add_json(&mut self, body: &[u8]) -> Result<(), ParamsError> {
+    fn add_json(&mut self, body: &[u8], keep: bool) -> Result<(), ParamsError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|error| match error.classify() {
                 serde_json::error::Category::Data | serde_json::error::Category::Syntax
@@ -243,6 +280,10 @@ impl Params {
         let serde_json::Value::Object(object) = value else {
             return Err(ParamsError::JsonNotObject);
         };
+        if keep {
+            self.json = Some(object);
+            return Ok(());
+        }
         for (key, value) in object {
             self.flatten_json(key, value, 0)?;
         }

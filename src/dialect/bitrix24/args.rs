@@ -22,10 +22,17 @@ impl Args {
         for (name, value) in params.pairs() {
             insert(&mut root, name, value);
         }
-        let root = match listify(root) {
+        let mut root = match listify(root) {
             Value::Object(map) => map,
             _ => Map::new(),
         };
+        // A JSON body read as a tree: its top-level names win over the query
+        // string's, as a body's do in PHP's $_REQUEST.
+        if let Some(body) = params.json() {
+            for (name, value) in body {
+                root.insert(name.clone(), value.clone());
+            }
+        }
         Args { root }
     }
 

@@ -12,10 +12,13 @@ use serde_json::{Map, Value};
 use super::args::scalar_text;
 use super::reply::{Output, Timing};
 use super::{Args, Bitrix24, Bitrix24Error};
-use crate::http::Params;
+use crate::http::{Params, ParamsError};
 use crate::lead::Employee;
 
 pub const MAX_COMMANDS: usize = 50;
+
+/// What starts a reference to an earlier command's output.
+const REFERENCE: &str = "$result";
 
 pub async fn run(
     bitrix24: &Arc<Bitrix24>,
@@ -49,22 +52,9 @@ pub async fn run(
     let mut totals: IndexMap<String, Value> = IndexMap::new();
     let mut nexts: IndexMap<String, Value> = IndexMap::new();
     let mut times: IndexMap<String, Value> = IndexMap::new();
-    for (key, command) in commands {
-        let timing = Timing::start();
-        let (method, query) = command
-            .trim()
-            .split_once('?')
-            .unwrap_or((command.trim(), ""));
-        let method = method.trim_start_matches('/');
-        let outcome = match Params::from_query(query) {
-            Ok(params) => {
-                let mut command_args = Args::from_params(&params);
-                command_args.substitute(&mut |text| resolve_references(text, &results));
-                bitrix24.call(method, &command_args, caller, true).await
-            }
-            Err(error) => Err(Bitrix24Error::from(error)),
-        };
-        match outcome {
+    let timezone = bitrix24.mapping.timezone;
+    let mut record =
+        |key: String, outcome: Result<Output, Bitrix24Error>, timing: Timing| match outcome {
             Ok(output) => {
                 results.insert(key.clone(), output.result);
                 if let Some(total) = output.total {
@@ -73,13 +63,64 @@ pub async fn run(
                 if let Some(next) = output.next {
                     nexts.insert(key.clone(), next.into());
                 }
-                times.insert(key, timing.block(bitrix24.mapping.timezone));
+                times.insert(key, timing.block(timezone));
+                true
             }
             Err(error) => {
                 errors.insert(key, error.body());
-                if halt {
-                    break;
+                false
+            }
+        };
+    let independent = !halt
+        && !commands
+            .iter()
+            .any(|(_, command)| command.contains(REFERENCE));
+    if independent {
+        // Nothing refers to another command and nothing stops early, so
+        // running them together answers exactly as running them in turn
+        // would, and fifty adds share one commit instead of waiting for
+        // fifty. They are queued in command order, so ids follow it too.
+        let parsed: Vec<(String, Result<Args, ParamsError>, &str)> = commands
+            .iter()
+            .map(|(key, command)| {
+                let (method, query) = split_command(command);
+                (
+                    key.clone(),
+                    Params::from_query(query).map(|params| Args::from_params(&params)),
+                    method,
+                )
+            })
+            .collect();
+        let runs = parsed.iter().map(|(_, args, method)| async move {
+            let timing = Timing::start();
+            let outcome = match args {
+                Ok(args) => bitrix24.call(method, args, caller, true).await,
+                Err(error) => Err(Bitrix24Error::from(error.clone())),
+            };
+            (outcome, timing)
+        });
+        let outcomes = futures_util::future::join_all(runs).await;
+        for ((key, _, _), (outcome, timing)) in parsed.into_iter().zip(outcomes) {
+            record(key, outcome, timing);
+        }
+    } else {
+        let mut earlier: IndexMap<String, Value> = IndexMap::new();
+        for (key, command) in commands {
+            let timing = Timing::start();
+            let (method, query) = split_command(&command);
+            let outcome = match Params::from_query(query) {
+                Ok(params) => {
+                    let mut command_args = Args::from_params(&params);
+                    command_args.substitute(&mut |text| resolve_references(text, &earlier));
+                    bitrix24.call(method, &command_args, caller, true).await
                 }
+                Err(error) => Err(Bitrix24Error::from(error)),
+            };
+            if let Ok(output) = &outcome {
+                earlier.insert(key.clone(), output.result.clone());
+            }
+            if !record(key, outcome, timing) && halt {
+                break;
             }
         }
     }
@@ -90,6 +131,13 @@ pub async fn run(
     body.insert("result_next".into(), php_array(nexts));
     body.insert("result_time".into(), php_array(times));
     Ok(Output::of(Value::Object(body)))
+}
+
+/// `"method?query"` → (method, query).
+fn split_command(command: &str) -> (&str, &str) {
+    let command = command.trim();
+    let (method, query) = command.split_once('?').unwrap_or((command, ""));
+    (method.trim_start_matches('/'), query)
 }
 
 /// How PHP's json_encode writes an array: `[]` when empty, a list when the
@@ -109,7 +157,7 @@ fn php_array(map: IndexMap<String, Value>) -> Value {
 /// Replaces every `$result[key][field]...` in `text` with the value found
 /// in earlier results (lists by index), or nothing when there is none.
 pub fn resolve_references(text: &str, results: &IndexMap<String, Value>) -> String {
-    const MARK: &str = "$result";
+    const MARK: &str = REFERENCE;
     if !text.contains(MARK) {
         return text.to_owned();
     }

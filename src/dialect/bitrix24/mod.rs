@@ -264,7 +264,7 @@ async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Resp
 async fn serve(bitrix24: &Arc<Bitrix24>, request: Request) -> Result<Output, Bitrix24Error> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let params = Params::read(&parts, body, bitrix24.body_limit).await?;
+    let params = Params::read_keeping_json(&parts, body, bitrix24.body_limit).await?;
     let segments: Vec<&str> = path
         .trim_start_matches('/')
         .split('/')

@@ -53,6 +53,12 @@ pub struct Settings {
     pub salesman: SalesmanSettings,
     #[serde(default)]
     pub bitrix24: Bitrix24Settings,
+    #[serde(default)]
+    pub livetex: LivetexSettings,
+    /// Which employees leads are routed to, by site and department (LiveTex
+    /// `listRouted`/`showRouted` and the operators' view of `list`).
+    #[serde(default)]
+    pub routing: Vec<RoutingSettings>,
     /// The file the settings came from, for messages.
     #[serde(skip)]
     pub source: String,
@@ -132,6 +138,7 @@ impl Default for StoreSettings {
 pub struct MappingSettings {
     pub salesman: Option<PathBuf>,
     pub bitrix24: Option<PathBuf>,
+    pub livetex: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -244,10 +251,60 @@ pub struct Bitrix24RateLimit {
     pub capacity: f64,
 }
 
+/// LiveTex API v2 (`/v2/leads/...`): HTTP Basic with these logins and
+/// passwords, or Bearer tokens issued by `POST /v2/oauth2/token` for them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivetexSettings {
+    pub enabled: bool,
+    /// LiveTex refuses `Leads.add` without `conversation_id`; web forms have
+    /// no LiveTex conversation, so a deployment may relax it.
+    pub require_conversation: bool,
+    /// Key that signs Bearer tokens, so every gateway process sharing a store
+    /// accepts the others' tokens. Without it a random key is drawn at start
+    /// and tokens end with the process.
+    pub token_secret: Option<String>,
+    /// Lifetime of an issued token (`expires_in`).
+    pub token_ttl_secs: u64,
+    pub credentials: Vec<LivetexCredential>,
+}
+
+impl Default for LivetexSettings {
+    fn default() -> Self {
+        LivetexSettings {
+            enabled: true,
+            require_conversation: true,
+            token_secret: None,
+            token_ttl_secs: 86_400,
+            credentials: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivetexCredential {
+    pub login: String,
+    pub password: String,
+}
+
+/// Leads of these sites and departments (an empty list means any) are
+/// routed to these employees (logins).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSettings {
+    #[serde(default)]
+    pub site_ids: Vec<i64>,
+    #[serde(default)]
+    pub department_ids: Vec<i64>,
+    pub employees: Vec<String>,
+}
+
 /// Loaded mapping files, one per dialect, compiled.
 pub struct Mappings {
     pub salesman: Mapping,
     pub bitrix24: Mapping,
+    pub livetex: Mapping,
 }
 
 impl Settings {
@@ -479,6 +536,60 @@ impl Settings {
             }
         }
 
+        if self.livetex.enabled {
+            for (index, credential) in self.livetex.credentials.iter().enumerate() {
+                if credential.password.is_empty() {
+                    problem(
+                        &format!("livetex.credentials[{index}].password"),
+                        "must not be empty".into(),
+                    );
+                }
+                if !is_employee(&credential.login) {
+                    problem(
+                        &format!("livetex.credentials[{index}].login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            credential.login
+                        ),
+                    );
+                }
+            }
+            if self.livetex.token_ttl_secs == 0 {
+                problem("livetex.token_ttl_secs", "must be above 0".into());
+            }
+        }
+        for (index, route) in self.routing.iter().enumerate() {
+            for login in &route.employees {
+                if !is_employee(login) {
+                    problem(
+                        &format!("routing[{index}].employees"),
+                        format!("{login:?} is not the login of any [[employees]] entry"),
+                    );
+                }
+            }
+        }
+
+        let livetex = match &self.mappings.livetex {
+            Some(path) => Mapping::from_file(path),
+            None => Mapping::built_in("livetex"),
+        };
+        let livetex = match livetex {
+            Ok(mapping) => {
+                for (key, problem) in crate::dialect::livetex::missing_in_mapping(&mapping) {
+                    problems.push(ConfigProblem {
+                        file: mapping.source.clone(),
+                        key,
+                        problem,
+                    });
+                }
+                Some(mapping)
+            }
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(ConfigProblem::from));
+                None
+            }
+        };
+
         let bitrix24 = match &self.mappings.bitrix24 {
             Some(path) => Mapping::from_file(path),
             None => Mapping::built_in("bitrix24"),
@@ -521,9 +632,13 @@ impl Settings {
             }
         };
 
-        match (salesman, bitrix24) {
-            (Some(salesman), Some(bitrix24)) if problems.is_empty() => {
-                Ok(Mappings { salesman, bitrix24 })
+        match (salesman, bitrix24, livetex) {
+            (Some(salesman), Some(bitrix24), Some(livetex)) if problems.is_empty() => {
+                Ok(Mappings {
+                    salesman,
+                    bitrix24,
+                    livetex,
+                })
             }
             _ => Err(problems),
         }

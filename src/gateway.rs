@@ -9,8 +9,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::config::{ConfigProblem, Settings};
-use crate::core::{Core, Employees};
+use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
 use crate::dialect::bitrix24::{self, Bitrix24};
+use crate::dialect::livetex::{self, Livetex};
 use crate::dialect::salesman::{self, Salesman};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
@@ -54,6 +55,15 @@ impl Gateway {
         settings: &Settings,
         listener: Option<TcpListener>,
     ) -> Result<Gateway, StartError> {
+        Gateway::start_with_clock(settings, listener, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Gateway::start`], on the given clock (tests move time by hand).
+    pub async fn start_with_clock(
+        settings: &Settings,
+        listener: Option<TcpListener>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Gateway, StartError> {
         let mappings = settings.check().map_err(StartError::Config)?;
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
@@ -72,10 +82,28 @@ impl Gateway {
                 reason: error.to_string(),
             })??;
         let store: Arc<dyn LeadStore> = Arc::new(store);
-        let core = Arc::new(Core::new(
-            store.clone(),
-            Employees::new(settings.employees.clone()),
-        ));
+        let employees = Employees::new(settings.employees.clone());
+        let routing = Routing {
+            rules: settings
+                .routing
+                .iter()
+                .map(|route| RoutingRule {
+                    site_ids: route.site_ids.clone(),
+                    department_ids: route.department_ids.clone(),
+                    employees: route
+                        .employees
+                        .iter()
+                        .filter_map(|login| employees.by_login(login))
+                        .map(|employee| employee.id)
+                        .collect(),
+                })
+                .collect(),
+        };
+        let core = Arc::new(
+            Core::new(store.clone(), employees)
+                .with_routing(routing)
+                .with_clock(clock),
+        );
         let limits = Limits {
             body_limit_bytes: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout(),
@@ -111,6 +139,16 @@ impl Gateway {
                 limits.body_limit_bytes,
             ));
             router = router.merge(bitrix24::routes(bitrix24, limits));
+        }
+        if settings.livetex.enabled {
+            let livetex = Arc::new(Livetex::new(
+                core.clone(),
+                mappings.livetex,
+                &settings.livetex,
+                write_context.clone(),
+                limits.body_limit_bytes,
+            ));
+            router = router.merge(livetex::routes(livetex, limits));
         }
         let router = gateway_http::with_common_layers(router);
 

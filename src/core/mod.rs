@@ -3,7 +3,9 @@
 //! Core knows the employee directory and the assignment rules; it knows
 //! nothing of wire formats, and the store decides ids and durability.
 
+pub mod access;
 mod assign;
+pub mod clock;
 mod employees;
 
 use std::sync::Arc;
@@ -16,8 +18,31 @@ use crate::store::{
     Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
 };
 
+pub use access::{Routing, RoutingRule, Scope};
 pub use assign::AssignedBy;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use employees::Employees;
+
+/// How long a lead lock lasts, and how far taking it again extends it
+/// (LiveTex `Leads.lock`: 30 minutes).
+pub const LOCK_PERIOD: chrono::Duration = chrono::Duration::minutes(30);
+
+/// Why an employee cannot have a lead.
+#[derive(Debug, Error)]
+pub enum AccessError {
+    #[error("no such lead")]
+    NotFound,
+    #[error("the lead is outside the employee's access")]
+    Forbidden,
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<StoreError> for AccessError {
+    fn from(error: StoreError) -> Self {
+        AccessError::Core(CoreError::Store(error))
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum CoreError {
@@ -53,11 +78,170 @@ pub struct EmployeeStats<'a> {
 pub struct Core {
     store: Arc<dyn LeadStore>,
     employees: Employees,
+    routing: Routing,
+    clock: Arc<dyn Clock>,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn LeadStore>, employees: Employees) -> Core {
-        Core { store, employees }
+        Core {
+            store,
+            employees,
+            routing: Routing::default(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_routing(self, routing: Routing) -> Core {
+        Core { routing, ..self }
+    }
+
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Core {
+        Core { clock, ..self }
+    }
+
+    /// Now, on the injected clock, to the microsecond the store keeps.
+    pub fn now(&self) -> DateTime<Utc> {
+        crate::lead::truncate_to_micros(self.clock.now())
+    }
+
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    /// A page of the leads `viewer` may see in `scope`, redacted for them.
+    pub async fn query_for(
+        &self,
+        viewer: &Employee,
+        scope: Scope,
+        mut query: LeadQuery,
+    ) -> Result<LeadPage, CoreError> {
+        let groups = self.routing.scope(viewer, scope);
+        if !groups.is_empty() {
+            if query.any_of.is_empty() {
+                query.any_of = groups;
+            } else {
+                // Both restrictions hold: the caller's own OR-groups must
+                // meet the scope's, so combine them pairwise.
+                let mut combined = Vec::with_capacity(query.any_of.len() * groups.len());
+                for mine in &query.any_of {
+                    for scope_group in &groups {
+                        let mut both = mine.clone();
+                        both.extend(scope_group.iter().cloned());
+                        combined.push(both);
+                    }
+                }
+                query.any_of = combined;
+            }
+        }
+        let mut page = self.store.query(query).await?;
+        for lead in &mut page.leads {
+            access::redact(viewer, lead);
+        }
+        Ok(page)
+    }
+
+    /// One lead as `viewer` may see it in `scope`.
+    pub async fn get_for(
+        &self,
+        viewer: &Employee,
+        scope: Scope,
+        id: LeadId,
+    ) -> Result<Lead, AccessError> {
+        let mut lead = self.store.get(id).await?.ok_or(AccessError::NotFound)?;
+        if !self.routing.can_see(viewer, &lead, scope) {
+            return Err(AccessError::Forbidden);
+        }
+        access::redact(viewer, &mut lead);
+        Ok(lead)
+    }
+
+    /// Takes or prolongs `viewer`'s lock on a lead. `false` when another
+    /// employee holds an unexpired lock. One conditional update in the
+    /// store decides between concurrent callers, in any process.
+    pub async fn lock(&self, viewer: &Employee, id: LeadId) -> Result<bool, AccessError> {
+        self.get_for(viewer, Scope::Visible, id).await?;
+        let now = self.now();
+        let me = viewer.id;
+        let change = Box::new(move |lead: &mut Lead| match &lead.lock {
+            Some(lock) if lock.until > now && lock.by != me => Err(LeadError::LockedByOther),
+            Some(lock) if lock.until > now => {
+                let until = lock.until + LOCK_PERIOD;
+                lead.lock = Some(crate::lead::Lock { by: me, until });
+                Ok(())
+            }
+            _ => {
+                lead.lock = Some(crate::lead::Lock {
+                    by: me,
+                    until: now + LOCK_PERIOD,
+                });
+                Ok(())
+            }
+        });
+        match self.store.update(id, change).await {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Err(AccessError::NotFound),
+            Err(StoreError::Rejected(LeadError::LockedByOther)) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Releases `viewer`'s lock. `true` also for a lead nobody holds;
+    /// `false` when another employee holds it.
+    pub async fn unlock(&self, viewer: &Employee, id: LeadId) -> Result<bool, AccessError> {
+        self.get_for(viewer, Scope::Visible, id).await?;
+        let now = self.now();
+        let me = viewer.id;
+        let change = Box::new(move |lead: &mut Lead| match &lead.lock {
+            Some(lock) if lock.until > now && lock.by != me => Err(LeadError::LockedByOther),
+            _ => {
+                lead.lock = None;
+                Ok(())
+            }
+        });
+        match self.store.update(id, change).await {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) => Err(AccessError::NotFound),
+            Err(StoreError::Rejected(LeadError::LockedByOther)) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Marks a lead processed by `viewer`, with their answer. A lead already
+    /// processed is left exactly as it is.
+    pub async fn complete(
+        &self,
+        viewer: &Employee,
+        id: LeadId,
+        answer_text: Option<String>,
+        rules: &ValidationRules,
+    ) -> Result<Lead, AccessError> {
+        self.get_for(viewer, Scope::Visible, id).await?;
+        let now = self.now();
+        let me = viewer.id;
+        let rules = rules.clone();
+        let change = Box::new(move |lead: &mut Lead| {
+            if lead.completed_at.is_some() {
+                return Err(LeadError::AlreadyCompleted);
+            }
+            lead.stage = Stage::Processed;
+            lead.completed_at = Some(now);
+            lead.completed_by = Some(me);
+            if answer_text.is_some() {
+                lead.answer_text = answer_text;
+            }
+            rules.check(lead)
+        });
+        match self.store.update(id, change).await {
+            Ok(Some(lead)) => Ok(lead),
+            Ok(None) => Err(AccessError::NotFound),
+            // Already completed: idempotent, nothing changes.
+            Err(StoreError::Rejected(LeadError::AlreadyCompleted)) => {
+                self.get_for(viewer, Scope::Visible, id).await
+            }
+            Err(StoreError::Rejected(error)) => Err(CoreError::Invalid(error).into()),
+            Err(error) => Err(error.into()),
+        }
     }
 
     pub fn employees(&self) -> &Employees {

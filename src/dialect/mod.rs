@@ -3,4 +3,5 @@
 //! forwarding work, the client side. Dialects meet only in `core` and `lead`.
 
 pub mod bitrix24;
+pub mod livetex;
 pub mod salesman;

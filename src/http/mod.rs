@@ -2,6 +2,7 @@
 //! through (request id, tracing span, per-dialect timeout and panic guard),
 //! health endpoints, and the server loop itself (plain or TLS, graceful stop).
 
+pub mod args;
 pub mod guard;
 pub mod health;
 pub mod params;
@@ -17,6 +18,7 @@ use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+pub use args::{scalar_text, Args};
 pub use guard::Failure;
 pub use params::{Params, ParamsError};
 pub use server::{RunningServer, ServerOptions};

@@ -187,6 +187,8 @@ pub enum FieldPath {
     OriginExternalId,
     /// Ids of contacts in the CRM the lead is linked to (Bitrix24 CONTACT_ID/CONTACT_IDS).
     ContactIds,
+    /// Seconds from creation to completion (LiveTex `duration`), read-only.
+    Duration,
     /// Read-only flags derived from the contact lists.
     HasEmail,
     HasPhone,
@@ -246,6 +248,7 @@ impl FieldPath {
             "origin.system",
             "origin.external_id",
             "contact_ids",
+            "duration",
             "has_email",
             "has_phone",
         ];
@@ -314,6 +317,7 @@ impl FieldPath {
             "origin.system" => FieldPath::OriginSystem,
             "origin.external_id" => FieldPath::OriginExternalId,
             "contact_ids" => FieldPath::ContactIds,
+            "duration" => FieldPath::Duration,
             "has_email" => FieldPath::HasEmail,
             "has_phone" => FieldPath::HasPhone,
             _ => return None,
@@ -342,6 +346,7 @@ impl FieldPath {
                 | FieldPath::Employee(_, EmployeeAttr::Name)
                 | FieldPath::HasEmail
                 | FieldPath::HasPhone
+                | FieldPath::Duration
         )
     }
 
@@ -407,6 +412,9 @@ impl FieldPath {
                 .contact_ids
                 .first()
                 .map_or(FieldValue::Absent, |id| FieldValue::Int(*id)),
+            FieldPath::Duration => lead.completed_at.map_or(FieldValue::Absent, |completed| {
+                FieldValue::Int((completed - lead.created_at).num_seconds().max(0))
+            }),
             FieldPath::HasEmail => FieldValue::Bool(lead.has_email()),
             FieldPath::HasPhone => FieldValue::Bool(lead.has_phone()),
             FieldPath::Custom(name) => lead
@@ -506,7 +514,8 @@ impl FieldPath {
             | FieldPath::CreatedAt
             | FieldPath::UpdatedAt
             | FieldPath::HasEmail
-            | FieldPath::HasPhone => return Err(invalid("a field set by the gateway")),
+            | FieldPath::HasPhone
+            | FieldPath::Duration => return Err(invalid("a field set by the gateway")),
         }
         Ok(())
     }
@@ -580,6 +589,7 @@ impl fmt::Display for FieldPath {
                 FieldPath::Opened => "opened",
                 FieldPath::OriginSystem => "origin.system",
                 FieldPath::ContactIds => "contact_ids",
+                FieldPath::Duration => "duration",
                 FieldPath::HasEmail => "has_email",
                 FieldPath::HasPhone => "has_phone",
                 _ => "origin.external_id",

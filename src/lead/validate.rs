@@ -22,6 +22,12 @@ pub enum LeadError {
     },
     #[error("a lead needs at least one of: {fields}")]
     Empty { fields: String },
+    /// Another employee holds the lead's lock.
+    #[error("the lead is locked by another employee")]
+    LockedByOther,
+    /// The lead was processed already; completing it again changes nothing.
+    #[error("the lead is already completed")]
+    AlreadyCompleted,
 }
 
 impl LeadError {
@@ -31,7 +37,10 @@ impl LeadError {
             LeadError::TooLong { field, .. }
             | LeadError::Required { field }
             | LeadError::InvalidValue { field, .. } => Some(field),
-            LeadError::ContactRequired | LeadError::Empty { .. } => None,
+            LeadError::ContactRequired
+            | LeadError::Empty { .. }
+            | LeadError::LockedByOther
+            | LeadError::AlreadyCompleted => None,
         }
     }
 }

@@ -57,6 +57,7 @@ impl DecodeError {
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("salesman", include_str!("../../mappings/salesman.toml")),
     ("bitrix24", include_str!("../../mappings/bitrix24.toml")),
+    ("livetex", include_str!("../../mappings/livetex.toml")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,6 +78,10 @@ pub struct LeadQuery {
     pub text_contains: Option<String>,
     /// Comparisons on any canonical field, all of which must hold.
     pub conditions: Vec<Condition>,
+    /// Groups of conditions of which at least one must hold entirely (an
+    /// access scope: "own or routed"). Empty means no such restriction; a
+    /// single empty group matches everything.
+    pub any_of: Vec<Vec<Condition>>,
     /// Applied in order; the lead id breaks remaining ties so pages never overlap.
     pub sort: Vec<Sort>,
     pub offset: u64,

@@ -94,9 +94,21 @@ impl TestGateway {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestGateway {
+        TestGateway::start_on_clock(dir, extra, std::sync::Arc::new(leadgate::core::SystemClock))
+            .await
+    }
+
+    /// A gateway whose clock the test moves (lock expiry, relative dates).
+    pub async fn start_on_clock(
+        dir: tempfile::TempDir,
+        extra: &str,
+        clock: std::sync::Arc<dyn leadgate::core::Clock>,
+    ) -> TestGateway {
         let settings = settings(&dir.path().join("leads.db"), dir.path(), extra);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = Gateway::start(&settings, Some(listener)).await.unwrap();
+        let gateway = Gateway::start_with_clock(&settings, Some(listener), clock)
+            .await
+            .unwrap();
         let base = format!("http://{}", gateway.local_addr());
         TestGateway {
             gateway: Some(gateway),

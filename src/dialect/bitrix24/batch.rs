@@ -9,9 +9,9 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::args::scalar_text;
 use super::reply::{Output, Timing};
 use super::{Args, Bitrix24, Bitrix24Error};
+use crate::http::scalar_text;
 use crate::http::{Params, ParamsError};
 use crate::lead::Employee;
 

@@ -5,9 +5,9 @@
 
 use serde_json::{Map, Value};
 
-use super::args::scalar_text;
 use super::error::Bitrix24Error;
 use super::Bitrix24;
+use crate::http::scalar_text;
 use crate::lead::path::FieldPath;
 use crate::lead::{ContactKind, ContactPoint, Lead};
 

@@ -7,9 +7,9 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use super::args::scalar_text;
 use super::codec::{wire_field_name, CONTACT_LISTS, USER_FIELD_PREFIX};
 use super::{Args, Bitrix24, Bitrix24Error};
+use crate::http::scalar_text;
 use crate::lead::contact::normalize_phone;
 use crate::lead::path::{parse_flag, EmployeeAttr, FieldPath};
 use crate::store::{Compare, Condition, Operand, Sort, SortKey};

@@ -5,10 +5,10 @@
 
 use serde_json::{Map, Value};
 
-use super::args::scalar_text;
 use super::codec::{wire_field_name, USER_FIELD_PREFIX};
 use super::reply::Output;
 use super::{Args, Bitrix24, Bitrix24Error};
+use crate::http::scalar_text;
 use crate::store::LeadQuery;
 
 pub const PAGE_SIZE: u64 = 50;

@@ -9,7 +9,6 @@
 //! the one place failures become wire errors.
 
 mod add;
-mod args;
 mod auth;
 mod batch;
 mod codec;
@@ -40,7 +39,7 @@ use crate::lead::path::{FieldPath, WriteContext};
 use crate::lead::{Employee, EmployeeId, ValidationRules};
 use crate::mapping::{Mapping, ValueMap};
 
-pub use args::Args;
+pub use crate::http::Args;
 pub use error::Bitrix24Error;
 use reply::{Output, Timing};
 
@@ -222,7 +221,7 @@ type CallFuture<'a> =
 /// `id`/`ID`: a positive integer, or "ID is not defined or invalid".
 fn lead_id(args: &Args) -> Result<i64, Bitrix24Error> {
     args.get("id")
-        .and_then(args::scalar_text)
+        .and_then(crate::http::scalar_text)
         .and_then(|text| text.trim().parse::<i64>().ok())
         .filter(|id| *id > 0)
         .ok_or(Bitrix24Error::InvalidId)

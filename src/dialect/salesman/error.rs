@@ -112,6 +112,8 @@ impl SalesmanError {
                 format!("Неверное значение поля {}", wire(field))
             }
             LeadError::Empty { .. } => "Отсутствуют параметры".into(),
+            LeadError::LockedByOther => "Лид заблокирован другим сотрудником".into(),
+            LeadError::AlreadyCompleted => "Лид уже обработан".into(),
         })
     }
 

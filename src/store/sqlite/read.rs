@@ -117,6 +117,28 @@ fn build_filter(query: &LeadQuery) -> Filter {
     for condition in &query.conditions {
         push_condition(&mut filter, condition);
     }
+    if !query.any_of.is_empty() {
+        let mut alternatives = Vec::with_capacity(query.any_of.len());
+        let mut values = Vec::new();
+        for group in &query.any_of {
+            let mut inner = Filter {
+                sql: String::new(),
+                values: Vec::new(),
+            };
+            for condition in group {
+                push_condition(&mut inner, condition);
+            }
+            // " WHERE a AND b" → "(a AND b)"; an empty group is always true.
+            let body = inner.sql.trim_start_matches(" WHERE ");
+            alternatives.push(if body.is_empty() {
+                "1".to_owned()
+            } else {
+                format!("({body})")
+            });
+            values.extend(inner.values);
+        }
+        filter.push(&format!("({})", alternatives.join(" OR ")), values);
+    }
     filter
 }
 
@@ -138,6 +160,7 @@ fn locate(field: &FieldPath) -> Location {
         FieldPath::Stage => Location::Column("stage"),
         FieldPath::Kind => Location::Column("kind"),
         FieldPath::HasEmail => Location::Column("has_email"),
+        FieldPath::Duration => Location::Column("((completed_at - created_at) / 1000000)"),
         FieldPath::HasPhone => Location::Column("has_phone"),
         FieldPath::Employee(slot, EmployeeAttr::Id) => Location::Column(match slot {
             EmployeeSlot::AssignedTo => "assigned_to",

@@ -1,12 +1,13 @@
 //! A call's arguments as one JSON tree, whatever the encoding: PHP bracket
-//! names (`fields[PHONE][0][VALUE]=…`, `select[]=ID`) are rebuilt into nested
-//! objects and arrays the way PHP builds `$_REQUEST`, so JSON, query strings,
-//! forms, multipart and batch commands all reach the methods in one shape.
-//! Leaves are strings, as in PHP; methods parse numbers and flags themselves.
+//! names (`fields[PHONE][0][VALUE]=…`, `select[]=ID`, `methods[0][parameters][q]`)
+//! are rebuilt into nested objects and arrays the way PHP builds `$_REQUEST`,
+//! so JSON, query strings, forms, multipart and batch commands all reach the
+//! dialects that take nested parameters (Bitrix24, LiveTex) in one shape.
+//! Leaves from forms are strings, as in PHP; JSON keeps its types.
 
 use serde_json::{Map, Value};
 
-use crate::http::Params;
+use super::Params;
 
 /// Deepest bracket nesting rebuilt; PHP's own default is 64.
 const MAX_DEPTH: usize = 16;
@@ -34,6 +35,16 @@ impl Args {
             }
         }
         Args { root }
+    }
+
+    /// Arguments already in tree form (a batch item's `parameters`).
+    pub fn from_object(root: Map<String, Value>) -> Args {
+        Args { root }
+    }
+
+    /// Sets a top-level argument (a path segment that is a parameter).
+    pub fn insert(&mut self, name: &str, value: Value) {
+        self.root.insert(name.to_owned(), value);
     }
 
     /// A top-level argument; names are case-insensitive (`id`/`ID`,

@@ -1,0 +1,76 @@
+//! `Leads.add` (and `POST /v2/leads`): `name`, `site_id` and
+//! `conversation_id` required (the last one unless the deployment relaxes
+//! it), one of `email`/`phone`, `text` and `answer_text` at most 2000
+//! characters, other strings at most 255. The lead gets `type=chat` and is
+//! created by, and assigned to, the calling employee, as in LiveTex.
+
+use serde_json::Value;
+
+use super::error::LivetexError;
+use super::{Livetex, Output};
+use crate::core::NewLead;
+use crate::http::{scalar_text, Args};
+use crate::lead::{Employee, Lead, LeadKind};
+
+pub async fn run(
+    livetex: &Livetex,
+    args: &Args,
+    caller: &Employee,
+) -> Result<Output, LivetexError> {
+    let mut required = vec!["name", "site_id"];
+    if livetex.require_conversation {
+        required.push("conversation_id");
+    }
+    let missing: Vec<(String, &'static str)> = required
+        .iter()
+        .filter(|name| {
+            args.get(name)
+                .and_then(scalar_text)
+                .is_none_or(|value| value.trim().is_empty())
+        })
+        .map(|name| ((*name).to_owned(), "required"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(LivetexError::Invalid(missing));
+    }
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (name, _) in livetex.mapping.fields() {
+        if let Some(value) = args.get(name).and_then(scalar_text) {
+            pairs.push((name.to_owned(), value));
+        }
+    }
+    let mut lead = Lead::new(livetex.core.now());
+    livetex
+        .mapping
+        .decode_into(
+            &mut lead,
+            pairs
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+            &["type"],
+            &livetex.write_context,
+        )
+        .map_err(|error| LivetexError::invalid(error.wire_field()))?;
+    lead.kind = Some(LeadKind::Chat);
+    lead.assigned_to = Some(caller.id);
+    let new = NewLead {
+        lead,
+        requested_assignee: None,
+        created_by: Some(caller),
+        default_assignee: None,
+        keep_stage: true,
+    };
+    let (inserted, _) = livetex
+        .core
+        .create_lead(new, &livetex.rules)
+        .await
+        .map_err(|error| match error {
+            crate::core::CoreError::Invalid(error) => {
+                LivetexError::from_lead(&error, |field| livetex.mapping.wire_name(field).to_owned())
+            }
+            other => other.into(),
+        })?;
+    Ok(Output::of(Value::Object(
+        livetex.encode_lead(&inserted.lead, caller),
+    )))
+}

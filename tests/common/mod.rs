@@ -27,6 +27,8 @@ login = "vladislav@isaler.ru"
 /// The Bitrix24 webhook of employee 1 and an application token of employee 2.
 pub const WEBHOOK_CODE: &str = "k9x2testcode";
 pub const BITRIX24_TOKEN: &str = "test-bitrix24-token";
+/// LiveTex password of employees 1 (admin) and 2 (manager).
+pub const LIVETEX_PASSWORD: &str = "test-livetex-password";
 
 pub fn config_text(store: &Path, extra: &str) -> String {
     format!(
@@ -70,6 +72,12 @@ login = "demo@example.ru"
 [[bitrix24.tokens]]
 token = "{BITRIX24_TOKEN}"
 login = "ivanov@example.ru"
+[[livetex.credentials]]
+login = "demo@example.ru"
+password = "{LIVETEX_PASSWORD}"
+[[livetex.credentials]]
+login = "ivanov@example.ru"
+password = "{LIVETEX_PASSWORD}"
 {extra}
 "#,
         store = store.display().to_string()

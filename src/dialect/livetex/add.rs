@@ -12,47 +12,54 @@ use crate::core::NewLead;
 use crate::http::{scalar_text, Args};
 use crate::lead::{Employee, Lead, LeadKind};
 
+impl Livetex {
+    /// The lead a `Leads.add` call describes for `caller`, not yet stored.
+    pub fn decode_add(&self, args: &Args, caller: &Employee) -> Result<Lead, LivetexError> {
+        let mut required = vec!["name", "site_id"];
+        if self.require_conversation {
+            required.push("conversation_id");
+        }
+        let missing: Vec<(String, &'static str)> = required
+            .iter()
+            .filter(|name| {
+                args.get(name)
+                    .and_then(scalar_text)
+                    .is_none_or(|value| value.trim().is_empty())
+            })
+            .map(|name| ((*name).to_owned(), "required"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(LivetexError::Invalid(missing));
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, _) in self.mapping.fields() {
+            if let Some(value) = args.get(name).and_then(scalar_text) {
+                pairs.push((name.to_owned(), value));
+            }
+        }
+        let mut lead = Lead::new(self.core.now());
+        self.mapping
+            .decode_into(
+                &mut lead,
+                pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+                &["type"],
+                &self.write_context,
+            )
+            .map_err(|error| LivetexError::invalid(error.wire_field()))?;
+        lead.kind = Some(LeadKind::Chat);
+        lead.assigned_to = Some(caller.id);
+        Ok(lead)
+    }
+}
+
 pub async fn run(
     livetex: &Livetex,
     args: &Args,
     caller: &Employee,
 ) -> Result<Output, LivetexError> {
-    let mut required = vec!["name", "site_id"];
-    if livetex.require_conversation {
-        required.push("conversation_id");
-    }
-    let missing: Vec<(String, &'static str)> = required
-        .iter()
-        .filter(|name| {
-            args.get(name)
-                .and_then(scalar_text)
-                .is_none_or(|value| value.trim().is_empty())
-        })
-        .map(|name| ((*name).to_owned(), "required"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(LivetexError::Invalid(missing));
-    }
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for (name, _) in livetex.mapping.fields() {
-        if let Some(value) = args.get(name).and_then(scalar_text) {
-            pairs.push((name.to_owned(), value));
-        }
-    }
-    let mut lead = Lead::new(livetex.core.now());
-    livetex
-        .mapping
-        .decode_into(
-            &mut lead,
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-            &["type"],
-            &livetex.write_context,
-        )
-        .map_err(|error| LivetexError::invalid(error.wire_field()))?;
-    lead.kind = Some(LeadKind::Chat);
-    lead.assigned_to = Some(caller.id);
+    let lead = livetex.decode_add(args, caller)?;
     let new = NewLead {
         lead,
         requested_assignee: None,

@@ -38,6 +38,7 @@ use crate::lead::path::WriteContext;
 use crate::lead::{Employee, LeadId, ValidationRules};
 use crate::mapping::Mapping;
 
+pub use codec::{parse_fields, project};
 pub use error::LivetexError;
 
 /// Everything under `/v2/`; the resource and method are in the rest.

@@ -55,6 +55,8 @@ pub struct Settings {
     pub bitrix24: Bitrix24Settings,
     #[serde(default)]
     pub livetex: LivetexSettings,
+    #[serde(default)]
+    pub uis: UisSettings,
     /// Which employees leads are routed to, by site and department (LiveTex
     /// `listRouted`/`showRouted` and the operators' view of `list`).
     #[serde(default)]
@@ -139,6 +141,7 @@ pub struct MappingSettings {
     pub salesman: Option<PathBuf>,
     pub bitrix24: Option<PathBuf>,
     pub livetex: Option<PathBuf>,
+    pub uis: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,11 +303,62 @@ pub struct RoutingSettings {
     pub employees: Vec<String>,
 }
 
+/// UIS / CoMagic Data API v2.0 (`POST /v2.0`, JSON-RPC 2.0).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UisSettings {
+    pub enabled: bool,
+    /// `app_id` that `login.user` reports (the tenant).
+    pub app_id: i64,
+    /// Lifetime of a `login.user` session key; UIS uses one hour.
+    pub session_ttl_secs: u64,
+    /// Points per access token per day and per minute (every successful call
+    /// costs one), reported in `metadata.limits`; over them, -32029.
+    pub day_limit: u64,
+    pub minute_limit: u64,
+    /// Permanent API keys, each acting as an employee; `agent = true` keys
+    /// may act for another employee with `user_id`.
+    pub keys: Vec<UisKey>,
+    /// Logins and passwords `login.user` accepts.
+    pub credentials: Vec<UisCredential>,
+}
+
+impl Default for UisSettings {
+    fn default() -> Self {
+        UisSettings {
+            enabled: true,
+            app_id: 1,
+            session_ttl_secs: 3600,
+            day_limit: 10_000,
+            minute_limit: 300,
+            keys: Vec::new(),
+            credentials: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UisKey {
+    pub key: String,
+    pub login: String,
+    #[serde(default)]
+    pub agent: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UisCredential {
+    pub login: String,
+    pub password: String,
+}
+
 /// Loaded mapping files, one per dialect, compiled.
 pub struct Mappings {
     pub salesman: Mapping,
     pub bitrix24: Mapping,
     pub livetex: Mapping,
+    pub uis: Mapping,
 }
 
 impl Settings {
@@ -569,6 +623,73 @@ impl Settings {
             }
         }
 
+        if self.uis.enabled {
+            for (index, key) in self.uis.keys.iter().enumerate() {
+                if key.key.trim().is_empty() {
+                    problem(
+                        &format!("uis.keys[{index}].key"),
+                        "must not be empty".into(),
+                    );
+                }
+                if !is_employee(&key.login) {
+                    problem(
+                        &format!("uis.keys[{index}].login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            key.login
+                        ),
+                    );
+                }
+            }
+            for (index, credential) in self.uis.credentials.iter().enumerate() {
+                if credential.password.is_empty() {
+                    problem(
+                        &format!("uis.credentials[{index}].password"),
+                        "must not be empty".into(),
+                    );
+                }
+                if !is_employee(&credential.login) {
+                    problem(
+                        &format!("uis.credentials[{index}].login"),
+                        format!(
+                            "{:?} is not the login of any [[employees]] entry",
+                            credential.login
+                        ),
+                    );
+                }
+            }
+            for (key, value) in [
+                ("uis.session_ttl_secs", self.uis.session_ttl_secs),
+                ("uis.day_limit", self.uis.day_limit),
+                ("uis.minute_limit", self.uis.minute_limit),
+            ] {
+                if value == 0 {
+                    problem(key, "must be above 0".into());
+                }
+            }
+        }
+
+        let uis = match &self.mappings.uis {
+            Some(path) => Mapping::from_file(path),
+            None => Mapping::built_in("uis"),
+        };
+        let uis = match uis {
+            Ok(mapping) => {
+                for (key, problem) in crate::dialect::uis::missing_in_mapping(&mapping) {
+                    problems.push(ConfigProblem {
+                        file: mapping.source.clone(),
+                        key,
+                        problem,
+                    });
+                }
+                Some(mapping)
+            }
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(ConfigProblem::from));
+                None
+            }
+        };
+
         let livetex = match &self.mappings.livetex {
             Some(path) => Mapping::from_file(path),
             None => Mapping::built_in("livetex"),
@@ -632,12 +753,13 @@ impl Settings {
             }
         };
 
-        match (salesman, bitrix24, livetex) {
-            (Some(salesman), Some(bitrix24), Some(livetex)) if problems.is_empty() => {
+        match (salesman, bitrix24, livetex, uis) {
+            (Some(salesman), Some(bitrix24), Some(livetex), Some(uis)) if problems.is_empty() => {
                 Ok(Mappings {
                     salesman,
                     bitrix24,
                     livetex,
+                    uis,
                 })
             }
             _ => Err(problems),

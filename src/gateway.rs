@@ -13,6 +13,7 @@ use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
 use crate::dialect::bitrix24::{self, Bitrix24};
 use crate::dialect::livetex::{self, Livetex};
 use crate::dialect::salesman::{self, Salesman};
+use crate::dialect::uis::{self, Uis};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
 use crate::lead::path::WriteContext;
@@ -149,6 +150,16 @@ impl Gateway {
                 limits.body_limit_bytes,
             ));
             router = router.merge(livetex::routes(livetex, limits));
+        }
+        if settings.uis.enabled {
+            let uis = Arc::new(Uis::new(
+                core.clone(),
+                mappings.uis,
+                &settings.uis,
+                rules.clone(),
+                write_context.clone(),
+            ));
+            router = router.merge(uis::routes(uis, limits));
         }
         let router = gateway_http::with_common_layers(router);
 

@@ -5,3 +5,4 @@
 pub mod bitrix24;
 pub mod livetex;
 pub mod salesman;
+pub mod uis;

@@ -171,10 +171,49 @@ pub(super) fn compile(source: &str, text: &str) -> Result<Mapping, Vec<MappingEr
         records.insert(name.clone(), Record { columns: compiled });
     }
 
+    let mut funnels = Vec::with_capacity(file.funnels.len());
+    for (index, spec) in file.funnels.iter().enumerate() {
+        let mut stages = Vec::with_capacity(spec.stages.len());
+        for (position, stage) in spec.stages.iter().enumerate() {
+            let key = format!("funnels[{index}].stages[{position}]");
+            if !["in_process", "success", "failed"].contains(&stage.status.as_str()) {
+                problems.add(
+                    format!("{key}.status"),
+                    format!("{:?}: expected in_process, success or failed", stage.status),
+                );
+            }
+            let mut canonical = Vec::with_capacity(stage.canonical.len());
+            for name in &stage.canonical {
+                match crate::lead::Stage::parse(name) {
+                    Some(found) => canonical.push(found),
+                    None => problems.add(
+                        format!("{key}.canonical"),
+                        format!(
+                            "{name:?} is not a canonical stage; expected one of {}",
+                            crate::lead::Stage::NAMES.join(", ")
+                        ),
+                    ),
+                }
+            }
+            stages.push(super::FunnelStage {
+                ext_id: stage.ext_id.clone(),
+                name: stage.name.clone(),
+                status: stage.status.clone(),
+                canonical,
+            });
+        }
+        funnels.push(super::Funnel {
+            ext_id: spec.ext_id.clone(),
+            name: spec.name.clone(),
+            stages,
+        });
+    }
+
     if !problems.list.is_empty() {
         return Err(problems.list);
     }
     Ok(Mapping {
+        funnels,
         dialect: file.dialect.name,
         source: source.to_owned(),
         timezone,

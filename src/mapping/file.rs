@@ -21,6 +21,29 @@ pub struct MappingFile {
     /// Named output layouts (a list row, an info record): ordered columns.
     #[serde(default)]
     pub records: IndexMap<String, Vec<ColumnSpec>>,
+    /// Sales funnels over the canonical stages (UIS `get.sales_funnel`).
+    #[serde(default)]
+    pub funnels: Vec<FunnelSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelSpec {
+    pub ext_id: String,
+    pub name: String,
+    pub stages: Vec<FunnelStageSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelStageSpec {
+    pub ext_id: String,
+    pub name: String,
+    /// `in_process`, `success` or `failed`.
+    pub status: String,
+    /// The canonical stages this funnel stage stands for.
+    #[serde(default)]
+    pub canonical: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

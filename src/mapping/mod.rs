@@ -58,6 +58,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("salesman", include_str!("../../mappings/salesman.toml")),
     ("bitrix24", include_str!("../../mappings/bitrix24.toml")),
     ("livetex", include_str!("../../mappings/livetex.toml")),
+    ("uis", include_str!("../../mappings/uis.toml")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +143,24 @@ pub struct Mapping {
     value_maps: Vec<ValueMap>,
     value_map_names: HashMap<String, usize>,
     records: HashMap<String, Record>,
+    /// Sales funnels, in file order.
+    pub funnels: Vec<Funnel>,
+}
+
+/// A sales funnel: named stages over the canonical ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Funnel {
+    pub ext_id: String,
+    pub name: String,
+    pub stages: Vec<FunnelStage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunnelStage {
+    pub ext_id: String,
+    pub name: String,
+    pub status: String,
+    pub canonical: Vec<crate::lead::Stage>,
 }
 
 impl Mapping {

@@ -29,6 +29,11 @@ pub const WEBHOOK_CODE: &str = "k9x2testcode";
 pub const BITRIX24_TOKEN: &str = "test-bitrix24-token";
 /// LiveTex password of employees 1 (admin) and 2 (manager).
 pub const LIVETEX_PASSWORD: &str = "test-livetex-password";
+/// UIS permanent keys of employee 1 (the second an agent key) and the
+/// `login.user` password of employee 2.
+pub const UIS_KEY: &str = "test-uis-key";
+pub const UIS_AGENT_KEY: &str = "test-uis-agent-key";
+pub const UIS_PASSWORD: &str = "test-uis-password";
 
 pub fn config_text(store: &Path, extra: &str) -> String {
     format!(
@@ -78,6 +83,16 @@ password = "{LIVETEX_PASSWORD}"
 [[livetex.credentials]]
 login = "ivanov@example.ru"
 password = "{LIVETEX_PASSWORD}"
+[[uis.keys]]
+key = "{UIS_KEY}"
+login = "demo@example.ru"
+[[uis.keys]]
+key = "{UIS_AGENT_KEY}"
+login = "demo@example.ru"
+agent = true
+[[uis.credentials]]
+login = "ivanov@example.ru"
+password = "{UIS_PASSWORD}"
 {extra}
 "#,
         store = store.display().to_string()

@@ -1,0 +1,351 @@
+//! UIS / CoMagic Data API v2.0: JSON-RPC 2.0 on `POST /v2.0`, served by a
+//! jsonrpsee server mounted as a tower service beside the other dialects.
+//!
+//! jsonrpsee dispatches methods and writes envelopes (ids echoed with their
+//! JSON type). In front of it, `screen` answers what UIS refuses in its own
+//! words before jsonrpsee would answer differently: unreadable JSON (id
+//! null), batch arrays and notifications (-32099), a bad envelope, unknown
+//! methods. Every answer is HTTP 200. One module per method; `engine` is the
+//! filter/sort/fields/paging machinery every `get.*` method shares; `error`
+//! is the one place failures become UIS errors.
+
+mod auth;
+mod engine;
+pub mod error;
+mod funnel;
+mod limits;
+mod report;
+mod session;
+mod upload;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use axum::routing::any;
+use axum::Router;
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_TYPE};
+use http::{HeaderValue, Method as Verb, StatusCode};
+use jsonrpsee::server::{RpcModule, ServerHandle, TowerService};
+use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::{json, Map, Value};
+use tower::Service;
+
+use crate::config::UisSettings;
+use crate::core::Core;
+use crate::http::{guard, Failure, Limits};
+use crate::lead::path::WriteContext;
+use crate::lead::ValidationRules;
+use crate::mapping::Mapping;
+
+pub use error::UisError;
+
+pub const ROUTES: &[&str] = &["/v2.0", "/v2.0/"];
+
+/// What the methods read from the mapping file, checked at start-up.
+pub const REQUIRED_RECORDS: &[&str] = &["report"];
+pub const REQUIRED_VALUE_MAPS: &[&str] = &["status"];
+
+/// The methods served; anything else is `method_not_found` before dispatch.
+pub const METHODS: &[&str] = &[
+    "login.user",
+    "logout.user",
+    "get.sales_funnel",
+    "upload.offline_messages",
+    "get.offline_messages_report",
+];
+
+pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
+    let mut missing: Vec<(String, String)> = REQUIRED_RECORDS
+        .iter()
+        .filter(|name| mapping.record(name).is_none())
+        .map(|name| {
+            (
+                format!("records.{name}"),
+                format!("the UIS dialect needs [[records.{name}]] for get.offline_messages_report"),
+            )
+        })
+        .collect();
+    missing.extend(
+        REQUIRED_VALUE_MAPS
+            .iter()
+            .filter(|name| mapping.value_map(name).is_none())
+            .map(|name| {
+                (
+                    format!("values.{name}"),
+                    format!("the UIS dialect needs [values.{name}]"),
+                )
+            }),
+    );
+    if mapping.funnels.is_empty() {
+        missing.push((
+            "funnels".into(),
+            "the UIS dialect needs at least one [[funnels]] entry for get.sales_funnel".into(),
+        ));
+    }
+    missing
+}
+
+pub struct Uis {
+    core: Arc<Core>,
+    mapping: Mapping,
+    auth: auth::Auth,
+    limits: limits::Limits,
+    funnel_spec: engine::Spec,
+    report_spec: engine::Spec,
+    rules: ValidationRules,
+    write_context: WriteContext,
+    app_id: i64,
+}
+
+impl Uis {
+    pub fn new(
+        core: Arc<Core>,
+        mapping: Mapping,
+        settings: &UisSettings,
+        rules: ValidationRules,
+        write_context: WriteContext,
+    ) -> Uis {
+        Uis {
+            auth: auth::Auth::new(
+                &settings.keys,
+                &settings.credentials,
+                settings.session_ttl_secs,
+            ),
+            limits: limits::Limits::new(settings.day_limit, settings.minute_limit),
+            funnel_spec: funnel::spec(),
+            report_spec: report::spec(&mapping),
+            app_id: settings.app_id,
+            core,
+            mapping,
+            rules: ValidationRules {
+                require_contact: true,
+                ..rules
+            },
+            write_context,
+        }
+    }
+
+    /// One call: authenticate (except login.user), check the caller's
+    /// budget, run, charge; `metadata` rides on successes and errors alike.
+    async fn dispatch(
+        &self,
+        method: &str,
+        params: Option<&str>,
+    ) -> Result<Value, ErrorObjectOwned> {
+        let empty = json!({});
+        let params: Map<String, Value> = match params.map(serde_json::from_str::<Value>) {
+            None => Map::new(),
+            Some(Ok(Value::Object(params))) => params,
+            Some(Ok(other)) => {
+                return Err(UisError::data_type("params", Some(&other)).into_rpc(&empty))
+            }
+            Some(Err(_)) => return Err(UisError::parse_error().into_rpc(&empty)),
+        };
+        match method {
+            "login.user" => {
+                return session::login(self, &params).map_err(|error| error.into_rpc(&empty))
+            }
+            "logout.user" => {
+                return session::logout(self, &params).map_err(|error| error.into_rpc(&empty))
+            }
+            _ => {}
+        }
+        let now = self.core.now();
+        let caller = self
+            .auth
+            .caller(&params, now, self.core.employees())
+            .map_err(|error| error.into_rpc(&empty))?;
+        let metadata = |total: Option<u64>| {
+            let mut metadata = json!({"limits": self.limits.report(&caller.key, self.core.now())});
+            if let Some(total) = total {
+                metadata["total_items"] = total.into();
+            }
+            metadata
+        };
+        if let Err(error) = self.limits.check(&caller.key, now) {
+            return Err(error.into_rpc(&metadata(None)));
+        }
+        let outcome = match method {
+            "get.sales_funnel" => {
+                funnel::run(self, &params).map(|(data, total)| (Value::Array(data), Some(total)))
+            }
+            "get.offline_messages_report" => report::run(self, &params)
+                .await
+                .map(|(data, total)| (Value::Array(data), Some(total))),
+            "upload.offline_messages" => upload::run(self, &params, caller.employee)
+                .await
+                .map(|data| (data, None)),
+            _ => Err(UisError::method_not_found()),
+        };
+        match outcome {
+            Ok((data, total)) => {
+                self.limits.charge(&caller.key, now);
+                Ok(json!({"data": data, "metadata": metadata(total)}))
+            }
+            Err(error) => Err(error.into_rpc(&metadata(None))),
+        }
+    }
+}
+
+/// The jsonrpsee side: one async method per UIS method, all through `dispatch`.
+fn rpc_module(uis: Arc<Uis>) -> RpcModule<Uis> {
+    let mut module = RpcModule::from_arc(uis);
+    for method in METHODS {
+        let registered = module.register_async_method(method, move |params, uis, _| async move {
+            uis.dispatch(method, params.as_str()).await
+        });
+        if let Err(error) = registered {
+            tracing::error!(%error, method, "UIS method not registered");
+        }
+    }
+    module
+}
+
+/// The jsonrpsee service and the handle that keeps it running.
+pub struct Endpoint {
+    service: TowerService<tower::layer::util::Identity, tower::layer::util::Identity>,
+    _running: ServerHandle,
+    body_limit: usize,
+}
+
+pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
+    let (stop, running) = jsonrpsee::server::stop_channel();
+    // Each HTTP request counts as a jsonrpsee "connection"; the gateway's own
+    // server bounds connections, so jsonrpsee's guard must never refuse one.
+    let config = jsonrpsee::server::ServerConfig::builder()
+        .max_connections(u32::MAX)
+        .max_request_body_size(limits.body_limit_bytes.min(u32::MAX as usize) as u32)
+        .max_response_body_size(u32::MAX)
+        .build();
+    let service = jsonrpsee::server::Server::builder()
+        .set_config(config)
+        .to_service_builder()
+        .build(rpc_module(uis), stop);
+    let endpoint = Arc::new(Endpoint {
+        service,
+        _running: running,
+        body_limit: limits.body_limit_bytes,
+    });
+    let mut router = Router::new();
+    for path in ROUTES {
+        router = router.route(path, any(handle));
+    }
+    guard::guarded(
+        router.with_state(endpoint),
+        limits.request_timeout,
+        move |_failure: Failure| reply(&UisError::internal().response(Value::Null)),
+    )
+}
+
+fn reply(body: &Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}
+
+/// What the screen passes on: the request with a stand-in id, and the id
+/// the caller sent. jsonrpsee only takes unsigned integers and strings as
+/// ids, while UIS echoes any number (`-7`, `1.5`) as sent.
+struct Screened {
+    request: Map<String, Value>,
+    id: Value,
+}
+
+/// Answers UIS gives before a method runs, or the call for jsonrpsee to run.
+fn screen(body: &[u8]) -> Result<Screened, Value> {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Err(UisError::parse_error().response(Value::Null));
+    };
+    let mut object = match value {
+        Value::Array(_) => return Err(UisError::batch_not_supported().response(Value::Null)),
+        Value::Object(object) => object,
+        _ => return Err(UisError::invalid_request().response(Value::Null)),
+    };
+    let Some(id) = object.get("id").cloned() else {
+        return Err(UisError::notifications_not_supported().response(Value::Null));
+    };
+    if !(id.is_string() || id.is_number()) {
+        return Err(UisError::invalid_request().response(Value::Null));
+    }
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(UisError::invalid_request()
+            .at("jsonrpc", object.get("jsonrpc"))
+            .response(id));
+    }
+    let Some(method) = object.get("method").and_then(Value::as_str) else {
+        return Err(UisError::invalid_request()
+            .at("method", object.get("method"))
+            .response(id));
+    };
+    if !METHODS.contains(&method) {
+        return Err(UisError::method_not_found()
+            .at("method", object.get("method"))
+            .response(id));
+    }
+    match object.get("params") {
+        None | Some(Value::Object(_)) => {}
+        Some(other) => return Err(UisError::data_type("params", Some(other)).response(id)),
+    }
+    object.insert("id".into(), Value::from(1));
+    Ok(Screened {
+        request: object,
+        id,
+    })
+}
+
+async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+    if request.method() != Verb::POST {
+        let mut response = reply(&UisError::invalid_request().response(Value::Null));
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, endpoint.body_limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = UisError::invalid_request()
+                .with_param("max_body_bytes", endpoint.body_limit.into());
+            return reply(&error.response(Value::Null));
+        }
+    };
+    let screened = match screen(&bytes) {
+        Ok(screened) => screened,
+        Err(answer) => return reply(&answer),
+    };
+    // jsonrpsee insists on a JSON content type; the screen has just parsed it.
+    let body = Value::Object(screened.request).to_string();
+    let mut forwarded = http::Request::builder()
+        .method(Verb::POST)
+        .uri(parts.uri.clone())
+        .header(CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(Bytes::from(body)))
+        .unwrap_or_default();
+    *forwarded.version_mut() = parts.version;
+    let mut service = endpoint.service.clone();
+    let answered = match service.call(forwarded).await {
+        Ok(response) => axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()),
+        Err(error) => {
+            tracing::error!(%error, "jsonrpsee service failed");
+            None
+        }
+    };
+    match answered {
+        Some(mut answer) => {
+            answer["id"] = screened.id;
+            reply(&answer)
+        }
+        None => reply(&UisError::internal().response(screened.id)),
+    }
+}

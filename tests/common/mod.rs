@@ -204,7 +204,7 @@ pub fn settings(store: &Path, dir: &Path, extra: &str) -> Settings {
 
 /// Replaces every `YYYY-MM-DD HH:MM:SS` (also with `T` and an offset, as
 /// Bitrix24 writes them) with `<datetime>`, and the numbers of Bitrix24's
-/// `time` block with `<seconds>`, so answers that carry the moment of the
+/// `time` block and UIS limit resets with `<seconds>`, so answers that carry the moment of the
 /// request compare with fixtures.
 pub fn mask_times(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -221,13 +221,15 @@ pub fn mask_times(text: &str) -> String {
                 },
             )
     };
-    const TIME_KEYS: [&str; 6] = [
+    const TIME_KEYS: [&str; 8] = [
         "\"start\":",
         "\"finish\":",
         "\"duration\":",
         "\"processing\":",
         "\"operating\":",
         "\"operating_reset_at\":",
+        "\"day_reset\":",
+        "\"minute_reset\":",
     ];
     let mut out = String::with_capacity(text.len());
     let mut index = 0;

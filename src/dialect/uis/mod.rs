@@ -10,9 +10,9 @@
 //! is the one place failures become UIS errors.
 
 mod auth;
-mod engine;
+pub mod engine;
 pub mod error;
-mod funnel;
+pub mod funnel;
 mod limits;
 mod report;
 mod session;
@@ -255,6 +255,12 @@ fn reply(body: &Value) -> Response {
 struct Screened {
     request: Map<String, Value>,
     id: Value,
+}
+
+/// The answer UIS gives `body` before any method runs, if it refuses it
+/// (parse errors, batches, notifications, bad envelopes, unknown methods).
+pub fn refusal(body: &[u8]) -> Option<Value> {
+    screen(body).err()
 }
 
 /// Answers UIS gives before a method runs, or the call for jsonrpsee to run.

@@ -91,6 +91,15 @@ fn decode(uis: &Uis, index: usize, item: &Value) -> Result<Lead, UisError> {
         .map_err(|error| {
             UisError::invalid_value(&at(error.wire_field()), item.get(error.wire_field()))
         })?;
+    // Custom fields keep the JSON type they were sent with (campaign_id 3
+    // reads back as 3, not "3").
+    for (name, value) in item {
+        if let Some((crate::lead::path::FieldPath::Custom(custom), _)) = uis.mapping.field(name) {
+            if value.is_number() || value.is_boolean() {
+                lead.custom.insert(custom.clone(), value.clone());
+            }
+        }
+    }
     lead.updated_at = now;
     if let Some(ext_id) = item
         .get("ext_id")

@@ -669,89 +669,33 @@ impl Settings {
             }
         }
 
-        let uis = match &self.mappings.uis {
-            Some(path) => Mapping::from_file(path),
-            None => Mapping::built_in("uis"),
-        };
-        let uis = match uis {
-            Ok(mapping) => {
-                for (key, problem) in crate::dialect::uis::missing_in_mapping(&mapping) {
-                    problems.push(ConfigProblem {
-                        file: mapping.source.clone(),
-                        key,
-                        problem,
-                    });
-                }
-                Some(mapping)
-            }
-            Err(errors) => {
-                problems.extend(errors.into_iter().map(ConfigProblem::from));
-                None
-            }
-        };
+        let uis = load_mapping(
+            "uis",
+            self.mappings.uis.as_deref(),
+            crate::dialect::uis::missing_in_mapping,
+            &mut problems,
+        );
 
-        let livetex = match &self.mappings.livetex {
-            Some(path) => Mapping::from_file(path),
-            None => Mapping::built_in("livetex"),
-        };
-        let livetex = match livetex {
-            Ok(mapping) => {
-                for (key, problem) in crate::dialect::livetex::missing_in_mapping(&mapping) {
-                    problems.push(ConfigProblem {
-                        file: mapping.source.clone(),
-                        key,
-                        problem,
-                    });
-                }
-                Some(mapping)
-            }
-            Err(errors) => {
-                problems.extend(errors.into_iter().map(ConfigProblem::from));
-                None
-            }
-        };
+        let livetex = load_mapping(
+            "livetex",
+            self.mappings.livetex.as_deref(),
+            crate::dialect::livetex::missing_in_mapping,
+            &mut problems,
+        );
 
-        let bitrix24 = match &self.mappings.bitrix24 {
-            Some(path) => Mapping::from_file(path),
-            None => Mapping::built_in("bitrix24"),
-        };
-        let bitrix24 = match bitrix24 {
-            Ok(mapping) => {
-                for (key, problem) in crate::dialect::bitrix24::missing_in_mapping(&mapping) {
-                    problems.push(ConfigProblem {
-                        file: mapping.source.clone(),
-                        key,
-                        problem,
-                    });
-                }
-                Some(mapping)
-            }
-            Err(errors) => {
-                problems.extend(errors.into_iter().map(ConfigProblem::from));
-                None
-            }
-        };
+        let bitrix24 = load_mapping(
+            "bitrix24",
+            self.mappings.bitrix24.as_deref(),
+            crate::dialect::bitrix24::missing_in_mapping,
+            &mut problems,
+        );
 
-        let salesman = match &self.mappings.salesman {
-            Some(path) => Mapping::from_file(path),
-            None => Mapping::built_in("salesman"),
-        };
-        let salesman = match salesman {
-            Ok(mapping) => {
-                for (key, problem) in crate::dialect::salesman::missing_in_mapping(&mapping) {
-                    problems.push(ConfigProblem {
-                        file: mapping.source.clone(),
-                        key,
-                        problem,
-                    });
-                }
-                Some(mapping)
-            }
-            Err(errors) => {
-                problems.extend(errors.into_iter().map(ConfigProblem::from));
-                None
-            }
-        };
+        let salesman = load_mapping(
+            "salesman",
+            self.mappings.salesman.as_deref(),
+            crate::dialect::salesman::missing_in_mapping,
+            &mut problems,
+        );
 
         match (salesman, bitrix24, livetex, uis) {
             (Some(salesman), Some(bitrix24), Some(livetex), Some(uis)) if problems.is_empty() => {
@@ -763,6 +707,37 @@ impl Settings {
                 })
             }
             _ => Err(problems),
+        }
+    }
+}
+
+/// A dialect's mapping file (the user's own, or the built-in one), with
+/// every problem it has, or the parts its dialect needs and it lacks, added
+/// to `problems`.
+fn load_mapping(
+    dialect: &str,
+    path: Option<&Path>,
+    missing: fn(&Mapping) -> Vec<(String, String)>,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Mapping> {
+    let loaded = match path {
+        Some(path) => Mapping::from_file(path),
+        None => Mapping::built_in(dialect),
+    };
+    match loaded {
+        Ok(mapping) => {
+            for (key, problem) in missing(&mapping) {
+                problems.push(ConfigProblem {
+                    file: mapping.source.clone(),
+                    key,
+                    problem,
+                });
+            }
+            Some(mapping)
+        }
+        Err(errors) => {
+            problems.extend(errors.into_iter().map(ConfigProblem::from));
+            None
         }
     }
 }

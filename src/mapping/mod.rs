@@ -202,6 +202,35 @@ impl Mapping {
             .map(|index| &self.value_maps[*index])
     }
 
+    /// The records and value maps of the given names this mapping lacks, as
+    /// (key, problem) pairs naming `dialect` and what needs each.
+    pub fn missing_parts(
+        &self,
+        dialect: &str,
+        records: &[(&str, &str)],
+        value_maps: &[&str],
+    ) -> Vec<(String, String)> {
+        let records = records
+            .iter()
+            .filter(|(name, _)| self.record(name).is_none())
+            .map(|(name, needed_for)| {
+                (
+                    format!("records.{name}"),
+                    format!("the {dialect} dialect needs [[records.{name}]] for {needed_for}"),
+                )
+            });
+        let value_maps = value_maps
+            .iter()
+            .filter(|name| self.value_map(name).is_none())
+            .map(|name| {
+                (
+                    format!("values.{name}"),
+                    format!("the {dialect} dialect needs [values.{name}]"),
+                )
+            });
+        records.chain(value_maps).collect()
+    }
+
     pub fn record(&self, name: &str) -> Option<&Record> {
         self.records.get(name)
     }

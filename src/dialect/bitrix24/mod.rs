@@ -47,30 +47,12 @@ use reply::{Output, Timing};
 pub const ROUTES: &[&str] = &["/rest/{*call}"];
 
 /// What the methods read from the mapping file, checked at start-up.
-pub const REQUIRED_RECORDS: &[&str] = &["lead"];
+pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("lead", "crm.lead.get and crm.lead.list")];
 pub const REQUIRED_VALUE_MAPS: &[&str] = &["status", "source", "value_type", "semantics"];
 
 /// The required parts `mapping` lacks, as (key, problem) pairs.
 pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
-    let records = REQUIRED_RECORDS
-        .iter()
-        .filter(|name| mapping.record(name).is_none())
-        .map(|name| {
-            (
-                format!("records.{name}"),
-                format!("the Bitrix24 dialect needs [[records.{name}]] for crm.lead.get/list"),
-            )
-        });
-    let value_maps = REQUIRED_VALUE_MAPS
-        .iter()
-        .filter(|name| mapping.value_map(name).is_none())
-        .map(|name| {
-            (
-                format!("values.{name}"),
-                format!("the Bitrix24 dialect needs [values.{name}]"),
-            )
-        });
-    records.chain(value_maps).collect()
+    mapping.missing_parts("Bitrix24", REQUIRED_RECORDS, REQUIRED_VALUE_MAPS)
 }
 
 /// Everything the methods need, built once at start-up.

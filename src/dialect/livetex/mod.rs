@@ -45,32 +45,14 @@ pub use error::LivetexError;
 pub const ROUTES: &[&str] = &["/v2/{*call}"];
 
 /// What the methods read from the mapping file, checked at start-up.
-pub const REQUIRED_RECORDS: &[&str] = &["lead"];
+pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("lead", "Lead objects")];
 pub const REQUIRED_VALUE_MAPS: &[&str] = &["result", "type"];
 
 /// LiveTex's own limit on strings without a stated one.
 pub const MAX_STRING_CHARS: usize = 255;
 
 pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
-    let records = REQUIRED_RECORDS
-        .iter()
-        .filter(|name| mapping.record(name).is_none())
-        .map(|name| {
-            (
-                format!("records.{name}"),
-                format!("the LiveTex dialect needs [[records.{name}]] for Lead objects"),
-            )
-        });
-    let value_maps = REQUIRED_VALUE_MAPS
-        .iter()
-        .filter(|name| mapping.value_map(name).is_none())
-        .map(|name| {
-            (
-                format!("values.{name}"),
-                format!("the LiveTex dialect needs [values.{name}]"),
-            )
-        });
-    records.chain(value_maps).collect()
+    mapping.missing_parts("LiveTex", REQUIRED_RECORDS, REQUIRED_VALUE_MAPS)
 }
 
 pub struct Livetex {

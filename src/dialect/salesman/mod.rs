@@ -39,30 +39,12 @@ pub const ROUTES: &[&str] = &["/developer/v1/leads", "/developer/v1/leads.php"];
 
 /// What the handlers read from the mapping file: checked at start-up so a
 /// user's own file that lacks one fails `leadgate check`, not a request.
-pub const REQUIRED_RECORDS: &[&str] = &["list", "info"];
+pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("list", "action=list"), ("info", "action=info")];
 pub const REQUIRED_VALUE_MAPS: &[&str] = &["status"];
 
 /// The required parts `mapping` lacks, as (key, problem) pairs.
 pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
-    let records = REQUIRED_RECORDS
-        .iter()
-        .filter(|name| mapping.record(name).is_none())
-        .map(|name| {
-            (
-                format!("records.{name}"),
-                format!("the SalesMan dialect needs [[records.{name}]] for action={name}"),
-            )
-        });
-    let value_maps = REQUIRED_VALUE_MAPS
-        .iter()
-        .filter(|name| mapping.value_map(name).is_none())
-        .map(|name| {
-            (
-                format!("values.{name}"),
-                format!("the SalesMan dialect needs [values.{name}] for the {name} filter"),
-            )
-        });
-    records.chain(value_maps).collect()
+    mapping.missing_parts("SalesMan", REQUIRED_RECORDS, REQUIRED_VALUE_MAPS)
 }
 
 /// Everything the handlers need, built once at start-up.

@@ -45,7 +45,7 @@ pub use error::UisError;
 pub const ROUTES: &[&str] = &["/v2.0", "/v2.0/"];
 
 /// What the methods read from the mapping file, checked at start-up.
-pub const REQUIRED_RECORDS: &[&str] = &["report"];
+pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("report", "get.offline_messages_report")];
 pub const REQUIRED_VALUE_MAPS: &[&str] = &["status"];
 
 /// The methods served; anything else is `method_not_found` before dispatch.
@@ -58,27 +58,7 @@ pub const METHODS: &[&str] = &[
 ];
 
 pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
-    let mut missing: Vec<(String, String)> = REQUIRED_RECORDS
-        .iter()
-        .filter(|name| mapping.record(name).is_none())
-        .map(|name| {
-            (
-                format!("records.{name}"),
-                format!("the UIS dialect needs [[records.{name}]] for get.offline_messages_report"),
-            )
-        })
-        .collect();
-    missing.extend(
-        REQUIRED_VALUE_MAPS
-            .iter()
-            .filter(|name| mapping.value_map(name).is_none())
-            .map(|name| {
-                (
-                    format!("values.{name}"),
-                    format!("the UIS dialect needs [values.{name}]"),
-                )
-            }),
-    );
+    let mut missing = mapping.missing_parts("UIS", REQUIRED_RECORDS, REQUIRED_VALUE_MAPS);
     if mapping.funnels.is_empty() {
         missing.push((
             "funnels".into(),

@@ -336,3 +336,79 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::Livetex;
+    use crate::config::LivetexSettings;
+    use crate::core::{Core, Employees};
+    use crate::http::{Args, Params};
+    use crate::lead::path::WriteContext;
+    use crate::lead::{Employee, Role};
+    use crate::mapping::Mapping;
+    use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+    fn caller() -> Employee {
+        Employee {
+            id: 7,
+            name: "Оператор".into(),
+            login: "op@example.ru".into(),
+            role: Role::Operator,
+            active: true,
+        }
+    }
+
+    fn dialect(dir: &tempfile::TempDir) -> Livetex {
+        let store = SqliteStore::open(SqliteOptions::new(dir.path().join("leads.db")))
+            .expect("store opens");
+        let core = Core::new(Arc::new(store), Employees::new(vec![caller()]));
+        Livetex::new(
+            Arc::new(core),
+            Mapping::built_in("livetex").expect("built-in mapping compiles"),
+            &LivetexSettings::default(),
+            WriteContext::default(),
+            1 << 20,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// Leads.add parameters, decoded and written back as a Lead object,
+        /// say what was sent.
+        #[test]
+        fn add_then_encode_gives_the_same_fields(
+            name in "[^\u{0}\\s][^\u{0}]{0,40}",
+            text in "[^\u{0}]{0,200}",
+            email in "[a-z0-9.]{1,10}@[a-z]{1,8}\\.ru",
+            site_id in 1u32..1_000_000,
+            conversation_id in 1u32..1_000_000,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let livetex = dialect(&dir);
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("name", &name)
+                .append_pair("text", &text)
+                .append_pair("email", &email)
+                .append_pair("site_id", &site_id.to_string())
+                .append_pair("conversation_id", &conversation_id.to_string());
+            let args = Args::from_params(&Params::from_query(&form.finish()).unwrap());
+            let lead = livetex.decode_add(&args, &caller()).unwrap();
+            let object = livetex.encode_lead(&lead, &caller());
+            prop_assert_eq!(&object["name"], &Value::String(name));
+            prop_assert_eq!(&object["email"], &Value::String(email));
+            prop_assert_eq!(&object["site"]["id"], &Value::from(site_id));
+            prop_assert_eq!(&object["conversation"]["id"], &Value::String(conversation_id.to_string()));
+            prop_assert_eq!(&object["type"], "chat");
+            prop_assert_eq!(&object["is_managed"], &Value::Bool(true));
+            if !text.trim().is_empty() {
+                prop_assert_eq!(&object["text"], &Value::String(text));
+            }
+        }
+    }
+}

@@ -335,3 +335,60 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         None => reply(&UisError::internal().response(screened.id)),
     }
 }
+
+#[cfg(test)]
+mod round_trip {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::Uis;
+    use crate::config::UisSettings;
+    use crate::core::{Core, Employees};
+    use crate::lead::path::WriteContext;
+    use crate::lead::ValidationRules;
+    use crate::mapping::Mapping;
+    use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+    fn dialect(dir: &tempfile::TempDir) -> Uis {
+        let store = SqliteStore::open(SqliteOptions::new(dir.path().join("leads.db")))
+            .expect("store opens");
+        let core = Core::new(Arc::new(store), Employees::new(Vec::new()));
+        Uis::new(
+            Arc::new(core),
+            Mapping::built_in("uis").expect("built-in mapping compiles"),
+            &UisSettings::default(),
+            ValidationRules::default(),
+            WriteContext::default(),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100))]
+
+        /// An uploaded offline message, decoded and written as a report row,
+        /// says what was sent.
+        #[test]
+        fn upload_then_report_gives_the_same_fields(
+            name in "[^\u{0}\\s][^\u{0}]{0,40}",
+            message in "[^\u{0}\\s][^\u{0}]{0,200}",
+            phone in "\\+79[0-9]{9}",
+            site_id in 1u32..1_000_000,
+            form_name in "[A-Za-zА-Яа-я ]{1,20}",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let uis = dialect(&dir);
+            let item = json!({"name": name, "message": message, "phone": phone, "site_id": site_id, "form_name": form_name});
+            let lead = super::upload::decode(&uis, 0, &item).unwrap();
+            let record = uis.mapping.record("report").unwrap();
+            let row = record.encode(&uis.mapping, &lead, uis.core.employees());
+            prop_assert_eq!(&row["visitor_name"], &Value::String(name));
+            prop_assert_eq!(&row["text"], &Value::String(message));
+            prop_assert_eq!(&row["visitor_phone_number"], &Value::String(phone));
+            prop_assert_eq!(&row["site_id"], &Value::from(site_id));
+            prop_assert_eq!(&row["form_name"], &Value::String(form_name));
+            prop_assert_eq!(&row["status"], "not_processed");
+        }
+    }
+}

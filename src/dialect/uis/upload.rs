@@ -18,7 +18,7 @@ pub const MAX_ITEMS: usize = 50;
 /// Item keys this method takes besides the mapping's fields.
 const CONTROL: &[&str] = &["date_time", "ext_id", "user_fields"];
 
-fn decode(uis: &Uis, index: usize, item: &Value) -> Result<Lead, UisError> {
+pub(super) fn decode(uis: &Uis, index: usize, item: &Value) -> Result<Lead, UisError> {
     let at = |name: &str| format!("offline_messages[{index}].{name}");
     let Value::Object(item) = item else {
         return Err(UisError::data_type(

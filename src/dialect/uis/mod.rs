@@ -233,7 +233,8 @@ fn reply(body: &Value) -> Response {
 /// the caller sent. jsonrpsee only takes unsigned integers and strings as
 /// ids, while UIS echoes any number (`-7`, `1.5`) as sent.
 struct Screened {
-    request: Map<String, Value>,
+    /// The request to forward when the id had to be stood in for.
+    substituted: Option<Map<String, Value>>,
     id: Value,
 }
 
@@ -278,11 +279,15 @@ fn screen(body: &[u8]) -> Result<Screened, Value> {
         None | Some(Value::Object(_)) => {}
         Some(other) => return Err(UisError::data_type("params", Some(other)).response(id)),
     }
-    object.insert("id".into(), Value::from(1));
-    Ok(Screened {
-        request: object,
-        id,
-    })
+    // jsonrpsee echoes strings and unsigned integers itself; other numbers
+    // travel as a stand-in and are put back in the answer.
+    let substituted = if id.is_string() || id.is_u64() {
+        None
+    } else {
+        object.insert("id".into(), Value::from(1));
+        Some(object)
+    };
+    Ok(Screened { substituted, id })
 }
 
 async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
@@ -307,27 +312,37 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         Ok(screened) => screened,
         Err(answer) => return reply(&answer),
     };
+    let restore_id = screened.substituted.is_some();
+    let body = match screened.substituted {
+        Some(request) => Bytes::from(Value::Object(request).to_string()),
+        None => bytes,
+    };
     // jsonrpsee insists on a JSON content type; the screen has just parsed it.
-    let body = Value::Object(screened.request).to_string();
     let mut forwarded = http::Request::builder()
         .method(Verb::POST)
         .uri(parts.uri.clone())
         .header(CONTENT_TYPE, "application/json")
-        .body(http_body_util::Full::new(Bytes::from(body)))
+        .body(http_body_util::Full::new(body))
         .unwrap_or_default();
     *forwarded.version_mut() = parts.version;
     let mut service = endpoint.service.clone();
-    let answered = match service.call(forwarded).await {
-        Ok(response) => axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
-            .await
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()),
+    let response = match service.call(forwarded).await {
+        Ok(response) => response,
         Err(error) => {
             tracing::error!(%error, "jsonrpsee service failed");
-            None
+            return reply(&UisError::internal().response(screened.id));
         }
     };
-    match answered {
+    if !restore_id {
+        let (mut parts, body) = response.into_parts();
+        parts.status = StatusCode::OK;
+        return Response::from_parts(parts, Body::new(body));
+    }
+    let answer = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+        .await
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+    match answer {
         Some(mut answer) => {
             answer["id"] = screened.id;
             reply(&answer)

@@ -418,6 +418,8 @@ async fn add_validates_exactly_as_the_seed_says() {
     )
     .await;
     assert_eq!(lead["results"]["result"], "completed");
+    assert_eq!(lead["results"]["completed_by"]["id"], 23);
+    assert_eq!(lead["results"]["duration"], 0);
     assert_eq!(
         lead["results"]["type"], "chat",
         "Leads.add always makes a chat lead"

@@ -50,6 +50,11 @@ impl Livetex {
             .map_err(|error| LivetexError::invalid(error.wire_field()))?;
         lead.kind = Some(LeadKind::Chat);
         lead.assigned_to = Some(caller.id);
+        // Added as already processed: completed by the caller, now.
+        if !lead.stage.is_open() {
+            lead.completed_at = Some(lead.created_at);
+            lead.completed_by = Some(caller.id);
+        }
         Ok(lead)
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use thiserror::Error;
 
-use crate::lead::{Employee, Lead, LeadError, LeadId, Stage, ValidationRules};
+use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
     Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
 };
@@ -160,44 +160,48 @@ impl Core {
     /// employee holds an unexpired lock. One conditional update in the
     /// store decides between concurrent callers, in any process.
     pub async fn lock(&self, viewer: &Employee, id: LeadId) -> Result<bool, AccessError> {
-        self.get_for(viewer, Scope::Visible, id).await?;
-        let now = self.now();
-        let me = viewer.id;
-        let change = Box::new(move |lead: &mut Lead| match &lead.lock {
-            Some(lock) if lock.until > now && lock.by != me => Err(LeadError::LockedByOther),
-            Some(lock) if lock.until > now => {
-                let until = lock.until + LOCK_PERIOD;
-                lead.lock = Some(crate::lead::Lock { by: me, until });
-                Ok(())
-            }
-            _ => {
-                lead.lock = Some(crate::lead::Lock {
-                    by: me,
-                    until: now + LOCK_PERIOD,
-                });
-                Ok(())
-            }
-        });
-        match self.store.update(id, change).await {
-            Ok(Some(_)) => Ok(true),
-            Ok(None) => Err(AccessError::NotFound),
-            Err(StoreError::Rejected(LeadError::LockedByOther)) => Ok(false),
-            Err(error) => Err(error.into()),
-        }
+        self.relock(viewer, id, |held, me, now| {
+            let until = match held {
+                // The holder locking again adds another period.
+                Some(lock) => lock.until + LOCK_PERIOD,
+                None => now + LOCK_PERIOD,
+            };
+            Some(crate::lead::Lock { by: me, until })
+        })
+        .await
     }
 
     /// Releases `viewer`'s lock. `true` also for a lead nobody holds;
     /// `false` when another employee holds it.
     pub async fn unlock(&self, viewer: &Employee, id: LeadId) -> Result<bool, AccessError> {
+        self.relock(viewer, id, |_, _, _| None).await
+    }
+
+    /// The lock change both commands share: refused (`false`) while another
+    /// employee holds an unexpired lock; otherwise `next` gets the caller's
+    /// own unexpired lock, if any, and says what the lock becomes.
+    async fn relock(
+        &self,
+        viewer: &Employee,
+        id: LeadId,
+        next: impl FnOnce(
+                Option<&crate::lead::Lock>,
+                EmployeeId,
+                DateTime<Utc>,
+            ) -> Option<crate::lead::Lock>
+            + Send
+            + 'static,
+    ) -> Result<bool, AccessError> {
         self.get_for(viewer, Scope::Visible, id).await?;
         let now = self.now();
         let me = viewer.id;
-        let change = Box::new(move |lead: &mut Lead| match &lead.lock {
-            Some(lock) if lock.until > now && lock.by != me => Err(LeadError::LockedByOther),
-            _ => {
-                lead.lock = None;
-                Ok(())
+        let change = Box::new(move |lead: &mut Lead| {
+            let held = lead.lock.as_ref().filter(|lock| lock.until > now);
+            if held.is_some_and(|lock| lock.by != me) {
+                return Err(LeadError::LockedByOther);
             }
+            lead.lock = next(held, me, now);
+            Ok(())
         });
         match self.store.update(id, change).await {
             Ok(Some(_)) => Ok(true),

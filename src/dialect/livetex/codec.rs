@@ -134,6 +134,22 @@ pub fn parse_fields(text: &str) -> Result<Vec<Selection>, LivetexError> {
     Ok(parsed)
 }
 
+/// The `fields` parameter of a call, parsed, when it names any.
+pub fn selection(args: &crate::http::Args) -> Result<Option<Vec<Selection>>, LivetexError> {
+    args.text("fields")
+        .filter(|fields| !fields.trim().is_empty())
+        .map(parse_fields)
+        .transpose()
+}
+
+/// `object` with only what `selection` names, or whole without one.
+pub fn project_some(object: Map<String, Value>, selection: &Option<Vec<Selection>>) -> Value {
+    Value::Object(match selection {
+        Some(selection) => project(object, selection),
+        None => object,
+    })
+}
+
 /// Keeps only the selected fields, in the order the object has them.
 pub fn project(object: Map<String, Value>, selection: &[Selection]) -> Map<String, Value> {
     object

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::codec::{parse_fields, project};
+use super::codec::{project_some, selection};
 use super::error::LivetexError;
 use super::{number, Livetex, Output};
 use crate::core::Scope;
@@ -28,11 +28,7 @@ pub async fn run(
     }
     let offset = number(args, "offset")?.unwrap_or(0);
     let criteria = livetex.criteria(args.text("q"), caller, scope)?;
-    let selection = args
-        .text("fields")
-        .filter(|fields| !fields.trim().is_empty())
-        .map(parse_fields)
-        .transpose()?;
+    let selection = selection(args)?;
     let query = LeadQuery {
         conditions: criteria.conditions,
         any_of: criteria.any_of,
@@ -46,13 +42,7 @@ pub async fn run(
     let results = page
         .leads
         .iter()
-        .map(|lead| {
-            let object = livetex.encode_lead(lead, caller);
-            Value::Object(match &selection {
-                Some(selection) => project(object, selection),
-                None => object,
-            })
-        })
+        .map(|lead| project_some(livetex.encode_lead(lead, caller), &selection))
         .collect();
     Ok(Output {
         results: Value::Array(results),

@@ -1,8 +1,6 @@
 //! `Leads.show` and `Leads.showRouted` (and `GET /v2/leads/{id}`).
 
-use serde_json::Value;
-
-use super::codec::{parse_fields, project};
+use super::codec::{project_some, selection};
 use super::error::LivetexError;
 use super::{lead_id, Livetex, Output};
 use crate::core::Scope;
@@ -16,15 +14,10 @@ pub async fn run(
     scope: Scope,
 ) -> Result<Output, LivetexError> {
     let id = lead_id(args)?;
-    let selection = args
-        .text("fields")
-        .filter(|fields| !fields.trim().is_empty())
-        .map(parse_fields)
-        .transpose()?;
+    let selection = selection(args)?;
     let lead = livetex.core.get_for(caller, scope, id).await?;
-    let object = livetex.encode_lead(&lead, caller);
-    Ok(Output::of(Value::Object(match &selection {
-        Some(selection) => project(object, selection),
-        None => object,
-    })))
+    Ok(Output::of(project_some(
+        livetex.encode_lead(&lead, caller),
+        &selection,
+    )))
 }

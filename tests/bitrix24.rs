@@ -361,7 +361,7 @@ async fn update_changes_only_what_is_sent_and_delete_removes() {
         json!({"id": 1, "fields": {
             "STATUS_ID": "CONVERTED", "LAST_NAME": "Сидорова", "NO_SUCH_FIELD": "ignored",
             "PHONE": [{"ID": "1", "VALUE": ""}, {"ID": "2", "VALUE": "+79007778899", "VALUE_TYPE": "HOME"}, {"VALUE": "+79990000000"}],
-            "UF_CRM_1700000000": "ещё любимее"
+            "UF_CRM_1700000000": "ещё любимее", "POST": "", "UTM_TERM": null
         }, "params": {"REGISTER_SONET_EVENT": "N"}}),
     )
     .await;
@@ -377,6 +377,13 @@ async fn update_changes_only_what_is_sent_and_delete_removes() {
     );
     assert_eq!(after["UF_CRM_1700000000"], "ещё любимее");
     assert_eq!(
+        after["POST"],
+        Value::Null,
+        "an empty value empties the field"
+    );
+    assert_eq!(after["UTM_TERM"], Value::Null);
+    assert_eq!(after["UTM_SOURCE"], before["UTM_SOURCE"]);
+    assert_eq!(
         after["PHONE"],
         json!([
             {"ID": "1", "VALUE_TYPE": "HOME", "VALUE": "+79007778899", "TYPE_ID": "PHONE"},
@@ -390,6 +397,14 @@ async fn update_changes_only_what_is_sent_and_delete_removes() {
         &gateway,
         "crm.lead.update",
         json!({"id": 1, "fields": {"LAST_NAME": "Другая", "STATUS_ID": "NO_SUCH"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["error"], "ERROR_CORE");
+    let (status, answer) = call(
+        &gateway,
+        "crm.lead.update",
+        json!({"id": 1, "fields": {"LAST_NAME": "Другая", "STATUS_ID": ""}}),
     )
     .await;
     assert_eq!(status, 400);

@@ -519,6 +519,45 @@ impl FieldPath {
         }
         Ok(())
     }
+
+    /// Unsets what this path names (an update that sends an empty value).
+    /// Paths the gateway sets itself are refused as in `set_text`.
+    pub fn clear(&self, lead: &mut Lead) -> Result<(), LeadError> {
+        match self {
+            FieldPath::Text(index) => *(TEXT_FIELDS[*index].2)(lead) = None,
+            FieldPath::Int(index) => *(INT_FIELDS[*index].2)(lead) = None,
+            FieldPath::Emails => lead.emails.clear(),
+            FieldPath::Phones => lead.phones.clear(),
+            FieldPath::Webs => lead.webs.clear(),
+            FieldPath::Messengers => lead.messengers.clear(),
+            FieldPath::ContactIds => lead.contact_ids.clear(),
+            FieldPath::Kind => lead.kind = None,
+            FieldPath::Outcome => lead.outcome = None,
+            FieldPath::Channel => lead.channel = None,
+            FieldPath::Birthdate => lead.birthdate = None,
+            FieldPath::Opportunity => lead.opportunity = None,
+            FieldPath::Opened => lead.opened = None,
+            FieldPath::CompletedAt => lead.completed_at = None,
+            FieldPath::Employee(EmployeeSlot::AssignedTo, EmployeeAttr::Id) => {
+                lead.assigned_to = None
+            }
+            FieldPath::Employee(EmployeeSlot::CompletedBy, EmployeeAttr::Id) => {
+                lead.completed_by = None
+            }
+            FieldPath::OriginSystem | FieldPath::OriginExternalId => lead.origin = None,
+            FieldPath::Custom(name) => {
+                lead.custom.shift_remove(name);
+            }
+            // A lead always has a stage; the rest belongs to the gateway.
+            other => {
+                return Err(LeadError::InvalidValue {
+                    field: other.to_string(),
+                    expected: "a value (this field cannot be emptied)",
+                })
+            }
+        }
+        Ok(())
+    }
 }
 
 fn origin_mut(lead: &mut Lead) -> &mut Origin {

@@ -102,7 +102,17 @@ impl Bitrix24 {
                         "Field {name} must be a single value"
                     )))
                 }
-                scalar => scalars.push((name, scalar_text(scalar).unwrap_or_default())),
+                scalar => {
+                    let text = scalar_text(scalar).unwrap_or_default();
+                    // On update an empty value empties the field, as on a portal.
+                    if mode == Mode::Update && text.trim().is_empty() {
+                        path.clear(lead).map_err(|error| {
+                            Bitrix24Error::Invalid(format!("Field {name}: {error}"))
+                        })?;
+                        continue;
+                    }
+                    scalars.push((name, text));
+                }
             }
         }
         let pairs = scalars

@@ -31,6 +31,31 @@ impl Livetex {
         if !missing.is_empty() {
             return Err(LivetexError::Invalid(missing));
         }
+        // LiveTex's own types: `email` an address, `phone` digits, letters
+        // and `+ - ( ) .` (the API's `phone` type).
+        let text = |name: &str| {
+            args.get(name)
+                .and_then(scalar_text)
+                .filter(|text| !text.trim().is_empty())
+        };
+        if let Some(email) = text("email") {
+            let email = email.trim();
+            let shaped = email.split_once('@').is_some_and(|(user, domain)| {
+                !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
+            });
+            if !shaped || email.contains(char::is_whitespace) {
+                return Err(LivetexError::invalid("email"));
+            }
+        }
+        if let Some(phone) = text("phone") {
+            let allowed =
+                |character: char| character.is_alphanumeric() || " +-().".contains(character);
+            if !phone.chars().all(allowed)
+                || !phone.chars().any(|character| character.is_ascii_digit())
+            {
+                return Err(LivetexError::invalid("phone"));
+            }
+        }
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (name, _) in self.mapping.fields() {
             if let Some(value) = args.get(name).and_then(scalar_text) {

@@ -390,7 +390,7 @@ mod round_trip {
             message in "[^\u{0}\\s][^\u{0}]{0,200}",
             phone in "\\+79[0-9]{9}",
             site_id in 1u32..1_000_000,
-            form_name in "[A-Za-zА-Яа-я ]{1,20}",
+            form_name in "[A-Za-zА-Яа-я][A-Za-zА-Яа-я ]{0,19}",
         ) {
             let dir = tempfile::tempdir().unwrap();
             let uis = dialect(&dir);

@@ -10,12 +10,21 @@ async fn read(
     content_type: Option<&str>,
     body: impl Into<Bytes>,
 ) -> Result<Params, ParamsError> {
+    read_limited(uri, content_type, body, 1024).await
+}
+
+async fn read_limited(
+    uri: &str,
+    content_type: Option<&str>,
+    body: impl Into<Bytes>,
+    limit: usize,
+) -> Result<Params, ParamsError> {
     let mut builder = Request::post(uri);
     if let Some(content_type) = content_type {
         builder = builder.header(CONTENT_TYPE, content_type);
     }
     let (parts, body) = builder.body(Full::new(body.into())).unwrap().into_parts();
-    Params::read(&parts, body, 1024).await
+    Params::read(&parts, body, limit).await
 }
 
 #[tokio::test]
@@ -221,7 +230,11 @@ mod properties {
                 .collect();
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             for (content_type, body) in encodings(&pairs) {
-                let decoded = runtime.block_on(read("/x", content_type, body)).unwrap();
+                // Eight fields of forty four-byte characters, percent-encoded,
+                // pass 1 KiB: the limit is not what this property is about.
+                let decoded = runtime
+                    .block_on(read_limited("/x", content_type, body, 1 << 20))
+                    .unwrap();
                 let decoded: Vec<(String, String)> = decoded
                     .effective()
                     .map(|(name, value)| (name.to_owned(), value.to_owned()))

@@ -643,7 +643,16 @@ async fn upload_then_report_and_cross_dialect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn points_run_out_per_minute() {
-    let mut gateway = TestGateway::start_with("[uis]\nminute_limit = 3\n").await;
+    // A fixed clock: the minute cannot roll over between the calls.
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 10).unwrap(),
+    ));
+    let mut gateway = TestGateway::start_on_clock(
+        tempfile::tempdir().unwrap(),
+        "[uis]\nminute_limit = 3\n",
+        clock.clone(),
+    )
+    .await;
     for remaining in [2, 1, 0] {
         let answer = rpc(&gateway, "get.sales_funnel", with_key(json!({}))).await;
         assert_eq!(
@@ -655,5 +664,15 @@ async fn points_run_out_per_minute() {
     assert_eq!(answer["error"]["code"], -32029);
     assert_eq!(mnemonic(&answer), "limit_exceeded");
     assert_eq!(answer["error"]["data"]["params"]["limit_max_value"], 3);
+    assert_eq!(
+        answer["error"]["data"]["metadata"]["limits"]["minute_reset"],
+        50
+    );
+    clock.advance(Duration::seconds(50));
+    let answer = rpc(&gateway, "get.sales_funnel", with_key(json!({}))).await;
+    assert_eq!(
+        answer["result"]["metadata"]["limits"]["minute_remaining"], 2,
+        "a new minute"
+    );
     gateway.stop().await;
 }

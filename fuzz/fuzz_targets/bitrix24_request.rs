@@ -4,43 +4,25 @@
 //! Must never panic; every input decodes or is a typed error.
 #![no_main]
 
+mod request;
+
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use leadgate::config::Bitrix24Settings;
 use leadgate::core::{Core, Employees};
 use leadgate::dialect::bitrix24::{Args, Bitrix24};
-use leadgate::http::Params;
 use leadgate::lead::path::WriteContext;
 use leadgate::lead::ValidationRules;
 use leadgate::mapping::Mapping;
 use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
 use libfuzzer_sys::fuzz_target;
 
-const CONTENT_TYPES: &[&str] = &[
-    "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=B",
-    "application/json",
-    "text/plain",
-    "",
-];
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
-
 fn dialect() -> &'static Bitrix24 {
     static DIALECT: OnceLock<Bitrix24> = OnceLock::new();
     DIALECT.get_or_init(|| {
         let path = std::env::temp_dir().join(format!("leadgate-fuzz-{}/leads.db", std::process::id()));
-        let store = SqliteStore::open(SqliteOptions::new(path)).expect("store opens");
+        let store = request::block_on(async { SqliteStore::open(SqliteOptions::new(path)) })
+            .expect("store opens");
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(Vec::new())));
         Bitrix24::new(
             core,
@@ -54,23 +36,7 @@ fn dialect() -> &'static Bitrix24 {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else {
-        return;
-    };
-    let split = rest.iter().position(|byte| *byte == 0xFF).unwrap_or(rest.len());
-    let (query, body) = rest.split_at(split);
-    let query: String = query
-        .iter()
-        .map(|byte| if byte.is_ascii_graphic() { *byte as char } else { '%' })
-        .collect();
-    let Ok(request) = http::Request::post(format!("/rest/1/code/crm.lead.add?{query}"))
-        .header("content-type", CONTENT_TYPES[selector as usize % CONTENT_TYPES.len()])
-        .body(Full::new(Bytes::copy_from_slice(body)))
-    else {
-        return;
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(params) = runtime().block_on(Params::read(&parts, body, 1 << 20)) else {
+    let Some(params) = request::params(data, "/rest/1/code/crm.lead.add", true) else {
         return;
     };
     let args = Args::from_params(&params);

@@ -4,36 +4,19 @@
 //! typed error.
 #![no_main]
 
+mod request;
+
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use leadgate::config::LivetexSettings;
 use leadgate::core::{Core, Employees, Scope};
 use leadgate::dialect::livetex::{parse_fields, Livetex};
-use leadgate::http::{Args, Params};
+use leadgate::http::Args;
 use leadgate::lead::path::WriteContext;
 use leadgate::lead::{Employee, Role, ValidationRules};
 use leadgate::mapping::Mapping;
 use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
 use libfuzzer_sys::fuzz_target;
-
-const CONTENT_TYPES: &[&str] = &[
-    "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=B",
-    "application/json",
-    "",
-];
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime")
-    })
-}
 
 fn caller() -> &'static Employee {
     static CALLER: OnceLock<Employee> = OnceLock::new();
@@ -50,9 +33,9 @@ fn dialect() -> &'static Livetex {
     static DIALECT: OnceLock<Livetex> = OnceLock::new();
     DIALECT.get_or_init(|| {
         let path = std::env::temp_dir().join(format!("leadgate-fuzz-lt-{}/leads.db", std::process::id()));
-        let store = SqliteStore::open(SqliteOptions::new(path)).expect("store opens");
+        let store = request::block_on(async { SqliteStore::open(SqliteOptions::new(path)) })
+            .expect("store opens");
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(vec![caller().clone()])));
-        let _ = ValidationRules::livetex();
         Livetex::new(
             core,
             Mapping::built_in("livetex").expect("built-in mapping compiles"),
@@ -64,23 +47,7 @@ fn dialect() -> &'static Livetex {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else {
-        return;
-    };
-    let split = rest.iter().position(|byte| *byte == 0xFF).unwrap_or(rest.len());
-    let (query, body) = rest.split_at(split);
-    let query: String = query
-        .iter()
-        .map(|byte| if byte.is_ascii_graphic() { *byte as char } else { '%' })
-        .collect();
-    let Ok(request) = http::Request::post(format!("/v2/leads/add?{query}"))
-        .header("content-type", CONTENT_TYPES[selector as usize % CONTENT_TYPES.len()])
-        .body(Full::new(Bytes::copy_from_slice(body)))
-    else {
-        return;
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(params) = runtime().block_on(Params::read_keeping_json(&parts, body, 1 << 20)) else {
+    let Some(params) = request::params(data, "/v2/leads/add", true) else {
         return;
     };
     let args = Args::from_params(&params);

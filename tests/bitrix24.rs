@@ -323,6 +323,11 @@ async fn list_filters_orders_selects_and_pages_by_fifty() {
         0
     );
     assert_eq!(count("filter[STATUS_ID]=NO_SUCH".into()).await, 0);
+    assert_eq!(count("filter[!STATUS_ID]=NO_SUCH".into()).await, 120);
+    assert_eq!(
+        count("filter[@STATUS_ID][]=NO_SUCH&filter[@STATUS_ID][]=IN_PROCESS".into()).await,
+        40
+    );
 
     // Order by any field, select with UF_* and explicit multifields.
     let ordered = ok(

@@ -87,11 +87,25 @@ impl Bitrix24 {
                 };
             }
             let mut operands = Vec::with_capacity(values.len());
+            let mut unmatchable = false;
             for value in values {
                 let text = scalar_text(value).ok_or_else(|| {
                     Bitrix24Error::BadArgument(format!("filter {key}: expected a value"))
                 })?;
-                operands.push(self.operand(&field, &name, &text, compare)?);
+                match self.operand(&field, &name, &text, compare)? {
+                    Some(operand) => operands.push(operand),
+                    None => unmatchable = true,
+                }
+            }
+            if unmatchable {
+                // A value no lead can have (STATUS_ID=NO_SUCH): "equal to it"
+                // matches nothing, "not equal to it" leaves the rest as is.
+                match compare {
+                    Compare::Equal | Compare::In => compare = Compare::In,
+                    Compare::NotEqual | Compare::NotIn if operands.is_empty() => continue,
+                    Compare::NotEqual | Compare::NotIn => compare = Compare::NotIn,
+                    _ => {}
+                }
             }
             conditions.push(Condition {
                 field,
@@ -102,28 +116,30 @@ impl Bitrix24 {
         Ok(conditions)
     }
 
+    /// The operand a filter value stands for; `None` for a value of an
+    /// enumeration that no lead can have.
     fn operand(
         &self,
         field: &FieldPath,
         name: &str,
         text: &str,
         compare: Compare,
-    ) -> Result<Operand, Bitrix24Error> {
+    ) -> Result<Option<Operand>, Bitrix24Error> {
         let text = text.trim();
         let bad = |expected: &str| {
             Bitrix24Error::BadArgument(format!("filter {name}: {text:?} is not {expected}"))
         };
         // An empty value tests for absence, as `filter[!COMPANY_ID]=` does.
         if text.is_empty() && !matches!(compare, Compare::Like | Compare::NotLike) {
-            return Ok(Operand::Null);
+            return Ok(Some(Operand::Null));
         }
         if matches!(
             compare,
             Compare::Contains | Compare::NotContains | Compare::Like | Compare::NotLike
         ) {
-            return Ok(Operand::Text(text.to_owned()));
+            return Ok(Some(Operand::Text(text.to_owned())));
         }
-        Ok(match field {
+        Ok(Some(match field {
             FieldPath::Id
             | FieldPath::Int(_)
             | FieldPath::ContactIds
@@ -154,16 +170,14 @@ impl Bitrix24 {
             FieldPath::Emails => Operand::Text(text.to_lowercase()),
             path if CONTACT_LISTS.contains(path) => Operand::Text(text.to_owned()),
             _ => match self.mapping.field(name).and_then(|(_, values)| values) {
-                // STATUS_ID=NEW: compare the canonical stage; an unknown
-                // status matches nothing rather than everything.
-                Some(values) => Operand::Text(
-                    values
-                        .to_canonical(text)
-                        .map_or_else(|| format!("\u{0}{text}"), str::to_owned),
-                ),
+                // STATUS_ID=NEW: compare the canonical stage.
+                Some(values) => match values.to_canonical(text) {
+                    Some(canonical) => Operand::Text(canonical.to_owned()),
+                    None => return Ok(None),
+                },
                 None => Operand::Text(text.to_owned()),
             },
-        })
+        }))
     }
 
     /// ISO 8601 with or without offset or time, or the portal's

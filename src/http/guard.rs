@@ -5,8 +5,10 @@
 use std::time::Duration;
 
 use axum::extract::Request;
+use axum::handler::Handler;
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::routing::any;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -43,4 +45,26 @@ where
                 answer(Failure::Panic)
             },
         ))
+}
+
+/// A dialect's router: `handler` on every one of `paths` for any verb, with
+/// `state`, guarded so timeouts and panics answer with `answer(failure)`.
+pub fn dialect_routes<H, T, S, A>(
+    paths: &[&str],
+    handler: H,
+    state: S,
+    timeout: Duration,
+    answer: A,
+) -> Router
+where
+    H: Handler<T, S> + Clone,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+    A: Fn(Failure) -> Response + Clone + Send + Sync + 'static,
+{
+    let mut router = Router::new();
+    for path in paths {
+        router = router.route(path, any(handler.clone()));
+    }
+    guarded(router.with_state(state), timeout, answer)
 }

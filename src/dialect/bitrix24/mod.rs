@@ -28,7 +28,6 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
 use axum::Router;
 use serde_json::Value;
 
@@ -212,12 +211,10 @@ fn lead_id(args: &Args) -> Result<i64, Bitrix24Error> {
 /// The dialect's routes, guarded so timeouts and panics still answer with a
 /// Bitrix24 error body.
 pub fn routes(bitrix24: Arc<Bitrix24>, limits: Limits) -> Router {
-    let mut router = Router::new();
-    for path in ROUTES {
-        router = router.route(path, any(handle));
-    }
-    guard::guarded(
-        router.with_state(bitrix24),
+    guard::dialect_routes(
+        ROUTES,
+        handle,
+        bitrix24,
         limits.request_timeout,
         move |failure| {
             reply::error(&match failure {

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
 use axum::Router;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method as Verb, StatusCode};
@@ -205,12 +204,10 @@ impl Livetex {
 }
 
 pub fn routes(livetex: Arc<Livetex>, limits: Limits) -> Router {
-    let mut router = Router::new();
-    for path in ROUTES {
-        router = router.route(path, any(handle));
-    }
-    guard::guarded(
-        router.with_state(livetex),
+    guard::dialect_routes(
+        ROUTES,
+        handle,
+        livetex,
         limits.request_timeout,
         move |failure| {
             reply_error(&match failure {

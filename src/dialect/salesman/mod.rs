@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
 use axum::Router;
 use http::Method;
 
@@ -139,12 +138,10 @@ impl Salesman {
 /// SalesMan's envelope.
 pub fn routes(salesman: Arc<Salesman>, limits: Limits) -> Router {
     let reply = salesman.reply.clone();
-    let mut router = Router::new();
-    for path in ROUTES {
-        router = router.route(path, any(handle));
-    }
-    guard::guarded(
-        router.with_state(salesman),
+    guard::dialect_routes(
+        ROUTES,
+        handle,
+        salesman,
         limits.request_timeout,
         move |failure| {
             let error = match failure {

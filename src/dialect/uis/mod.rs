@@ -23,7 +23,6 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
 use axum::Router;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
@@ -209,12 +208,10 @@ pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
         _running: running,
         body_limit: limits.body_limit_bytes,
     });
-    let mut router = Router::new();
-    for path in ROUTES {
-        router = router.route(path, any(handle));
-    }
-    guard::guarded(
-        router.with_state(endpoint),
+    guard::dialect_routes(
+        ROUTES,
+        handle,
+        endpoint,
         limits.request_timeout,
         move |_failure: Failure| reply(&UisError::internal().response(Value::Null)),
     )

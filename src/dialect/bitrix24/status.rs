@@ -32,6 +32,8 @@ pub fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Error> {
             .as_ref()
             .is_none_or(|names| names.iter().any(|name| name.eq_ignore_ascii_case(entity)));
         for (position, (wire, canonical)) in map.entries().enumerate() {
+            // Ids count over both directories, filtered or not, so an
+            // entry keeps its ID whatever the filter.
             let id = next_id;
             next_id += 1;
             if !included {

@@ -676,3 +676,34 @@ async fn points_run_out_per_minute() {
     );
     gateway.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_keys_live_in_the_store() {
+    let mut first = TestGateway::start().await;
+    let answer = rpc(
+        &first,
+        "login.user",
+        json!({"login": "ivanov@example.ru", "password": UIS_PASSWORD}),
+    )
+    .await;
+    let token = answer["result"]["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    first.stop().await;
+    // Only a digest is stored, never the key.
+    let database = std::fs::read(first.store_path()).unwrap();
+    assert!(!String::from_utf8_lossy(&database).contains(&token));
+    // A restarted gateway (or another process on the same store) knows it.
+    let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
+    let mut second = TestGateway::start_in(dir, "").await;
+    let answer = rpc(&second, "get.sales_funnel", json!({"access_token": token})).await;
+    assert!(answer["result"]["data"].is_array(), "{answer}");
+    assert_eq!(
+        rpc(&second, "logout.user", json!({"access_token": token})).await["result"],
+        json!({"data": {}})
+    );
+    let answer = rpc(&second, "logout.user", json!({"access_token": token})).await;
+    assert_eq!(mnemonic(&answer), "access_token_invalid", "a key ends once");
+    second.stop().await;
+}

@@ -7,6 +7,7 @@ pub mod access;
 mod assign;
 pub mod clock;
 mod employees;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub use access::{Routing, RoutingRule, Scope};
 pub use assign::AssignedBy;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use employees::Employees;
+pub use sessions::Session;
 
 /// How long a lead lock lasts, and how far taking it again extends it
 /// (LiveTex `Leads.lock`: 30 minutes).

@@ -195,6 +195,22 @@ pub trait LeadStore: Send + Sync + 'static {
 
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError>;
 
+    /// Records a session key (by its digest, never the key itself) for
+    /// `subject` until `expires`, durably. Expired sessions are purged here.
+    async fn put_session(
+        &self,
+        digest: String,
+        subject: String,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// The subject and expiry of a session, if it was issued and not ended.
+    async fn session(&self, digest: String) -> Result<Option<(String, DateTime<Utc>)>, StoreError>;
+
+    /// Ends a session everywhere; `false` when there was none.
+    async fn end_session(&self, digest: String) -> Result<bool, StoreError>;
+
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -1,35 +1,26 @@
 //! Who is calling: `params.access_token` is a permanent key from config or
-//! a session key from `login.user` (one hour, revoked by `logout.user`);
+//! a session key from `login.user` (one hour, ended by `logout.user`);
 //! agents' keys may act for another employee with `user_id`.
 //!
-//! Session keys live in this process's memory: a process restart or a
-//! second gateway process does not know them, and clients log in again
-//! (the SDKs do on -32001). Permanent keys work everywhere.
+//! Session keys live in the store (core::Core::open_session), so every
+//! gateway process sharing it accepts them, a restart keeps them, and a
+//! logout ends them everywhere.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, Utc};
-use ring::rand::{SecureRandom, SystemRandom};
+use chrono::Duration;
 use serde_json::{Map, Value};
 
 use super::error::UisError;
 use crate::config::{UisCredential, UisKey};
-use crate::core::Employees;
+use crate::core::{Core, Session};
 use crate::lead::{Employee, EmployeeDirectory};
-
-struct Session {
-    login: String,
-    expires: DateTime<Utc>,
-}
 
 pub struct Auth {
     /// key → (lower-cased login, agent).
     keys: HashMap<String, (String, bool)>,
     passwords: HashMap<String, String>,
-    sessions: Mutex<HashMap<String, Session>>,
     ttl: Duration,
-    random: SystemRandom,
 }
 
 /// The caller and the key they used (rate limits count per key).
@@ -49,21 +40,20 @@ impl Auth {
                 .iter()
                 .map(|entry| (entry.login.to_lowercase(), entry.password.clone()))
                 .collect(),
-            sessions: Mutex::new(HashMap::new()),
             ttl: Duration::seconds(ttl_secs.min(i64::MAX as u64) as i64),
-            random: SystemRandom::new(),
         }
     }
 
     /// `login.user`: a new session key and when it expires.
-    pub fn login(
+    pub async fn login(
         &self,
         login: &str,
         password: &str,
-        now: DateTime<Utc>,
-        employees: &Employees,
-    ) -> Result<(String, DateTime<Utc>), UisError> {
+        core: &Core,
+    ) -> Result<(String, chrono::DateTime<chrono::Utc>), UisError> {
         let login = login.trim().to_lowercase();
+        // Compared without stopping at the first difference, so timing says
+        // nothing about how much of a password was right.
         let known = self.passwords.get(&login).is_some_and(|expected| {
             expected.len() == password.len()
                 && expected
@@ -72,39 +62,34 @@ impl Auth {
                     .fold(0u8, |difference, (a, b)| difference | (a ^ b))
                     == 0
         });
-        if !known
-            || employees
-                .by_login(&login)
-                .is_none_or(|employee| !employee.active)
-        {
+        let active = core
+            .employees()
+            .by_login(&login)
+            .is_some_and(|employee| employee.active);
+        if !known || !active {
             return Err(UisError::auth_error());
         }
-        let mut bytes = [0u8; 24];
-        self.random
-            .fill(&mut bytes)
-            .map_err(|_| UisError::internal())?;
-        let token: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-        let expires = now + self.ttl;
-        let mut sessions = self.sessions.lock().map_err(|_| UisError::internal())?;
-        sessions.retain(|_, session| session.expires > now);
-        sessions.insert(token.clone(), Session { login, expires });
-        Ok((token, expires))
+        Ok(core.open_session(&login, self.ttl).await?)
     }
 
-    /// `logout.user`: the key stops working at once.
-    pub fn logout(&self, token: &str, token_value: &Value) -> Result<(), UisError> {
-        let mut sessions = self.sessions.lock().map_err(|_| UisError::internal())?;
-        sessions
-            .remove(token)
-            .map(|_| ())
-            .ok_or_else(|| UisError::token_invalid(Some(token_value)))
+    /// `logout.user`: the key stops working at once, in every process.
+    pub async fn logout(
+        &self,
+        token: &str,
+        token_value: &Value,
+        core: &Core,
+    ) -> Result<(), UisError> {
+        if core.end_session(token).await? {
+            Ok(())
+        } else {
+            Err(UisError::token_invalid(Some(token_value)))
+        }
     }
 
-    pub fn caller<'a>(
+    pub async fn caller<'a>(
         &self,
         params: &Map<String, Value>,
-        now: DateTime<Utc>,
-        employees: &'a Employees,
+        core: &'a Core,
     ) -> Result<Caller<'a>, UisError> {
         let value = params
             .get("access_token")
@@ -112,19 +97,15 @@ impl Auth {
         let token = value
             .as_str()
             .ok_or_else(|| UisError::data_type("access_token", Some(value)))?;
-        let (login, agent) = if let Some((login, agent)) = self.keys.get(token) {
-            (login.clone(), *agent)
-        } else {
-            let mut sessions = self.sessions.lock().map_err(|_| UisError::internal())?;
-            match sessions.get(token) {
-                Some(session) if session.expires > now => (session.login.clone(), false),
-                Some(_) => {
-                    sessions.remove(token);
-                    return Err(UisError::token_expired(Some(value)));
-                }
-                None => return Err(UisError::token_invalid(Some(value))),
-            }
+        let (login, agent) = match self.keys.get(token) {
+            Some((login, agent)) => (login.clone(), *agent),
+            None => match core.session(token).await? {
+                Session::Valid { login } => (login, false),
+                Session::Expired => return Err(UisError::token_expired(Some(value))),
+                Session::Unknown => return Err(UisError::token_invalid(Some(value))),
+            },
         };
+        let employees = core.employees();
         let employee = employees
             .by_login(&login)
             .filter(|employee| employee.active)

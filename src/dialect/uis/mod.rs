@@ -125,17 +125,22 @@ impl Uis {
         };
         match method {
             "login.user" => {
-                return session::login(self, &params).map_err(|error| error.into_rpc(&empty))
+                return session::login(self, &params)
+                    .await
+                    .map_err(|error| error.into_rpc(&empty))
             }
             "logout.user" => {
-                return session::logout(self, &params).map_err(|error| error.into_rpc(&empty))
+                return session::logout(self, &params)
+                    .await
+                    .map_err(|error| error.into_rpc(&empty))
             }
             _ => {}
         }
         let now = self.core.now();
         let caller = self
             .auth
-            .caller(&params, now, self.core.employees())
+            .caller(&params, &self.core)
+            .await
             .map_err(|error| error.into_rpc(&empty))?;
         let metadata = |total: Option<u64>| {
             let mut metadata = json!({"limits": self.limits.report(&caller.key, self.core.now())});

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::error::UisError;
 use super::Uis;
 
-pub fn login(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError> {
+pub async fn login(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError> {
     for (name, value) in params {
         if name != "login" && name != "password" {
             return Err(UisError::unexpected(name, Some(value)));
@@ -17,18 +17,16 @@ pub fn login(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError> 
             .as_str()
             .ok_or_else(|| UisError::data_type(name, Some(value)))
     };
-    let (token, expires) = uis.auth.login(
-        text("login")?,
-        text("password")?,
-        uis.core.now(),
-        uis.core.employees(),
-    )?;
+    let (token, expires) = uis
+        .auth
+        .login(text("login")?, text("password")?, &uis.core)
+        .await?;
     Ok(
         json!({"data": {"access_token": token, "expire_at": expires.timestamp(), "app_id": uis.app_id}}),
     )
 }
 
-pub fn logout(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError> {
+pub async fn logout(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError> {
     for (name, value) in params {
         if name != "access_token" {
             return Err(UisError::unexpected(name, Some(value)));
@@ -40,6 +38,6 @@ pub fn logout(uis: &Uis, params: &Map<String, Value>) -> Result<Value, UisError>
     let token = value
         .as_str()
         .ok_or_else(|| UisError::data_type("access_token", Some(value)))?;
-    uis.auth.logout(token, value)?;
+    uis.auth.logout(token, value, &uis.core).await?;
     Ok(json!({"data": {}}))
 }

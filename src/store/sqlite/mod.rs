@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
@@ -193,6 +194,42 @@ impl LeadStore for SqliteStore {
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError> {
         self.readers
             .run(move |conn| read::assignee_stats(conn, window))
+            .await
+    }
+
+    async fn put_session(
+        &self,
+        digest: String,
+        subject: String,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.write(|reply| WriteOp::PutSession {
+            digest,
+            subject,
+            expires: expires.timestamp_micros(),
+            now: now.timestamp_micros(),
+            reply,
+        })
+        .await
+    }
+
+    async fn session(&self, digest: String) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+        self.readers
+            .run(move |conn| {
+                let found: Option<(String, i64)> = conn
+                    .prepare_cached("SELECT subject, expires FROM sessions WHERE digest = ?1")?
+                    .query_row([digest], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                Ok(found.and_then(|(subject, expires)| {
+                    DateTime::from_timestamp_micros(expires).map(|expires| (subject, expires))
+                }))
+            })
+            .await
+    }
+
+    async fn end_session(&self, digest: String) -> Result<bool, StoreError> {
+        self.write(|reply| WriteOp::EndSession { digest, reply })
             .await
     }
 

@@ -64,6 +64,15 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO store_meta (key, value)
         SELECT 'contacts_merged_upto', COALESCE(MAX(id), 0) FROM leads;
     "#,
+    // 3: session keys a dialect issues (UIS login.user), by digest, so every
+    // process sharing the store accepts them and a logout ends them for all.
+    r#"
+    CREATE TABLE sessions (
+        digest  TEXT    PRIMARY KEY,
+        subject TEXT    NOT NULL,
+        expires INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

@@ -588,3 +588,41 @@ async fn conditions_compare_any_field() {
         3
     );
 }
+
+#[tokio::test]
+async fn sessions_are_kept_purged_when_expired_and_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let hour = Duration::hours(1);
+    store
+        .put_session(
+            "old".into(),
+            "a@x.ru".into(),
+            now + Duration::minutes(1),
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .put_session(
+            "new".into(),
+            "b@x.ru".into(),
+            now + hour * 3,
+            now + hour * 2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session("old".into()).await.unwrap(),
+        None,
+        "expired ones are purged"
+    );
+    assert_eq!(
+        store.session("new".into()).await.unwrap(),
+        Some(("b@x.ru".to_owned(), now + hour * 3))
+    );
+    assert!(store.end_session("new".into()).await.unwrap());
+    assert!(!store.end_session("new".into()).await.unwrap());
+    assert_eq!(store.session("new".into()).await.unwrap(), None);
+}

@@ -32,6 +32,18 @@ pub(super) enum WriteOp {
         id: LeadId,
         reply: oneshot::Sender<Result<bool, StoreError>>,
     },
+    /// Records a session (and purges expired ones).
+    PutSession {
+        digest: String,
+        subject: String,
+        expires: i64,
+        now: i64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    EndSession {
+        digest: String,
+        reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
     /// Commit what is queued, checkpoint the log and stop.
     Close {
         reply: oneshot::Sender<Result<(), StoreError>>,
@@ -116,7 +128,10 @@ fn collect(
     closing: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
 ) {
     match op {
-        WriteOp::Update { .. } | WriteOp::Delete { .. } => changes.push(op),
+        WriteOp::Update { .. }
+        | WriteOp::Delete { .. }
+        | WriteOp::PutSession { .. }
+        | WriteOp::EndSession { .. } => changes.push(op),
         WriteOp::Insert {
             lead,
             assignment,
@@ -389,6 +404,37 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
             if let Ok(true) = result {
                 contacts.forget(id);
             }
+            let _ = reply.send(result);
+        }
+        WriteOp::PutSession {
+            digest,
+            subject,
+            expires,
+            now,
+            reply,
+        } => {
+            let result = (|| -> Result<(), StoreError> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.prepare_cached("DELETE FROM sessions WHERE expires <= ?1")?
+                    .execute([now])?;
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO sessions (digest, subject, expires) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![digest, subject, expires])?;
+                tx.commit()?;
+                Ok(())
+            })();
+            let _ = reply.send(result);
+        }
+        WriteOp::EndSession { digest, reply } => {
+            let result = (|| -> Result<bool, StoreError> {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let removed = tx
+                    .prepare_cached("DELETE FROM sessions WHERE digest = ?1")?
+                    .execute([digest])?;
+                tx.commit()?;
+                Ok(removed > 0)
+            })();
             let _ = reply.send(result);
         }
         WriteOp::Insert { .. } | WriteOp::Close { .. } => {}

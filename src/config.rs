@@ -14,6 +14,13 @@ use thiserror::Error;
 use crate::lead::Employee;
 use crate::mapping::{Mapping, MappingError};
 
+mod forwarding;
+
+pub use forwarding::{
+    ForwardRuleSettings, ForwardingSettings, PredicateSettings, RetrySettings, TargetKind,
+    TargetSettings,
+};
+
 /// Prefix of environment overrides: `LEADGATE__SERVER__LISTEN=0.0.0.0:8080`.
 pub const ENV_PREFIX: &str = "LEADGATE";
 
@@ -61,6 +68,9 @@ pub struct Settings {
     /// `listRouted`/`showRouted` and the operators' view of `list`).
     #[serde(default)]
     pub routing: Vec<RoutingSettings>,
+    /// Where accepted leads are forwarded, and how.
+    #[serde(default)]
+    pub forwarding: ForwardingSettings,
     /// The file the settings came from, for messages.
     #[serde(skip)]
     pub source: String,
@@ -478,6 +488,7 @@ impl Settings {
                 );
             }
         }
+        self.forwarding.check(&mut problem);
         let is_employee = |login: &str| {
             self.employees
                 .iter()

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod core;
+pub mod deliver;
 pub mod dialect;
 pub mod gateway;
 pub mod http;

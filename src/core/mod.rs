@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use thiserror::Error;
 
+use crate::deliver::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
     Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
@@ -67,6 +68,9 @@ pub struct NewLead<'a> {
     /// Leave the stage as sent even when an assignee is found (Bitrix24
     /// keeps STATUS_ID NEW; SalesMan moves an assigned lead to "in work").
     pub keep_stage: bool,
+    /// The API the lead arrived through (`salesman`, `bitrix24`, ...), for
+    /// the forwarding rules.
+    pub received_via: &'static str,
 }
 
 /// One employee's counters.
@@ -82,6 +86,8 @@ pub struct Core {
     employees: Employees,
     routing: Routing,
     clock: Arc<dyn Clock>,
+    forwarding: ForwardRules,
+    doorbell: Doorbell,
 }
 
 impl Core {
@@ -91,6 +97,18 @@ impl Core {
             employees,
             routing: Routing::default(),
             clock: Arc::new(SystemClock),
+            forwarding: ForwardRules::default(),
+            doorbell: Doorbell::default(),
+        }
+    }
+
+    /// Which new leads are forwarded where, and the bell that wakes the
+    /// delivery workers once they are stored.
+    pub fn with_forwarding(self, forwarding: ForwardRules, doorbell: Doorbell) -> Core {
+        Core {
+            forwarding,
+            doorbell,
+            ..self
         }
     }
 
@@ -266,8 +284,11 @@ impl Core {
             created_by,
             default_assignee,
             keep_stage,
+            received_via,
         } = new;
         rules.check(&lead)?;
+        let deliver_to = self.forwarding.targets_for(received_via, &lead);
+        let queued = deliver_to.clone();
         if lead.created_by.is_none() {
             lead.created_by = created_by.map(|employee| employee.id);
         }
@@ -281,7 +302,10 @@ impl Core {
                 if lead.stage == Stage::New && !keep_stage {
                     lead.stage = Stage::InProgress;
                 }
-                let inserted = self.store.insert(lead, Assignment::default()).await?;
+                let inserted = self
+                    .store
+                    .insert(lead, Assignment::default(), deliver_to)
+                    .await?;
                 (inserted, assigned_by)
             }
             assign::Plan::InStore(mut assignment) => {
@@ -289,7 +313,7 @@ impl Core {
                     assignment.stage_when_found = None;
                 }
                 let fallback = assignment.fallback;
-                let inserted = self.store.insert(lead, assignment).await?;
+                let inserted = self.store.insert(lead, assignment, deliver_to).await?;
                 let assigned_by = if inserted.assigned_by_contact {
                     AssignedBy::EarlierContact
                 } else if fallback.is_some() {
@@ -300,6 +324,9 @@ impl Core {
                 (inserted, assigned_by)
             }
         };
+        if inserted.created {
+            self.doorbell.ring(&queued);
+        }
         Ok((inserted, assigned_by))
     }
 

@@ -3,6 +3,7 @@
 //! imports by origin, and later locks and delivery claims); nothing of that is
 //! kept in process memory. The store knows nothing of HTTP or dialects.
 
+pub mod outbox;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -13,6 +14,10 @@ use thiserror::Error;
 
 use crate::lead::path::FieldPath;
 use crate::lead::{EmployeeId, Lead, LeadError, LeadId, LeadKind, Stage};
+pub use outbox::{
+    Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
+    DeliveryState,
+};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -179,8 +184,15 @@ pub trait LeadStore: Send + Sync + 'static {
     /// Stores a new lead and returns it with its id, only once it is committed
     /// and on disk. A lead whose origin (system + external id) is already stored
     /// is not stored twice: the stored one comes back with `created: false`.
-    /// A lead without an assignee is assigned as `assignment` says.
-    async fn insert(&self, lead: Lead, assignment: Assignment) -> Result<Inserted, StoreError>;
+    /// A lead without an assignee is assigned as `assignment` says. A new
+    /// lead gets one pending delivery per name in `deliver_to`, in the same
+    /// transaction (the outbox), so no acknowledged lead misses its forwarding.
+    async fn insert(
+        &self,
+        lead: Lead,
+        assignment: Assignment,
+        deliver_to: Vec<String>,
+    ) -> Result<Inserted, StoreError>;
 
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError>;
 
@@ -210,6 +222,53 @@ pub trait LeadStore: Send + Sync + 'static {
 
     /// Ends a session everywhere; `false` when there was none.
     async fn end_session(&self, digest: String) -> Result<bool, StoreError>;
+
+    /// Claims up to `limit` deliveries to `target` that are due at `now` and
+    /// not claimed by anyone else, until `lease_until`. A delivery whose lead
+    /// no longer exists is marked dead instead of being handed out.
+    async fn claim_deliveries(
+        &self,
+        target: String,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Records how claimed deliveries ended, durably. A claim that is no
+    /// longer current (its lease ran out and the row was claimed again)
+    /// changes nothing.
+    async fn finish_deliveries(
+        &self,
+        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn list_deliveries(
+        &self,
+        filter: DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+
+    async fn count_deliveries(&self, now: DateTime<Utc>)
+        -> Result<Vec<DeliveryCounts>, StoreError>;
+
+    /// Puts the matching rows back in the queue, due at `now`, with their
+    /// attempts reset (their last error is kept until the next attempt).
+    /// Returns how many rows it moved.
+    async fn retry_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Queues the leads created in `window` for `target` again, delivered
+    /// or not (a target that lost data, or a target added later). Returns
+    /// how many leads were queued.
+    async fn replay_deliveries(
+        &self,
+        target: String,
+        window: TimeRange,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -51,6 +51,7 @@ pub async fn run(
         // A portal gives a lead without ASSIGNED_BY_ID to the caller.
         default_assignee: bitrix24.default_assignee().or(Some(caller)),
         keep_stage: true,
+        received_via: "bitrix24",
     };
     let (inserted, _) = bitrix24.core.create_lead(new, &bitrix24.rules).await?;
     let id = inserted.lead.id.ok_or(Bitrix24Error::Internal)?;

@@ -96,6 +96,7 @@ pub async fn run(
         created_by: Some(caller),
         default_assignee: None,
         keep_stage: true,
+        received_via: "livetex",
     };
     let (inserted, _) = livetex
         .core

@@ -34,6 +34,7 @@ pub async fn run(
                 created_by: Some(caller),
                 default_assignee: salesman.default_assignee(),
                 keep_stage: false,
+                received_via: "salesman",
             },
             &salesman.rules,
         )

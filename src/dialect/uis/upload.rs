@@ -162,6 +162,7 @@ pub async fn run(
                 created_by: Some(caller),
                 default_assignee: Some(caller),
                 keep_stage: true,
+                received_via: "uis",
             },
             &uis.rules,
         )

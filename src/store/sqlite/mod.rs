@@ -10,6 +10,7 @@
 mod bloom;
 mod checkpoint;
 mod contacts;
+mod outbox;
 mod read;
 mod schema;
 mod writer;
@@ -23,8 +24,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
-    AssigneeStats, Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError,
-    TimeRange,
+    AssigneeStats, Assignment, Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter,
+    DeliveryOutcome, DeliveryRecord, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore,
+    StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -163,10 +165,16 @@ impl SqliteStore {
 
 #[async_trait]
 impl LeadStore for SqliteStore {
-    async fn insert(&self, lead: Lead, assignment: Assignment) -> Result<Inserted, StoreError> {
+    async fn insert(
+        &self,
+        lead: Lead,
+        assignment: Assignment,
+        deliver_to: Vec<String>,
+    ) -> Result<Inserted, StoreError> {
         self.write(|reply| WriteOp::Insert {
             lead: Box::new(lead),
             assignment,
+            deliver_to,
             reply,
         })
         .await
@@ -231,6 +239,82 @@ impl LeadStore for SqliteStore {
     async fn end_session(&self, digest: String) -> Result<bool, StoreError> {
         self.write(|reply| WriteOp::EndSession { digest, reply })
             .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        target: String,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        self.write(|reply| WriteOp::ClaimDeliveries {
+            target,
+            limit,
+            now,
+            lease_until,
+            reply,
+        })
+        .await
+    }
+
+    async fn finish_deliveries(
+        &self,
+        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.write(|reply| WriteOp::FinishDeliveries {
+            outcomes,
+            now,
+            reply,
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        filter: DeliveryFilter,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let now = Utc::now();
+        self.readers
+            .run(move |conn| outbox::list(conn, &filter, now))
+            .await
+    }
+
+    async fn count_deliveries(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryCounts>, StoreError> {
+        self.readers
+            .run(move |conn| outbox::counts(conn, now))
+            .await
+    }
+
+    async fn retry_deliveries(
+        &self,
+        filter: DeliveryFilter,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.write(|reply| WriteOp::RetryDeliveries { filter, now, reply })
+            .await
+    }
+
+    async fn replay_deliveries(
+        &self,
+        target: String,
+        window: TimeRange,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        self.write(|reply| WriteOp::ReplayDeliveries {
+            target,
+            window,
+            now,
+            reply,
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -73,6 +73,30 @@ const MIGRATIONS: &[&str] = &[
         expires INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 4: the transactional outbox. One row per lead and forwarding target,
+    // written in the lead's insert transaction. A pending row with
+    // `claimed_until` in the future is in flight; `claims` counts claims so
+    // a worker whose lease ran out cannot overwrite its successor's result.
+    // No foreign key: a delivery outlives a deleted lead as a dead row.
+    r#"
+    CREATE TABLE deliveries (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        lead_id       INTEGER NOT NULL,
+        target        TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        claims        INTEGER NOT NULL DEFAULT 0,
+        due_at        INTEGER NOT NULL,
+        claimed_until INTEGER,
+        last_error    TEXT,
+        external_id   TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        UNIQUE (lead_id, target)
+    );
+    CREATE INDEX deliveries_due ON deliveries (target, due_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_dead ON deliveries (target, id) WHERE state = 'dead';
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

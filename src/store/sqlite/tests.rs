@@ -28,7 +28,7 @@ async fn insert_then_get_returns_the_same_lead() {
     lead.custom
         .insert("color".into(), serde_json::json!({"a": [1, 2]}));
     let inserted = store
-        .insert(lead.clone(), Assignment::default())
+        .insert(lead.clone(), Assignment::default(), Vec::new())
         .await
         .unwrap();
     assert!(inserted.created);
@@ -50,7 +50,7 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
             let mut lead = lead_at(n);
             lead.name = Some(format!("lead {n}"));
             store
-                .insert(lead, Assignment::default())
+                .insert(lead, Assignment::default(), Vec::new())
                 .await
                 .unwrap()
                 .lead
@@ -67,7 +67,9 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
     assert_eq!(ids.len(), 300);
     store.close().await.unwrap();
     assert!(matches!(
-        store.insert(lead_at(0), Assignment::default()).await,
+        store
+            .insert(lead_at(0), Assignment::default(), Vec::new())
+            .await,
         Err(StoreError::Closed)
     ));
     drop(store);
@@ -93,10 +95,13 @@ async fn same_origin_is_stored_once() {
         external_id: "42".into(),
     });
     let first = store
-        .insert(lead.clone(), Assignment::default())
+        .insert(lead.clone(), Assignment::default(), Vec::new())
         .await
         .unwrap();
-    let second = store.insert(lead, Assignment::default()).await.unwrap();
+    let second = store
+        .insert(lead, Assignment::default(), Vec::new())
+        .await
+        .unwrap();
     assert!(first.created);
     assert!(!second.created);
     assert_eq!(first.lead.id, second.lead.id);
@@ -114,7 +119,10 @@ async fn filters_sort_and_paging() {
             lead.emails.push(ContactPoint::email("a@b.ru"));
         }
         lead.text = Some(format!("Message number {n}"));
-        store.insert(lead, Assignment::default()).await.unwrap();
+        store
+            .insert(lead, Assignment::default(), Vec::new())
+            .await
+            .unwrap();
     }
     let run = |query: LeadQuery| store.query(query);
     let page = run(LeadQuery {
@@ -190,16 +198,22 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         .phones
         .push(ContactPoint::phone("+7 900 111-22-33", "7"));
     first.assigned_to = Some(5);
-    store.insert(first, Assignment::default()).await.unwrap();
+    store
+        .insert(first, Assignment::default(), Vec::new())
+        .await
+        .unwrap();
     let mut later = lead_at(1);
     later.emails.push(ContactPoint::email("X@Y.RU"));
     later.assigned_to = Some(6);
-    store.insert(later, Assignment::default()).await.unwrap();
+    store
+        .insert(later, Assignment::default(), Vec::new())
+        .await
+        .unwrap();
     let mut by_retired = lead_at(2);
     by_retired.emails.push(ContactPoint::email("old@y.ru"));
     by_retired.assigned_to = Some(9);
     store
-        .insert(by_retired, Assignment::default())
+        .insert(by_retired, Assignment::default(), Vec::new())
         .await
         .unwrap();
 
@@ -217,7 +231,11 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         lead
     };
     let by_phone = store
-        .insert(with(Some("8 900 111 22 33"), None), assignment.clone())
+        .insert(
+            with(Some("8 900 111 22 33"), None),
+            assignment.clone(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(by_phone.lead.assigned_to, Some(5));
@@ -228,6 +246,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         .insert(
             with(Some("+79001112233"), Some("x@y.ru")),
             assignment.clone(),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -237,7 +256,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         "the phone lead above is newer"
     );
     let by_email = store
-        .insert(with(None, Some("x@y.ru")), assignment.clone())
+        .insert(with(None, Some("x@y.ru")), assignment.clone(), Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -247,7 +266,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
     );
     // An ineligible earlier assignee does not count; the fallback applies.
     let retired = store
-        .insert(with(None, Some("old@y.ru")), assignment.clone())
+        .insert(with(None, Some("old@y.ru")), assignment.clone(), Vec::new())
         .await
         .unwrap();
     assert_eq!(retired.lead.assigned_to, Some(7));
@@ -267,17 +286,23 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
     let mut open_lead = lead_at(0);
     open_lead.assigned_to = Some(1);
     store
-        .insert(open_lead, Assignment::default())
+        .insert(open_lead, Assignment::default(), Vec::new())
         .await
         .unwrap();
     let mut done = Lead::new(march - Duration::days(3));
     done.assigned_to = Some(1);
     done.stage = Stage::Processed;
     done.completed_at = Some(march + Duration::days(2));
-    store.insert(done, Assignment::default()).await.unwrap();
+    store
+        .insert(done, Assignment::default(), Vec::new())
+        .await
+        .unwrap();
     let mut february = Lead::new(march - Duration::days(3));
     february.assigned_to = Some(2);
-    store.insert(february, Assignment::default()).await.unwrap();
+    store
+        .insert(february, Assignment::default(), Vec::new())
+        .await
+        .unwrap();
 
     let stats = store
         .assignee_stats(TimeRange {
@@ -308,7 +333,10 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
             let mut first = lead_at(0);
             first.phones.push(ContactPoint::phone("+79005556677", "7"));
             first.assigned_to = Some(4);
-            store.insert(first, Assignment::default()).await.unwrap();
+            store
+                .insert(first, Assignment::default(), Vec::new())
+                .await
+                .unwrap();
             if clean {
                 store.close().await.unwrap();
             }
@@ -327,6 +355,7 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
                     stage_when_found: None,
                     fallback: None,
                 },
+                Vec::new(),
             )
             .await
             .unwrap();
@@ -346,7 +375,7 @@ async fn the_merge_mark_advances_over_leads_without_contacts() {
         let mut lead = lead_at(minute);
         lead.name = Some(format!("no contacts {minute}"));
         last = store
-            .insert(lead, Assignment::default())
+            .insert(lead, Assignment::default(), Vec::new())
             .await
             .unwrap()
             .lead
@@ -370,7 +399,7 @@ async fn concurrent_updates_of_different_fields_all_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(open(&dir));
     let id = store
-        .insert(lead_at(0), Assignment::default())
+        .insert(lead_at(0), Assignment::default(), Vec::new())
         .await
         .unwrap()
         .lead
@@ -415,7 +444,7 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
     lead.phones.push(ContactPoint::phone("+79001112233", "7"));
     lead.assigned_to = Some(4);
     let id = store
-        .insert(lead, Assignment::default())
+        .insert(lead, Assignment::default(), Vec::new())
         .await
         .unwrap()
         .lead
@@ -453,6 +482,7 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
                 stage_when_found: None,
                 fallback: Some(5),
             },
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -475,7 +505,10 @@ async fn conditions_compare_any_field() {
         if index % 2 == 0 {
             lead.custom.insert("UF_X".into(), "even".into());
         }
-        store.insert(lead, Assignment::default()).await.unwrap();
+        store
+            .insert(lead, Assignment::default(), Vec::new())
+            .await
+            .unwrap();
     }
     let count = |conditions: Vec<Condition>| {
         let store = &store;
@@ -625,4 +658,254 @@ async fn sessions_are_kept_purged_when_expired_and_ended() {
     assert!(store.end_session("new".into()).await.unwrap());
     assert!(!store.end_session("new".into()).await.unwrap());
     assert_eq!(store.session("new".into()).await.unwrap(), None);
+}
+
+mod outbox {
+    use super::*;
+    use crate::store::{DeliveryFilter, DeliveryOutcome, DeliveryState, TimeRange};
+
+    /// Deliveries come due when their lead is stored, at the real now.
+    fn at(second: i64) -> chrono::DateTime<Utc> {
+        static BASE: std::sync::OnceLock<chrono::DateTime<Utc>> = std::sync::OnceLock::new();
+        *BASE.get_or_init(|| Utc::now() + Duration::seconds(5)) + Duration::seconds(second)
+    }
+
+    async fn lead_for(store: &SqliteStore, targets: &[&str]) -> i64 {
+        let inserted = store
+            .insert(
+                lead_at(0),
+                Assignment::default(),
+                targets.iter().map(|name| name.to_string()).collect(),
+            )
+            .await
+            .unwrap();
+        inserted.lead.id.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_new_lead_is_queued_for_each_target_and_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let first = lead_for(&store, &["crm", "hook"]).await;
+        let second = lead_for(&store, &["crm"]).await;
+        lead_for(&store, &[]).await;
+
+        let claimed = store
+            .claim_deliveries("crm".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        let ids: Vec<_> = claimed.iter().map(|d| d.lead.id.unwrap()).collect();
+        assert_eq!(ids, [first, second]);
+        assert!(claimed.iter().all(|d| !d.maybe_sent_before()));
+        // Leased: nobody else gets them until the lease runs out.
+        assert!(store
+            .claim_deliveries("crm".into(), 10, at(30), at(90))
+            .await
+            .unwrap()
+            .is_empty());
+        let hook = store
+            .claim_deliveries("hook".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        assert_eq!(hook.len(), 1);
+
+        store
+            .finish_deliveries(
+                vec![
+                    (
+                        claimed[0].claim,
+                        DeliveryOutcome::Delivered {
+                            external_id: Some("77".into()),
+                        },
+                    ),
+                    (
+                        claimed[1].claim,
+                        DeliveryOutcome::Retry {
+                            error: "HTTP 503".into(),
+                            due: at(100),
+                        },
+                    ),
+                ],
+                at(1),
+            )
+            .await
+            .unwrap();
+        let rows = store
+            .list_deliveries(DeliveryFilter {
+                target: Some("crm".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows[0].state, DeliveryState::Delivered);
+        assert_eq!(rows[0].external_id.as_deref(), Some("77"));
+        assert_eq!(rows[1].state, DeliveryState::Pending);
+        assert_eq!(rows[1].attempts, 1);
+        assert_eq!(rows[1].last_error.as_deref(), Some("HTTP 503"));
+        // Not due before its retry time.
+        assert!(store
+            .claim_deliveries("crm".into(), 10, at(99), at(160))
+            .await
+            .unwrap()
+            .is_empty());
+        let again = store
+            .claim_deliveries("crm".into(), 10, at(100), at(160))
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        assert!(again[0].maybe_sent_before());
+    }
+
+    #[tokio::test]
+    async fn an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        lead_for(&store, &["crm"]).await;
+        let first = store
+            .claim_deliveries("crm".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        let second = store
+            .claim_deliveries("crm".into(), 10, at(61), at(120))
+            .await
+            .unwrap();
+        assert_eq!(second.len(), 1);
+        assert!(second[0].maybe_sent_before());
+        store
+            .finish_deliveries(
+                vec![(
+                    first[0].claim,
+                    DeliveryOutcome::Dead {
+                        error: "late".into(),
+                    },
+                )],
+                at(62),
+            )
+            .await
+            .unwrap();
+        let row = &store
+            .list_deliveries(DeliveryFilter::default())
+            .await
+            .unwrap()[0];
+        assert_eq!(row.state, DeliveryState::Pending);
+        assert_eq!(row.last_error, None);
+        // Released (never attempted): the claim does not count as a send.
+        store
+            .finish_deliveries(vec![(second[0].claim, DeliveryOutcome::Release)], at(63))
+            .await
+            .unwrap();
+        let third = store
+            .claim_deliveries("crm".into(), 10, at(64), at(120))
+            .await
+            .unwrap();
+        assert_eq!(third[0].claim.claims, second[0].claim.claims);
+    }
+
+    #[tokio::test]
+    async fn dead_rows_are_retried_and_leads_are_replayed_by_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let lead = lead_for(&store, &["crm"]).await;
+        let claimed = store
+            .claim_deliveries("crm".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        store
+            .finish_deliveries(
+                vec![(
+                    claimed[0].claim,
+                    DeliveryOutcome::Dead {
+                        error: "HTTP 401".into(),
+                    },
+                )],
+                at(1),
+            )
+            .await
+            .unwrap();
+        let dead = DeliveryFilter {
+            state: Some(DeliveryState::Dead),
+            ..Default::default()
+        };
+        assert_eq!(store.list_deliveries(dead.clone()).await.unwrap().len(), 1);
+        assert_eq!(
+            store.retry_deliveries(dead.clone(), at(2)).await.unwrap(),
+            1
+        );
+        assert_eq!(store.retry_deliveries(dead, at(2)).await.unwrap(), 0);
+        let row = &store
+            .list_deliveries(DeliveryFilter::default())
+            .await
+            .unwrap()[0];
+        assert_eq!((row.state, row.attempts), (DeliveryState::Pending, 0));
+        assert_eq!(row.last_error.as_deref(), Some("HTTP 401"));
+
+        // Replay to a target added later, and to one that lost its data.
+        let everything = TimeRange::default();
+        assert_eq!(
+            store
+                .replay_deliveries("archive".into(), everything, at(3))
+                .await
+                .unwrap(),
+            1
+        );
+        let archive = store
+            .claim_deliveries("archive".into(), 10, at(3), at(60))
+            .await
+            .unwrap();
+        assert_eq!(archive[0].lead.id, Some(lead));
+        let empty_window = TimeRange {
+            from: Some(at(0) + Duration::days(3650)),
+            to: None,
+        };
+        assert_eq!(
+            store
+                .replay_deliveries("archive".into(), empty_window, at(4))
+                .await
+                .unwrap(),
+            0
+        );
+        let counts = store.count_deliveries(at(5)).await.unwrap();
+        assert_eq!(counts.len(), 2);
+        assert_eq!(counts[0].target, "archive");
+        assert_eq!(counts[0].in_flight, 1);
+        assert_eq!(counts[1].pending, 1);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_lead_is_dead_lettered_not_handed_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let lead = lead_for(&store, &["crm"]).await;
+        assert!(store.delete(lead).await.unwrap());
+        assert!(store
+            .claim_deliveries("crm".into(), 10, at(0), at(60))
+            .await
+            .unwrap()
+            .is_empty());
+        let row = &store
+            .list_deliveries(DeliveryFilter::default())
+            .await
+            .unwrap()[0];
+        assert_eq!(row.state, DeliveryState::Dead);
+    }
+
+    #[tokio::test]
+    async fn queued_deliveries_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open(&dir);
+            lead_for(&store, &["crm"]).await;
+            store.close().await.unwrap();
+        }
+        let store = open(&dir);
+        assert_eq!(
+            store
+                .claim_deliveries("crm".into(), 10, at(0), at(60))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
 }

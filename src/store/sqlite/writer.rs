@@ -12,15 +12,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rusqlite::{params, Connection, OptionalExtension, ToSql, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use chrono::{DateTime, Utc};
+
 use super::contacts::ContactIndex;
+use super::outbox;
 use super::read::{micros, read_lead};
 use crate::lead::{EmployeeId, Lead, LeadId};
-use crate::store::{Assignment, Inserted, LeadChange, StoreError};
+use crate::store::{
+    Assignment, Claim, ClaimedDelivery, DeliveryFilter, DeliveryOutcome, Inserted, LeadChange,
+    StoreError, TimeRange,
+};
 
 pub(super) enum WriteOp {
     Insert {
         lead: Box<Lead>,
         assignment: Assignment,
+        deliver_to: Vec<String>,
         reply: oneshot::Sender<Result<Inserted, StoreError>>,
     },
     Update {
@@ -43,6 +50,29 @@ pub(super) enum WriteOp {
     EndSession {
         digest: String,
         reply: oneshot::Sender<Result<bool, StoreError>>,
+    },
+    ClaimDeliveries {
+        target: String,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        reply: oneshot::Sender<Result<Vec<ClaimedDelivery>, StoreError>>,
+    },
+    FinishDeliveries {
+        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    RetryDeliveries {
+        filter: DeliveryFilter,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    ReplayDeliveries {
+        target: String,
+        window: TimeRange,
+        now: DateTime<Utc>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
     },
     /// Commit what is queued, checkpoint the log and stop.
     Close {
@@ -109,6 +139,7 @@ pub(super) fn run(
 struct PendingInsert {
     lead: Box<Lead>,
     assignment: Assignment,
+    deliver_to: Vec<String>,
     reply: oneshot::Sender<Result<Inserted, StoreError>>,
     /// The lead's id, assignee and stage as they arrived, to undo what a
     /// rolled-back attempt decided.
@@ -131,15 +162,21 @@ fn collect(
         WriteOp::Update { .. }
         | WriteOp::Delete { .. }
         | WriteOp::PutSession { .. }
-        | WriteOp::EndSession { .. } => changes.push(op),
+        | WriteOp::EndSession { .. }
+        | WriteOp::ClaimDeliveries { .. }
+        | WriteOp::FinishDeliveries { .. }
+        | WriteOp::RetryDeliveries { .. }
+        | WriteOp::ReplayDeliveries { .. } => changes.push(op),
         WriteOp::Insert {
             lead,
             assignment,
+            deliver_to,
             reply,
         } => batch.push(PendingInsert {
             arrived: (lead.id, lead.assigned_to, lead.stage),
             lead,
             assignment,
+            deliver_to,
             reply,
         }),
         WriteOp::Close { reply } => {
@@ -209,15 +246,24 @@ fn write_batch_in(
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
+    let now = micros(Utc::now());
     for pending in batch.iter_mut() {
         let lead = &mut pending.lead;
+        let deliver_to = &pending.deliver_to;
         let outcome = if isolate {
             in_savepoint(&tx, |tx| {
-                insert_lead(tx, contacts, lead, &pending.assignment)
+                insert_lead(tx, contacts, lead, &pending.assignment, deliver_to, now)
             })
         } else {
             // Dropping `tx` on the way out rolls the whole batch back.
-            Ok(insert_lead(&tx, contacts, lead, &pending.assignment)?)
+            Ok(insert_lead(
+                &tx,
+                contacts,
+                lead,
+                &pending.assignment,
+                deliver_to,
+                now,
+            )?)
         };
         outcomes.push(outcome);
     }
@@ -279,6 +325,8 @@ fn insert_lead(
     contacts: &mut ContactIndex,
     lead: &mut Lead,
     assignment: &Assignment,
+    deliver_to: &[String],
+    now: i64,
 ) -> Result<Written, StoreError> {
     if let Some(origin) = &lead.origin {
         let existing = tx
@@ -318,6 +366,7 @@ fn insert_lead(
     .execute(&columns.params()[..])?;
     let id = tx.last_insert_rowid();
     lead.id = Some(id);
+    outbox::enqueue(tx, id, deliver_to, now)?;
     contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
@@ -436,6 +485,33 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
                 Ok(removed > 0)
             })();
             let _ = reply.send(result);
+        }
+        WriteOp::ClaimDeliveries {
+            target,
+            limit,
+            now,
+            lease_until,
+            reply,
+        } => {
+            let _ = reply.send(outbox::claim(conn, &target, limit, now, lease_until));
+        }
+        WriteOp::FinishDeliveries {
+            outcomes,
+            now,
+            reply,
+        } => {
+            let _ = reply.send(outbox::finish(conn, &outcomes, now));
+        }
+        WriteOp::RetryDeliveries { filter, now, reply } => {
+            let _ = reply.send(outbox::retry(conn, &filter, now));
+        }
+        WriteOp::ReplayDeliveries {
+            target,
+            window,
+            now,
+            reply,
+        } => {
+            let _ = reply.send(outbox::replay(conn, &target, window, now));
         }
         WriteOp::Insert { .. } | WriteOp::Close { .. } => {}
     }

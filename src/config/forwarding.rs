@@ -1,0 +1,365 @@
+//! The `[forwarding]` section: targets (where leads go, in which wire
+//! protocol), rules (which accepted leads go to which targets) and the retry
+//! policy, with the checks `leadgate check` runs on them.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+
+use crate::lead::path::FieldPath;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardingSettings {
+    pub targets: Vec<TargetSettings>,
+    pub rules: Vec<ForwardRuleSettings>,
+    pub retry: RetrySettings,
+    /// A claimed delivery returns to the queue after this long if its worker
+    /// never reports (a crash). Longer than any target's timeout.
+    pub lease_secs: f64,
+    /// How often idle workers look for due deliveries (new leads wake them
+    /// at once; this covers retries coming due and other processes' leads).
+    pub poll_interval_ms: u64,
+    /// Bearer token of the admin endpoints (`/admin/deliveries`); off when unset.
+    pub admin_token: Option<String>,
+}
+
+impl Default for ForwardingSettings {
+    fn default() -> Self {
+        ForwardingSettings {
+            targets: Vec::new(),
+            rules: Vec::new(),
+            retry: RetrySettings::default(),
+            lease_secs: 120.0,
+            poll_interval_ms: 500,
+            admin_token: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Bitrix24,
+    Salesman,
+    Livetex,
+    Uis,
+    Webhook,
+    Nats,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Bitrix24 => "bitrix24",
+            TargetKind::Salesman => "salesman",
+            TargetKind::Livetex => "livetex",
+            TargetKind::Uis => "uis",
+            TargetKind::Webhook => "webhook",
+            TargetKind::Nats => "nats",
+        }
+    }
+}
+
+/// One place leads are forwarded to. Which keys apply depends on `kind`;
+/// `leadgate check` names any that is missing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    pub name: String,
+    pub kind: TargetKind,
+    /// Bitrix24: the webhook URL (`https://portal/rest/1/code/`); SalesMan:
+    /// the leads endpoint; LiveTex: the API base (`https://host/v2/`); UIS:
+    /// the JSON-RPC endpoint; webhook: where to POST; NATS: the server URL.
+    pub url: String,
+    /// SalesMan login, LiveTex login (Basic), UIS login (login.user).
+    pub login: Option<String>,
+    /// SalesMan apikey.
+    pub apikey: Option<String>,
+    /// LiveTex password (Basic), UIS password (login.user).
+    pub password: Option<String>,
+    /// LiveTex Bearer token, UIS permanent access token.
+    pub token: Option<String>,
+    /// Webhook: HMAC-SHA256 key of the signature header.
+    pub secret: Option<String>,
+    /// NATS subject the lead events are published on.
+    pub subject: Option<String>,
+    /// LiveTex and UIS: the site leads are filed under when the lead has none.
+    pub site_id: Option<i64>,
+    /// LiveTex: the conversation leads are filed under when the lead has none.
+    pub conversation_id: Option<String>,
+    /// UIS: the campaign offline messages are filed under.
+    pub campaign_id: Option<i64>,
+    /// Requests per second at most (Bitrix24 portals allow 2).
+    pub requests_per_second: Option<f64>,
+    /// Leads per request where the protocol batches (Bitrix24 and UIS: 50).
+    pub batch_size: Option<usize>,
+    /// Requests in flight at once.
+    pub concurrency: Option<usize>,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+}
+
+fn default_timeout() -> f64 {
+    15.0
+}
+
+impl TargetSettings {
+    /// The most leads one request carries that the protocol allows.
+    pub fn protocol_batch_limit(&self) -> usize {
+        match self.kind {
+            TargetKind::Bitrix24 | TargetKind::Uis => 50,
+            TargetKind::Salesman | TargetKind::Livetex | TargetKind::Webhook => 1,
+            TargetKind::Nats => 256,
+        }
+    }
+
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+            .unwrap_or(self.protocol_batch_limit())
+            .clamp(1, self.protocol_batch_limit())
+    }
+
+    pub fn requests_per_second(&self) -> Option<f64> {
+        match (self.kind, self.requests_per_second) {
+            (_, Some(rate)) => Some(rate),
+            // A portal answers QUERY_LIMIT_EXCEEDED above 2 requests a second.
+            (TargetKind::Bitrix24, None) => Some(2.0),
+            _ => None,
+        }
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.concurrency.unwrap_or(match self.kind {
+            // Paced anyway; one request at a time keeps the pace exact.
+            TargetKind::Bitrix24 => 1,
+            _ => 4,
+        })
+    }
+}
+
+/// Which accepted leads go to which targets. Every given criterion must
+/// hold; a lead matching several rules goes to the union of their targets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardRuleSettings {
+    pub targets: Vec<String>,
+    /// The API the lead arrived through: salesman, bitrix24, livetex, uis.
+    pub dialects: Vec<String>,
+    pub site_ids: Vec<i64>,
+    /// Canonical channels (web, call, callback, ...).
+    pub channels: Vec<String>,
+    pub utm_sources: Vec<String>,
+    pub utm_campaigns: Vec<String>,
+    /// Predicates on any canonical field.
+    pub when: Vec<PredicateSettings>,
+}
+
+/// `field` and exactly one test.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredicateSettings {
+    /// A canonical path: `utm.campaign`, `phones`, `custom.UF_CRM_X`, ...
+    pub field: String,
+    pub equals: Option<String>,
+    pub not_equals: Option<String>,
+    pub one_of: Option<Vec<String>>,
+    /// Case-insensitive substring.
+    pub contains: Option<String>,
+    /// `true`: the field has a value; `false`: it has none.
+    pub present: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Attempts before a delivery is dead-lettered.
+    pub max_attempts: u32,
+    pub initial_backoff_secs: f64,
+    pub max_backoff_secs: f64,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: 15,
+            initial_backoff_secs: 1.0,
+            max_backoff_secs: 600.0,
+        }
+    }
+}
+
+const DIALECTS: &[&str] = &["salesman", "bitrix24", "livetex", "uis"];
+
+impl ForwardingSettings {
+    pub(super) fn check(&self, problem: &mut dyn FnMut(&str, String)) {
+        let mut names = HashSet::new();
+        for (index, target) in self.targets.iter().enumerate() {
+            let key = format!("forwarding.targets[{index}]");
+            if target.name.trim().is_empty() {
+                problem(&format!("{key}.name"), "must not be empty".into());
+            } else if !names.insert(target.name.as_str()) {
+                problem(
+                    &format!("{key}.name"),
+                    format!("target {:?} is named twice", target.name),
+                );
+            }
+            check_target(target, &key, problem);
+        }
+        for (index, rule) in self.rules.iter().enumerate() {
+            let key = format!("forwarding.rules[{index}]");
+            if rule.targets.is_empty() {
+                problem(&format!("{key}.targets"), "names no target".into());
+            }
+            for name in &rule.targets {
+                if !names.contains(name.as_str()) {
+                    problem(
+                        &format!("{key}.targets"),
+                        format!("{name:?} is not the name of any [[forwarding.targets]] entry"),
+                    );
+                }
+            }
+            for dialect in &rule.dialects {
+                if !DIALECTS.contains(&dialect.as_str()) {
+                    problem(
+                        &format!("{key}.dialects"),
+                        format!("{dialect:?} is not one of {}", DIALECTS.join(", ")),
+                    );
+                }
+            }
+            for channel in &rule.channels {
+                if crate::lead::Channel::parse(channel).is_none() {
+                    problem(
+                        &format!("{key}.channels"),
+                        format!("{channel:?} is not a canonical channel"),
+                    );
+                }
+            }
+            for (position, predicate) in rule.when.iter().enumerate() {
+                let key = format!("{key}.when[{position}]");
+                if FieldPath::parse(&predicate.field).is_none() {
+                    problem(
+                        &format!("{key}.field"),
+                        format!("{:?} is not a canonical field path", predicate.field),
+                    );
+                }
+                let tests = [
+                    predicate.equals.is_some(),
+                    predicate.not_equals.is_some(),
+                    predicate.one_of.is_some(),
+                    predicate.contains.is_some(),
+                    predicate.present.is_some(),
+                ];
+                if tests.iter().filter(|given| **given).count() != 1 {
+                    problem(
+                        &key,
+                        "needs exactly one of equals, not_equals, one_of, contains, present".into(),
+                    );
+                }
+            }
+        }
+        let retry = &self.retry;
+        if retry.max_attempts == 0 {
+            problem("forwarding.retry.max_attempts", "must be above 0".into());
+        }
+        for (key, value) in [
+            (
+                "forwarding.retry.initial_backoff_secs",
+                retry.initial_backoff_secs,
+            ),
+            ("forwarding.retry.max_backoff_secs", retry.max_backoff_secs),
+            ("forwarding.lease_secs", self.lease_secs),
+        ] {
+            if !(value.is_finite() && value > 0.0 && value < 86_400.0 * 7.0) {
+                problem(key, format!("{value} is not a number of seconds above 0"));
+            }
+        }
+        if self.poll_interval_ms == 0 {
+            problem("forwarding.poll_interval_ms", "must be above 0".into());
+        }
+        if matches!(&self.admin_token, Some(token) if token.trim().len() < 16) {
+            problem(
+                "forwarding.admin_token",
+                "must be at least 16 characters".into(),
+            );
+        }
+    }
+}
+
+fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str, String)) {
+    let scheme_ok = match target.kind {
+        TargetKind::Nats => target.url.starts_with("nats://") || target.url.starts_with("tls://"),
+        _ => target.url.starts_with("http://") || target.url.starts_with("https://"),
+    };
+    if !scheme_ok {
+        problem(
+            &format!("{key}.url"),
+            format!(
+                "{:?} is not a {} URL",
+                target.url,
+                if target.kind == TargetKind::Nats {
+                    "nats://"
+                } else {
+                    "http(s)://"
+                }
+            ),
+        );
+    }
+    let mut require = |field: &str, given: bool| {
+        if !given {
+            problem(
+                &format!("{key}.{field}"),
+                format!("a {} target needs it", target.kind.as_str()),
+            );
+        }
+    };
+    match target.kind {
+        TargetKind::Bitrix24 | TargetKind::Webhook => {}
+        TargetKind::Salesman => {
+            require("login", target.login.is_some());
+            require("apikey", target.apikey.is_some());
+        }
+        TargetKind::Livetex => {
+            require(
+                "token (or login and password)",
+                target.token.is_some() || (target.login.is_some() && target.password.is_some()),
+            );
+        }
+        TargetKind::Uis => {
+            require(
+                "token (or login and password)",
+                target.token.is_some() || (target.login.is_some() && target.password.is_some()),
+            );
+        }
+        TargetKind::Nats => require("subject", target.subject.is_some()),
+    }
+    if let Some(rate) = target.requests_per_second {
+        if !(rate.is_finite() && rate > 0.0) {
+            problem(
+                &format!("{key}.requests_per_second"),
+                format!("{rate} is not a rate above 0"),
+            );
+        }
+    }
+    if let Some(size) = target.batch_size {
+        let limit = target.protocol_batch_limit();
+        if size == 0 || size > limit {
+            problem(
+                &format!("{key}.batch_size"),
+                format!(
+                    "must be between 1 and {limit} for a {} target",
+                    target.kind.as_str()
+                ),
+            );
+        }
+    }
+    if target.concurrency == Some(0) {
+        problem(&format!("{key}.concurrency"), "must be above 0".into());
+    }
+    if !(target.timeout_secs.is_finite() && target.timeout_secs > 0.0) {
+        problem(
+            &format!("{key}.timeout_secs"),
+            format!("{} is not a number of seconds above 0", target.timeout_secs),
+        );
+    }
+}

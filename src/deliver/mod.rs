@@ -1,0 +1,75 @@
+//! Forwarding: accepted leads reach other systems, exactly once at the
+//! target, whatever fails on the way.
+//!
+//! The outbox rows are written by the store in the lead's own transaction
+//! (`rules.rs` decides which targets a lead goes to). `worker.rs` claims due
+//! rows per target, paces requests (`pace.rs`), hands batches to the
+//! target's adapter and records each lead's outcome; transient failures come
+//! back after a backoff with jitter (`backoff.rs`), permanent ones and
+//! exhausted retries become dead rows that `leadgate deliveries retry`
+//! re-drives. Adapters speak their system's wire protocol: the four
+//! dialects' clients live in their dialect folders (`dialect::*::client`),
+//! the webhook and NATS ones here.
+
+pub mod backoff;
+pub mod pace;
+pub mod rules;
+pub mod transport;
+pub mod webhook;
+mod worker;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::store::ClaimedDelivery;
+pub use pace::Pacer;
+pub use rules::ForwardRules;
+pub use worker::{Doorbell, Forwarder, ForwarderOptions, TargetWorker};
+
+/// How one lead's delivery attempt ended, as the adapter saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    Delivered {
+        /// The lead's id in the target system, where it has one.
+        external_id: Option<String>,
+    },
+    /// Worth trying again (network, timeout, 5xx, rate limits), no sooner
+    /// than `retry_after` when the target said so.
+    Transient {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help (validation, credentials, 4xx).
+    Permanent { error: String },
+}
+
+impl Attempt {
+    pub fn transient(error: impl Into<String>) -> Attempt {
+        Attempt::Transient {
+            error: error.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(error: impl Into<String>) -> Attempt {
+        Attempt::Permanent {
+            error: error.into(),
+        }
+    }
+}
+
+/// A target system, in its own wire protocol.
+#[async_trait]
+pub trait Target: Send + Sync + 'static {
+    /// Delivers up to the target's batch size of leads and says how each
+    /// went, in order, one attempt per delivery. Takes `pacer` before every
+    /// request it sends. A delivery whose `maybe_sent_before()` holds may
+    /// already be at the target: the adapter must not create it twice.
+    async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt>;
+}
+
+/// Every lead in the batch ended the same way (one request for all of them).
+pub fn same_for_all(batch: &[ClaimedDelivery], attempt: Attempt) -> Vec<Attempt> {
+    vec![attempt; batch.len()]
+}

@@ -1,0 +1,119 @@
+//! The webhook target: each lead as canonical JSON, POSTed to a URL and
+//! signed with HMAC-SHA256 of the exact body bytes, so the receiver can
+//! check it came from this gateway. The lead's gateway id travels as
+//! `Idempotency-Key`: a receiver that keeps it sees a retried delivery as
+//! the same event.
+
+use async_trait::async_trait;
+use ring::hmac;
+use serde_json::json;
+
+use super::transport::{self, status_failure};
+use super::{Attempt, Pacer, Target};
+use crate::config::TargetSettings;
+use crate::store::ClaimedDelivery;
+
+/// `X-Leadgate-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
+pub const SIGNATURE_HEADER: &str = "x-leadgate-signature";
+
+pub struct Webhook {
+    url: String,
+    key: Option<hmac::Key>,
+    client: reqwest::Client,
+}
+
+impl Webhook {
+    pub fn new(settings: &TargetSettings) -> Webhook {
+        Webhook {
+            url: settings.url.clone(),
+            key: settings
+                .secret
+                .as_ref()
+                .map(|secret| hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes())),
+            client: transport::client(std::time::Duration::from_secs_f64(settings.timeout_secs)),
+        }
+    }
+
+    /// The body of one lead's event.
+    pub fn body(delivery: &ClaimedDelivery) -> Vec<u8> {
+        let event = json!({
+            "event": "lead.accepted",
+            "delivery_id": delivery.claim.delivery_id,
+            "lead": delivery.lead,
+        });
+        serde_json::to_vec(&event).unwrap_or_default()
+    }
+
+    async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let body = Webhook::body(delivery);
+        let lead_id = delivery.lead.id.unwrap_or_default();
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header("idempotency-key", format!("leadgate-{lead_id}"))
+            .header("x-leadgate-lead", lead_id.to_string());
+        if let Some(key) = &self.key {
+            request = request.header(SIGNATURE_HEADER, signature(key, &body));
+        }
+        pacer.take().await;
+        let response = match request.body(body).send().await {
+            Ok(response) => response,
+            Err(error) => return transport::network_failure(&error),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let reply = match response.bytes().await {
+            Ok(bytes) => bytes,
+            Err(error) => return transport::network_failure(&error),
+        };
+        if let Some(failure) = status_failure(status, &headers, &reply) {
+            return failure;
+        }
+        // A receiver may answer with its own id for the lead.
+        let external_id = serde_json::from_slice::<serde_json::Value>(&reply)
+            .ok()
+            .and_then(|value| match value.get("id") {
+                Some(serde_json::Value::String(id)) => Some(id.clone()),
+                Some(serde_json::Value::Number(id)) => Some(id.to_string()),
+                _ => None,
+            });
+        Attempt::Delivered { external_id }
+    }
+}
+
+pub fn signature(key: &hmac::Key, body: &[u8]) -> String {
+    let tag = hmac::sign(key, body);
+    let mut text = String::with_capacity(7 + 64);
+    text.push_str("sha256=");
+    for byte in tag.as_ref() {
+        text.push_str(&format!("{byte:02x}"));
+    }
+    text
+}
+
+#[async_trait]
+impl Target for Webhook {
+    async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
+        let mut attempts = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            attempts.push(self.send(delivery, pacer).await);
+        }
+        attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_is_hex_hmac_sha256_of_the_body() {
+        // RFC 4231 test case 2.
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"Jefe");
+        assert_eq!(
+            signature(&key, b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

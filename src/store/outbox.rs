@@ -1,0 +1,127 @@
+//! The transactional outbox in canonical terms: one delivery row per lead and
+//! target, written in the lead's own insert transaction, then claimed,
+//! finished, retried and replayed by the forwarding workers and the
+//! `leadgate deliveries` command. Claims are leases kept in the store, so a
+//! worker that dies mid-delivery gives its rows back when the lease runs out,
+//! whichever process picks them up.
+
+use chrono::{DateTime, Utc};
+
+use crate::lead::{Lead, LeadId};
+
+/// Where a delivery stands. "In flight" is a pending row with a live claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Failed for good (permanent error or retries exhausted); the last
+    /// error is kept, and `retry` puts it back in the queue.
+    Dead,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryState> {
+        match text {
+            "pending" => Some(DeliveryState::Pending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "dead" => Some(DeliveryState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// Proof of one claim on a delivery row: finishing with a stale claim (the
+/// lease ran out and someone else took the row) changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub delivery_id: i64,
+    /// How many times the row has been claimed, this claim included.
+    pub claims: i64,
+}
+
+/// A claimed delivery, with the lead to send.
+#[derive(Clone, Debug)]
+pub struct ClaimedDelivery {
+    pub claim: Claim,
+    pub target: String,
+    pub lead: Lead,
+    /// Failed attempts before this one.
+    pub attempts: u32,
+}
+
+impl ClaimedDelivery {
+    /// An earlier claim may have reached the target before its worker
+    /// stopped (a crash, a timeout): the adapter should look before it adds.
+    pub fn maybe_sent_before(&self) -> bool {
+        self.claims_before() > 0
+    }
+
+    fn claims_before(&self) -> i64 {
+        self.claim.claims - 1
+    }
+}
+
+/// How one delivery attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeliveryOutcome {
+    Delivered {
+        /// The lead's id at the target, where it has one.
+        external_id: Option<String>,
+    },
+    /// Try again at `due`.
+    Retry {
+        error: String,
+        due: DateTime<Utc>,
+    },
+    Dead {
+        error: String,
+    },
+    /// Not attempted (shutdown): back to the queue as it was.
+    Release,
+}
+
+/// A delivery row as `deliveries list` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeliveryRecord {
+    pub id: i64,
+    pub lead_id: LeadId,
+    pub target: String,
+    pub state: DeliveryState,
+    pub in_flight: bool,
+    pub attempts: u32,
+    pub due_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub external_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which delivery rows a listing or a retry covers; every given part must hold.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryFilter {
+    pub ids: Option<Vec<i64>>,
+    pub target: Option<String>,
+    pub state: Option<DeliveryState>,
+    pub lead_id: Option<LeadId>,
+    /// Rows with a greater id (paging).
+    pub after_id: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+/// Per target: how many rows are in each state (the admin overview).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub target: String,
+    pub pending: u64,
+    pub in_flight: u64,
+    pub delivered: u64,
+    pub dead: u64,
+}

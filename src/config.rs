@@ -364,11 +364,13 @@ pub struct UisCredential {
 }
 
 /// Loaded mapping files, one per dialect, compiled.
+/// Shared: each dialect's server side and its forwarding client use the
+/// same compiled mapping.
 pub struct Mappings {
-    pub salesman: Mapping,
-    pub bitrix24: Mapping,
-    pub livetex: Mapping,
-    pub uis: Mapping,
+    pub salesman: std::sync::Arc<Mapping>,
+    pub bitrix24: std::sync::Arc<Mapping>,
+    pub livetex: std::sync::Arc<Mapping>,
+    pub uis: std::sync::Arc<Mapping>,
 }
 
 impl Settings {
@@ -711,10 +713,10 @@ impl Settings {
         match (salesman, bitrix24, livetex, uis) {
             (Some(salesman), Some(bitrix24), Some(livetex), Some(uis)) if problems.is_empty() => {
                 Ok(Mappings {
-                    salesman,
-                    bitrix24,
-                    livetex,
-                    uis,
+                    salesman: salesman.into(),
+                    bitrix24: bitrix24.into(),
+                    livetex: livetex.into(),
+                    uis: uis.into(),
                 })
             }
             _ => Err(problems),

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigProblem, Settings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
+use crate::deliver::{self, Doorbell, ForwardRules, Forwarder};
 use crate::dialect::bitrix24::{self, Bitrix24};
 use crate::dialect::livetex::{self, Livetex};
 use crate::dialect::salesman::{self, Salesman};
@@ -46,6 +47,7 @@ fn list(problems: &[ConfigProblem]) -> String {
 
 pub struct Gateway {
     server: RunningServer,
+    forwarder: Forwarder,
     store: Arc<dyn LeadStore>,
 }
 
@@ -66,6 +68,9 @@ impl Gateway {
         clock: Arc<dyn Clock>,
     ) -> Result<Gateway, StartError> {
         let mappings = settings.check().map_err(StartError::Config)?;
+        let target_workers =
+            deliver::targets::build(&settings.forwarding, &mappings, &settings.source)
+                .map_err(StartError::Config)?;
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
             None => None,
@@ -100,10 +105,28 @@ impl Gateway {
                 })
                 .collect(),
         };
+        let doorbell = Doorbell::new(
+            settings
+                .forwarding
+                .targets
+                .iter()
+                .map(|target| target.name.as_str()),
+        );
         let core = Arc::new(
             Core::new(store.clone(), employees)
                 .with_routing(routing)
-                .with_clock(clock),
+                .with_clock(clock.clone())
+                .with_forwarding(
+                    ForwardRules::compile(&settings.forwarding.rules),
+                    doorbell.clone(),
+                ),
+        );
+        let forwarder = Forwarder::start(
+            store.clone(),
+            clock,
+            target_workers,
+            deliver::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
+            &doorbell,
         );
         let limits = Limits {
             body_limit_bytes: settings.server.body_limit_bytes,
@@ -187,18 +210,30 @@ impl Gateway {
             store = %settings.store.path.display(),
             "leadgate is serving"
         );
-        Ok(Gateway { server, store })
+        Ok(Gateway {
+            server,
+            forwarder,
+            store,
+        })
+    }
+
+    /// The store this gateway writes to (delivery inspection in tests and
+    /// the admin endpoints).
+    pub fn store(&self) -> Arc<dyn LeadStore> {
+        self.store.clone()
     }
 
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.server.local_addr
     }
 
-    /// Stops accepting, lets in-flight requests finish, then commits and
-    /// flushes the store. Every lead acknowledged before this returns is on disk.
+    /// Stops accepting, lets in-flight requests finish, lets deliveries on
+    /// the wire finish (or return to the queue), then commits and flushes
+    /// the store. Every lead acknowledged before this returns is on disk.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.server.stop();
         self.server.stopped().await;
+        self.forwarder.stop().await;
         self.store.close().await
     }
 

@@ -26,7 +26,8 @@ fn dialect() -> &'static Bitrix24 {
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(Vec::new())));
         Bitrix24::new(
             core,
-            Mapping::built_in("bitrix24").expect("built-in mapping compiles"),
+            Mapping::built_in("bitrix24").expect("built-in mapping compiles")
+                .into(),
             &Bitrix24Settings::default(),
             ValidationRules::default(),
             WriteContext::default(),

@@ -38,7 +38,8 @@ fn dialect() -> &'static Livetex {
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(vec![caller().clone()])));
         Livetex::new(
             core,
-            Mapping::built_in("livetex").expect("built-in mapping compiles"),
+            Mapping::built_in("livetex").expect("built-in mapping compiles")
+                .into(),
             &LivetexSettings::default(),
             WriteContext::default(),
             1 << 20,

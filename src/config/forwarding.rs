@@ -22,6 +22,9 @@ pub struct ForwardingSettings {
     pub poll_interval_ms: u64,
     /// Bearer token of the admin endpoints (`/admin/deliveries`); off when unset.
     pub admin_token: Option<String>,
+    /// How targets know leads from this gateway: Bitrix24 ORIGINATOR_ID,
+    /// SalesMan `uids[...]` name. Give each deployment sharing a target its own.
+    pub gateway_id: String,
 }
 
 impl Default for ForwardingSettings {
@@ -33,6 +36,7 @@ impl Default for ForwardingSettings {
             lease_secs: 120.0,
             poll_interval_ms: 500,
             admin_token: None,
+            gateway_id: "leadgate".into(),
         }
     }
 }
@@ -273,6 +277,17 @@ impl ForwardingSettings {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0 * 7.0) {
                 problem(key, format!("{value} is not a number of seconds above 0"));
             }
+        }
+        if self.gateway_id.trim().is_empty()
+            || !self
+                .gateway_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            problem(
+                "forwarding.gateway_id",
+                "must be letters, digits, '-', '_' or '.'".into(),
+            );
         }
         if self.poll_interval_ms == 0 {
             problem("forwarding.poll_interval_ms", "must be above 0".into());

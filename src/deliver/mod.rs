@@ -14,6 +14,7 @@
 pub mod backoff;
 pub mod pace;
 pub mod rules;
+pub mod targets;
 pub mod transport;
 pub mod webhook;
 mod worker;

@@ -127,8 +127,19 @@ impl TestGateway {
         extra: &str,
         clock: std::sync::Arc<dyn leadgate::core::Clock>,
     ) -> TestGateway {
-        let settings = settings(&dir.path().join("leads.db"), dir.path(), extra);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestGateway::start_on_listener(dir, extra, clock, listener).await
+    }
+
+    /// A gateway on a listener the test bound (a target coming back on the
+    /// port it was down on).
+    pub async fn start_on_listener(
+        dir: tempfile::TempDir,
+        extra: &str,
+        clock: std::sync::Arc<dyn leadgate::core::Clock>,
+        listener: TcpListener,
+    ) -> TestGateway {
+        let settings = settings(&dir.path().join("leads.db"), dir.path(), extra);
         let gateway = Gateway::start_with_clock(&settings, Some(listener), clock)
             .await
             .unwrap();
@@ -189,6 +200,10 @@ impl TestGateway {
         if let Some(gateway) = self.gateway.take() {
             gateway.shutdown().await.unwrap();
         }
+    }
+
+    pub fn store(&self) -> std::sync::Arc<dyn leadgate::store::LeadStore> {
+        self.gateway.as_ref().expect("gateway running").store()
     }
 
     pub fn store_path(&self) -> PathBuf {

@@ -11,6 +11,7 @@
 mod add;
 mod auth;
 mod batch;
+pub mod client;
 mod codec;
 mod delete;
 pub mod error;
@@ -57,7 +58,7 @@ pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
 /// Everything the methods need, built once at start-up.
 pub struct Bitrix24 {
     core: Arc<Core>,
-    mapping: Mapping,
+    mapping: std::sync::Arc<Mapping>,
     credentials: auth::Credentials,
     default_assignee: Option<EmployeeId>,
     rules: ValidationRules,
@@ -108,7 +109,7 @@ impl Method {
 impl Bitrix24 {
     pub fn new(
         core: Arc<Core>,
-        mapping: Mapping,
+        mapping: std::sync::Arc<Mapping>,
         settings: &Bitrix24Settings,
         rules: ValidationRules,
         write_context: WriteContext,

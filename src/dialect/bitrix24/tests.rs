@@ -34,7 +34,9 @@ mod encodings_agree {
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(Vec::new())));
         Bitrix24::new(
             core,
-            Mapping::built_in("bitrix24").expect("built-in mapping compiles"),
+            Mapping::built_in("bitrix24")
+                .expect("built-in mapping compiles")
+                .into(),
             &Bitrix24Settings::default(),
             ValidationRules::default(),
             WriteContext::default(),

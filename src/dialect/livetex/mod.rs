@@ -56,7 +56,7 @@ pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
 
 pub struct Livetex {
     core: Arc<Core>,
-    mapping: Mapping,
+    mapping: std::sync::Arc<Mapping>,
     credentials: auth::Credentials,
     rules: ValidationRules,
     write_context: WriteContext,
@@ -159,7 +159,7 @@ fn lead_id(args: &Args) -> Result<LeadId, LivetexError> {
 impl Livetex {
     pub fn new(
         core: Arc<Core>,
-        mapping: Mapping,
+        mapping: std::sync::Arc<Mapping>,
         settings: &LivetexSettings,
         write_context: WriteContext,
         body_limit: usize,
@@ -366,7 +366,9 @@ mod round_trip {
         let core = Core::new(Arc::new(store), Employees::new(vec![caller()]));
         Livetex::new(
             Arc::new(core),
-            Mapping::built_in("livetex").expect("built-in mapping compiles"),
+            Mapping::built_in("livetex")
+                .expect("built-in mapping compiles")
+                .into(),
             &LivetexSettings::default(),
             WriteContext::default(),
             1 << 20,

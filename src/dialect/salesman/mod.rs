@@ -8,6 +8,7 @@
 
 pub mod add;
 mod auth;
+pub mod client;
 pub mod error;
 mod info;
 mod list;
@@ -49,7 +50,7 @@ pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
 /// Everything the handlers need, built once at start-up.
 pub struct Salesman {
     core: Arc<Core>,
-    mapping: Mapping,
+    mapping: std::sync::Arc<Mapping>,
     credentials: auth::Credentials,
     default_assignee: Option<EmployeeId>,
     rules: ValidationRules,
@@ -84,7 +85,7 @@ impl Action {
 impl Salesman {
     pub fn new(
         core: Arc<Core>,
-        mapping: Mapping,
+        mapping: std::sync::Arc<Mapping>,
         settings: &SalesmanSettings,
         rules: ValidationRules,
         write_context: WriteContext,

@@ -69,7 +69,7 @@ pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
 
 pub struct Uis {
     core: Arc<Core>,
-    mapping: Mapping,
+    mapping: std::sync::Arc<Mapping>,
     auth: auth::Auth,
     limits: limits::Limits,
     funnel_spec: engine::Spec,
@@ -82,7 +82,7 @@ pub struct Uis {
 impl Uis {
     pub fn new(
         core: Arc<Core>,
-        mapping: Mapping,
+        mapping: std::sync::Arc<Mapping>,
         settings: &UisSettings,
         rules: ValidationRules,
         write_context: WriteContext,
@@ -374,7 +374,9 @@ mod round_trip {
         let core = Core::new(Arc::new(store), Employees::new(Vec::new()));
         Uis::new(
             Arc::new(core),
-            Mapping::built_in("uis").expect("built-in mapping compiles"),
+            Mapping::built_in("uis")
+                .expect("built-in mapping compiles")
+                .into(),
             &UisSettings::default(),
             ValidationRules::default(),
             WriteContext::default(),

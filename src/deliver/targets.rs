@@ -1,0 +1,112 @@
+//! Builds each configured target's adapter and worker settings at start-up:
+//! the one place that knows which adapter serves which `kind`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::backoff::RetryPolicy;
+use super::webhook::Webhook;
+use super::{ForwarderOptions, Pacer, Target, TargetWorker};
+use crate::config::{ConfigProblem, ForwardingSettings, Mappings, TargetKind, TargetSettings};
+use crate::dialect::bitrix24::client::{self as bitrix24_client, Bitrix24Client};
+use crate::dialect::salesman::client::{self as salesman_client, SalesmanClient};
+use crate::mapping::Mapping;
+
+/// One worker set per target, or the problems that stop them being built.
+pub fn build(
+    settings: &ForwardingSettings,
+    mappings: &Mappings,
+    source: &str,
+) -> Result<Vec<TargetWorker>, Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    let mut workers = Vec::new();
+    for (index, target) in settings.targets.iter().enumerate() {
+        let key = format!("forwarding.targets[{index}]");
+        match adapter(target, mappings, &settings.gateway_id) {
+            Ok(adapter) => workers.push(TargetWorker {
+                name: target.name.clone(),
+                target: adapter,
+                batch_size: target.batch_size(),
+                concurrency: target.concurrency(),
+                pacer: Arc::new(Pacer::new(target.requests_per_second())),
+            }),
+            Err((file, problem)) => problems.push(ConfigProblem {
+                file: file.unwrap_or_else(|| source.to_owned()),
+                key: key.clone(),
+                problem,
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(workers)
+    } else {
+        Err(problems)
+    }
+}
+
+type BuildError = (Option<String>, String);
+
+fn needs_record(mapping: &Mapping, record: &str, kind: TargetKind) -> Result<(), BuildError> {
+    match mapping.record(record) {
+        Some(_) => Ok(()),
+        None => Err((
+            Some(mapping.source.clone()),
+            format!(
+                "a {} target needs [[records.{record}]] in this mapping file",
+                kind.as_str()
+            ),
+        )),
+    }
+}
+
+fn adapter(
+    target: &TargetSettings,
+    mappings: &Mappings,
+    gateway_id: &str,
+) -> Result<Arc<dyn Target>, BuildError> {
+    Ok(match target.kind {
+        TargetKind::Webhook => Arc::new(Webhook::new(target)),
+        TargetKind::Bitrix24 => {
+            needs_record(
+                &mappings.bitrix24,
+                bitrix24_client::FORWARD_RECORD,
+                target.kind,
+            )?;
+            Arc::new(Bitrix24Client::new(
+                target,
+                mappings.bitrix24.clone(),
+                gateway_id,
+            ))
+        }
+        TargetKind::Salesman => {
+            needs_record(
+                &mappings.salesman,
+                salesman_client::FORWARD_RECORD,
+                target.kind,
+            )?;
+            Arc::new(SalesmanClient::new(
+                target,
+                mappings.salesman.clone(),
+                gateway_id,
+            ))
+        }
+        TargetKind::Livetex | TargetKind::Uis | TargetKind::Nats => {
+            return Err((
+                None,
+                format!(
+                    "{} targets are not available in this build yet",
+                    target.kind.as_str()
+                ),
+            ))
+        }
+    })
+}
+
+pub fn options(settings: &ForwardingSettings, shutdown_grace: Duration) -> ForwarderOptions {
+    ForwarderOptions {
+        lease: Duration::from_secs_f64(settings.lease_secs),
+        poll_interval: Duration::from_millis(settings.poll_interval_ms),
+        retry: RetryPolicy::from(&settings.retry),
+        shutdown_grace,
+    }
+}

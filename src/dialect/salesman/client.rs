@@ -1,0 +1,195 @@
+//! The SalesMan forwarding client: each lead as `action=add`, form-encoded,
+//! with the target's login and apikey (the reference's client side,
+//! section 12). Fields come from the mapping file's `[[records.forward]]`,
+//! the same file the server side decodes with.
+//!
+//! SalesMan answers HTTP 200 whatever happens, so the body decides: a
+//! `result.text == "Success"` with its `id` is delivered; error codes
+//! 400/401/402 are configuration problems (permanent), `1` is the server's
+//! own failure (retried), anything else is about the lead (permanent). The
+//! lead's gateway id travels as `uids[<gateway id>]`, which API 2.0 (and
+//! this gateway's own SalesMan side) use to make a repeated add return the
+//! stored lead instead of a duplicate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::config::TargetSettings;
+use crate::deliver::transport::{self, excerpt, status_failure};
+use crate::deliver::{Attempt, Pacer, Target};
+use crate::lead::Lead;
+use crate::mapping::Mapping;
+use crate::store::ClaimedDelivery;
+
+/// The record layout this client sends.
+pub const FORWARD_RECORD: &str = "forward";
+
+pub struct SalesmanClient {
+    url: String,
+    login: String,
+    apikey: String,
+    gateway_id: String,
+    mapping: Arc<Mapping>,
+    client: reqwest::Client,
+}
+
+impl SalesmanClient {
+    pub fn new(settings: &TargetSettings, mapping: Arc<Mapping>, gateway_id: &str) -> Self {
+        SalesmanClient {
+            url: settings.url.clone(),
+            login: settings.login.clone().unwrap_or_default(),
+            apikey: settings.apikey.clone().unwrap_or_default(),
+            gateway_id: gateway_id.to_owned(),
+            mapping,
+            client: transport::client(Duration::from_secs_f64(settings.timeout_secs)),
+        }
+    }
+
+    /// The form an add request carries (credentials included).
+    pub fn form(&self, lead: &Lead) -> Vec<(String, String)> {
+        let mut form = vec![
+            ("login".to_owned(), self.login.clone()),
+            ("apikey".to_owned(), self.apikey.clone()),
+            ("action".to_owned(), "add".to_owned()),
+        ];
+        form.extend(encode(&self.mapping, lead));
+        if let Some(id) = lead.id {
+            form.push((format!("uids[{}]", self.gateway_id), id.to_string()));
+        }
+        form
+    }
+
+    async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let form = self.form(&delivery.lead);
+        pacer.take().await;
+        let response = match self.client.post(&self.url).form(&form).send().await {
+            Ok(response) => response,
+            Err(error) => return transport::network_failure(&error),
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return transport::network_failure(&error),
+        };
+        if let Some(failure) = status_failure(status, &headers, &body) {
+            return failure;
+        }
+        read_reply(&body)
+    }
+}
+
+/// The lead's fields as the mapping's forward record writes them, unset
+/// ones left out.
+pub fn encode(mapping: &Mapping, lead: &Lead) -> Vec<(String, String)> {
+    let Some(record) = mapping.record(FORWARD_RECORD) else {
+        return Vec::new();
+    };
+    let nobody: Vec<crate::lead::Employee> = Vec::new();
+    record
+        .encode(mapping, lead, &nobody)
+        .into_iter()
+        .filter_map(|(name, value)| match value {
+            Value::Null => None,
+            Value::String(text) if text.is_empty() => None,
+            Value::String(text) => Some((name, text)),
+            other => Some((name, other.to_string())),
+        })
+        .collect()
+}
+
+/// What a SalesMan reply body means for the lead.
+pub fn read_reply(body: &[u8]) -> Attempt {
+    let Ok(reply) = serde_json::from_slice::<Value>(body) else {
+        // An HTML page or a PHP warning with status 200: the server is not
+        // answering as SalesMan; worth another try later.
+        return Attempt::transient(format!("not a SalesMan reply: {}", excerpt(body)));
+    };
+    let result = &reply["result"];
+    if result["text"] == "Success" || *result == "Success" {
+        let id = match result.get("id").or_else(|| reply.get("id")) {
+            Some(Value::Number(id)) => Some(id.to_string()),
+            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        };
+        return Attempt::Delivered { external_id: id };
+    }
+    let error = &reply["error"];
+    let code = match &error["code"] {
+        Value::String(code) => code.clone(),
+        Value::Number(code) => code.to_string(),
+        _ => return Attempt::transient(format!("unexpected SalesMan reply: {}", excerpt(body))),
+    };
+    let text = error["text"].as_str().unwrap_or_default();
+    let message = format!("SalesMan error {code}: {text}");
+    match code.as_str() {
+        "1" => Attempt::transient(message),
+        _ => Attempt::permanent(message),
+    }
+}
+
+#[async_trait]
+impl Target for SalesmanClient {
+    async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
+        let mut attempts = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            attempts.push(self.send(delivery, pacer).await);
+        }
+        attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lead::{Channel, ContactPoint};
+
+    #[test]
+    fn a_lead_becomes_the_add_form_of_the_mapping() {
+        let mapping = Mapping::built_in("salesman").unwrap();
+        let mut lead = Lead::new(chrono::Utc::now());
+        lead.name = Some("Анна".into());
+        lead.phones
+            .push(ContactPoint::phone("8 900 111-22-33", "7"));
+        lead.emails.push(ContactPoint::email("A@X.RU"));
+        lead.channel = Some(Channel::Callback);
+        lead.utm.source = Some("google".into());
+        let form = encode(&mapping, &lead);
+        let get = |name: &str| {
+            form.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        assert_eq!(get("title"), Some("Анна"));
+        assert_eq!(get("phone"), Some("8 900 111-22-33"));
+        assert_eq!(get("email"), Some("A@X.RU"));
+        assert_eq!(get("path"), Some("Обратный звонок"));
+        assert_eq!(get("utm_source"), Some("google"));
+        assert_eq!(get("company"), None);
+    }
+
+    #[test]
+    fn replies_are_read_by_their_body_not_their_status() {
+        assert_eq!(
+            read_reply(br#"{"result":{"text":"Success","id":42,"mailresult":null}}"#),
+            Attempt::Delivered {
+                external_id: Some("42".into())
+            }
+        );
+        assert!(matches!(
+            read_reply(br#"{"result":"Error","error":{"code":"401","text":"bad key"}}"#),
+            Attempt::Permanent { .. }
+        ));
+        assert!(matches!(
+            read_reply(br#"{"result":"Error","error":{"code":"1","text":"db"}}"#),
+            Attempt::Transient { .. }
+        ));
+        assert!(matches!(
+            read_reply(b"<html>Fatal error</html>"),
+            Attempt::Transient { .. }
+        ));
+    }
+}

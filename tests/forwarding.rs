@@ -1,0 +1,388 @@
+//! Forwarding end to end: a gateway forwards what it accepts to a second
+//! gateway that serves the target's dialect over real HTTP on loopback, so
+//! both the client side and the wire protocol are the real ones.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{TestGateway, APIKEY, LOGIN, WEBHOOK_CODE};
+use leadgate::core::SystemClock;
+use leadgate::store::{DeliveryFilter, DeliveryRecord, DeliveryState, LeadStore};
+use serde_json::{json, Value};
+
+/// Waits until `target` has `count` delivered rows; panics with what the
+/// rows say otherwise.
+async fn wait_delivered(
+    store: &Arc<dyn LeadStore>,
+    target: &str,
+    count: usize,
+    within: Duration,
+) -> Vec<DeliveryRecord> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let rows = store
+            .list_deliveries(DeliveryFilter {
+                target: Some(target.into()),
+                limit: Some(100_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let delivered = rows
+            .iter()
+            .filter(|row| row.state == DeliveryState::Delivered)
+            .count();
+        if delivered >= count {
+            return rows;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let stuck: Vec<_> = rows
+                .iter()
+                .filter(|row| row.state != DeliveryState::Delivered)
+                .take(3)
+                .collect();
+            panic!("{delivered}/{count} delivered to {target}; e.g. {stuck:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn bitrix24_target(target: &TestGateway, extra: &str) -> String {
+    format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+[forwarding.retry]
+initial_backoff_secs = 0.1
+max_backoff_secs = 0.5
+max_attempts = 1000
+[[forwarding.targets]]
+name = "portal"
+kind = "bitrix24"
+url = "{}/rest/1/{WEBHOOK_CODE}/"
+{extra}
+[[forwarding.rules]]
+targets = ["portal"]
+"#,
+        target.base
+    )
+}
+
+async fn bitrix24_call(gateway: &TestGateway, method: &str, body: Value) -> Value {
+    let response = gateway
+        .client
+        .post(format!("{}/rest/1/{WEBHOOK_CODE}/{method}", gateway.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
+/// Every lead the Bitrix24 side holds that came from `originator`.
+async fn portal_leads(portal: &TestGateway, originator: &str) -> Vec<Value> {
+    let mut leads = Vec::new();
+    let mut start = 0;
+    loop {
+        let page = bitrix24_call(
+            portal,
+            "crm.lead.list",
+            json!({"filter": {"ORIGINATOR_ID": originator}, "select": ["*", "PHONE", "EMAIL"],
+                   "order": {"ID": "ASC"}, "start": start}),
+        )
+        .await;
+        if page["error"] == "QUERY_LIMIT_EXCEEDED" {
+            // A rate-limited portal counts the test's own reads too.
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            continue;
+        }
+        let rows = page["result"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("crm.lead.list failed: {page}"));
+        leads.extend(rows);
+        match page["next"].as_u64() {
+            Some(next) => start = next,
+            None => return leads,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_salesman_lead_reaches_a_bitrix24_portal() {
+    let portal = TestGateway::start().await;
+    let gateway =
+        TestGateway::start_with(&bitrix24_target(&portal, "requests_per_second = 50")).await;
+    let id = gateway
+        .add(&[
+            ("title", "Анна Петрова"),
+            ("phone", "8 (900) 111-22-33"),
+            ("email", "Anna@Example.RU"),
+            ("description", "Перезвоните после обеда"),
+            ("path", "Обратный звонок"),
+            ("utm_source", "yandex"),
+        ])
+        .await;
+    let rows = wait_delivered(&gateway.store(), "portal", 1, Duration::from_secs(20)).await;
+    assert_eq!(rows[0].lead_id, id);
+
+    let leads = portal_leads(&portal, "leadgate").await;
+    assert_eq!(leads.len(), 1);
+    let lead = &leads[0];
+    assert_eq!(rows[0].external_id.as_deref(), lead["ID"].as_str());
+    assert_eq!(lead["ORIGIN_ID"], id.to_string());
+    assert_eq!(lead["NAME"], "Анна Петрова");
+    assert_eq!(lead["COMMENTS"], "Перезвоните после обеда");
+    assert_eq!(lead["SOURCE_ID"], "CALLBACK");
+    assert_eq!(lead["UTM_SOURCE"], "yandex");
+    assert_eq!(lead["PHONE"][0]["VALUE"], "8 (900) 111-22-33");
+    assert_eq!(lead["EMAIL"][0]["VALUE"], "Anna@Example.RU");
+}
+
+#[tokio::test]
+async fn a_bitrix24_lead_reaches_a_salesman_crm() {
+    let crm = TestGateway::start().await;
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+gateway_id = "site-gw"
+[[forwarding.targets]]
+name = "crm"
+kind = "salesman"
+url = "{}/developer/v1/leads"
+login = "{LOGIN}"
+apikey = "{APIKEY}"
+[[forwarding.rules]]
+targets = ["crm"]
+dialects = ["bitrix24"]
+"#,
+        crm.base
+    ))
+    .await;
+    let added = bitrix24_call(
+        &gateway,
+        "crm.lead.add",
+        json!({"fields": {"TITLE": "Заявка", "NAME": "Олег", "COMPANY_TITLE": "ООО Ромашка",
+                          "PHONE": [{"VALUE": "+7 912 000-11-22", "VALUE_TYPE": "WORK"}],
+                          "SOURCE_ID": "WEB", "COMMENTS": "Нужен счёт", "UTM_CAMPAIGN": "spring"}}),
+    )
+    .await;
+    let id = added["result"].as_i64().unwrap();
+    // A SalesMan lead is not forwarded: the rule names Bitrix24 only.
+    gateway
+        .add(&[("title", "Не для CRM"), ("phone", "89001234567")])
+        .await;
+
+    let rows = wait_delivered(&gateway.store(), "crm", 1, Duration::from_secs(20)).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].lead_id, id);
+    let crm_id = rows[0].external_id.clone().unwrap();
+    let info = crm.get_json(&format!("action=info&id={crm_id}")).await;
+    let lead = &info["result"]["data"];
+    assert_eq!(lead["person"], "Олег", "{info}");
+    assert_eq!(lead["company"], "ООО Ромашка");
+    assert_eq!(lead["description"], "Нужен счёт");
+    assert_eq!(lead["phone"], "+7 912 000-11-22");
+    assert_eq!(lead["utm_campaign"], "spring");
+}
+
+#[tokio::test]
+async fn a_target_down_during_a_burst_gets_every_lead_once_when_it_returns() {
+    let parked = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = parked.local_addr().unwrap();
+    drop(parked);
+    let portal_base = format!("http://{address}");
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+[forwarding.retry]
+initial_backoff_secs = 0.05
+max_backoff_secs = 0.5
+max_attempts = 10000
+[[forwarding.targets]]
+name = "portal"
+kind = "bitrix24"
+url = "{portal_base}/rest/1/{WEBHOOK_CODE}/"
+requests_per_second = 40
+timeout_secs = 5
+[[forwarding.rules]]
+targets = ["portal"]
+"#
+    ))
+    .await;
+
+    let gateway = Arc::new(gateway);
+    let mut tasks = Vec::new();
+    for worker in 0..20 {
+        let gateway = gateway.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..50 {
+                let name = format!("Клиент {worker}-{n}");
+                let phone = format!("8900{worker:03}{n:04}");
+                ids.push(gateway.add(&[("title", &name), ("phone", &phone)]).await);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    assert_eq!(ids.len(), 1000);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = gateway
+        .store()
+        .list_deliveries(DeliveryFilter {
+            state: Some(DeliveryState::Pending),
+            limit: Some(2000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting.len(),
+        1000,
+        "nothing can be delivered while it is down"
+    );
+    assert!(waiting.iter().any(|row| row.last_error.is_some()));
+
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    let portal = TestGateway::start_on_listener(
+        tempfile::tempdir().unwrap(),
+        "",
+        Arc::new(SystemClock),
+        listener,
+    )
+    .await;
+    let rows = wait_delivered(&gateway.store(), "portal", 1000, Duration::from_secs(120)).await;
+    assert_eq!(rows.len(), 1000);
+
+    let leads = portal_leads(&portal, "leadgate").await;
+    assert_eq!(leads.len(), 1000, "each lead exactly once at the portal");
+    let mut origins: Vec<i64> = leads
+        .iter()
+        .map(|lead| lead["ORIGIN_ID"].as_str().unwrap().parse().unwrap())
+        .collect();
+    origins.sort();
+    ids.sort();
+    assert_eq!(origins, ids);
+}
+
+#[tokio::test]
+async fn a_portal_limited_to_two_requests_a_second_never_refuses_a_burst() {
+    let portal = TestGateway::start_with(
+        r#"
+[bitrix24.rate_limit]
+per_second = 2
+capacity = 2
+"#,
+    )
+    .await;
+    let gateway = TestGateway::start_with(&bitrix24_target(
+        &portal,
+        "requests_per_second = 2\nbatch_size = 50",
+    ))
+    .await;
+    let gateway = Arc::new(gateway);
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..10 {
+        let gateway = gateway.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..100 {
+                let name = format!("Лид {worker}-{n}");
+                gateway
+                    .add(&[("title", &name), ("phone", "89000000000")])
+                    .await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rows = wait_delivered(&gateway.store(), "portal", 1000, Duration::from_secs(60)).await;
+    let took = started.elapsed();
+    assert!(
+        rows.iter()
+            .all(|row| row.attempts == 0 && row.last_error.is_none()),
+        "the portal refused a request: {:?}",
+        rows.iter().find(|row| row.last_error.is_some())
+    );
+    assert_eq!(portal_leads(&portal, "leadgate").await.len(), 1000);
+    // 1000 leads at 50 a request and 2 requests a second: about ten seconds.
+    assert!(took >= Duration::from_secs(8), "{took:?}");
+    eprintln!("1000 leads through a 2 req/s portal in {took:?}");
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_dead_lettered_and_retry_re_drives_it() {
+    let crm = TestGateway::start().await;
+    let extra = |apikey: &str| {
+        format!(
+            r#"
+[forwarding]
+poll_interval_ms = 50
+[[forwarding.targets]]
+name = "crm"
+kind = "salesman"
+url = "{}/developer/v1/leads"
+login = "{LOGIN}"
+apikey = "{apikey}"
+[[forwarding.rules]]
+targets = ["crm"]
+"#,
+            crm.base
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut gateway = TestGateway::start_in(dir, &extra("wrong-key")).await;
+    gateway
+        .add(&[("title", "Ирина"), ("phone", "89001112233")])
+        .await;
+    let store = gateway.store();
+    let dead = loop {
+        let rows = store
+            .list_deliveries(DeliveryFilter {
+                state: Some(DeliveryState::Dead),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if !rows.is_empty() {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(dead[0].attempts, 1, "a refused apikey is not retried");
+    // SalesMan's code for a wrong apikey is 400; it is configuration, not data.
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("error 400"),
+        "{dead:?}"
+    );
+
+    // Fix the key, restart, re-drive the dead row.
+    gateway.stop().await;
+    let dir = std::mem::replace(&mut gateway.dir, tempfile::tempdir().unwrap());
+    let gateway = TestGateway::start_in(dir, &extra(APIKEY)).await;
+    let moved = gateway
+        .store()
+        .retry_deliveries(
+            DeliveryFilter {
+                state: Some(DeliveryState::Dead),
+                ..Default::default()
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let rows = wait_delivered(&gateway.store(), "crm", 1, Duration::from_secs(20)).await;
+    let crm_id = rows[0].external_id.clone().unwrap();
+    let info = crm.get_json(&format!("action=info&id={crm_id}")).await;
+    assert_eq!(info["result"]["data"]["person"], "Ирина");
+}

@@ -142,6 +142,18 @@ impl Gateway {
         };
 
         let mut router = Router::new().merge(health::routes(store.clone()));
+        if let Some(token) = &settings.forwarding.admin_token {
+            let deliveries = deliver::admin::DeliveryAdmin::new(
+                store.clone(),
+                settings
+                    .forwarding
+                    .targets
+                    .iter()
+                    .map(|target| target.name.clone())
+                    .collect(),
+            );
+            router = router.merge(gateway_http::admin::routes(deliveries, token));
+        }
         if settings.salesman.enabled {
             let salesman = Arc::new(Salesman::new(
                 core.clone(),

@@ -1,5 +1,6 @@
 //! The `leadgate` command: `serve` runs the gateway, `check` validates a
-//! configuration and its mapping files and says exactly what is wrong.
+//! configuration and its mapping files and says exactly what is wrong,
+//! `deliveries` inspects and re-drives forwarded leads.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +33,58 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Inspect and re-drive forwarded deliveries (works beside a running gateway).
+    Deliveries {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: DeliveriesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesAction {
+    /// Per-target counts, then delivery rows oldest first.
+    List {
+        /// pending, delivered or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        /// Only the deliveries of this lead.
+        #[arg(long)]
+        lead: Option<i64>,
+        /// Rows after this delivery id (paging).
+        #[arg(long)]
+        after: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead deliveries (or the given ones) back in the queue, due now.
+    Retry {
+        /// Delivery ids; repeat for several.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        target: Option<String>,
+        /// Which rows: dead (the default) or pending (stuck in backoff).
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Queue every lead created in [since, until) for a target again,
+    /// delivered or not (a target that lost data, or one added later).
+    Replay {
+        #[arg(long)]
+        target: String,
+        /// RFC 3339 time or YYYY-MM-DD; unbounded when omitted.
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +100,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Deliveries { config, action } => deliveries(&config, action),
     }
 }
 
@@ -109,6 +163,140 @@ fn serve(config: &std::path::Path) -> ExitCode {
             }
             Err(error) => {
                 tracing::error!(%error, "store did not close cleanly");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
+    use leadgate::deliver::admin::{parse_state, DeliveryAdmin};
+    use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
+    use leadgate::store::{DeliveryFilter, LeadStore};
+
+    let settings = match load(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let store = match SqliteStore::open(SqliteOptions::new(&settings.store.path)) {
+            Ok(store) => std::sync::Arc::new(store),
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::from(2);
+            }
+        };
+        let targets = settings
+            .forwarding
+            .targets
+            .iter()
+            .map(|target| target.name.clone())
+            .collect();
+        let admin = DeliveryAdmin::new(store.clone(), targets);
+        let outcome = async {
+            match action {
+                DeliveriesAction::List {
+                    state,
+                    target,
+                    lead,
+                    after,
+                    limit,
+                    json,
+                } => {
+                    let filter = DeliveryFilter {
+                        ids: None,
+                        target,
+                        state: state.as_deref().map(parse_state).transpose()?,
+                        lead_id: lead,
+                        after_id: after,
+                        limit: Some(limit),
+                    };
+                    let rows = admin.list(filter).await?;
+                    if json {
+                        for row in &rows {
+                            println!("{}", serde_json::to_string(row).unwrap_or_default());
+                        }
+                        return Ok(());
+                    }
+                    for counts in admin.counts().await? {
+                        println!(
+                            "{}: {} pending, {} in flight, {} delivered, {} dead",
+                            counts.target,
+                            counts.pending,
+                            counts.in_flight,
+                            counts.delivered,
+                            counts.dead
+                        );
+                    }
+                    println!(
+                        "{:>8} {:>8} {:<16} {:<10} {:>8}  {:<20} {:<12} last error",
+                        "id", "lead", "target", "state", "attempts", "due", "external id"
+                    );
+                    for row in rows {
+                        let state = if row.in_flight {
+                            "in flight"
+                        } else {
+                            row.state.as_str()
+                        };
+                        println!(
+                            "{:>8} {:>8} {:<16} {:<10} {:>8}  {:<20} {:<12} {}",
+                            row.id,
+                            row.lead_id,
+                            row.target,
+                            state,
+                            row.attempts,
+                            row.due_at.format("%Y-%m-%d %H:%M:%S"),
+                            row.external_id.as_deref().unwrap_or("-"),
+                            row.last_error.as_deref().unwrap_or("")
+                        );
+                    }
+                    Ok(())
+                }
+                DeliveriesAction::Retry { ids, target, state } => {
+                    let filter = DeliveryFilter {
+                        ids: (!ids.is_empty()).then_some(ids),
+                        target,
+                        state: state.as_deref().map(parse_state).transpose()?,
+                        ..Default::default()
+                    };
+                    let moved = admin.retry(filter).await?;
+                    println!("{moved} deliveries back in the queue");
+                    Ok(())
+                }
+                DeliveriesAction::Replay {
+                    target,
+                    since,
+                    until,
+                } => {
+                    let queued = admin
+                        .replay(&target, since.as_deref(), until.as_deref())
+                        .await?;
+                    println!("{queued} leads queued for {target}");
+                    Ok(())
+                }
+            }
+        }
+        .await;
+        let closed = store.close().await;
+        match (outcome, closed) {
+            (Ok(()), Ok(())) => ExitCode::SUCCESS,
+            (Err(error), _) => {
+                let error: leadgate::deliver::admin::AdminError = error;
+                eprintln!("{error}");
+                ExitCode::from(2)
+            }
+            (Ok(()), Err(error)) => {
+                eprintln!("{error}");
                 ExitCode::FAILURE
             }
         }

@@ -386,3 +386,162 @@ targets = ["crm"]
     let info = crm.get_json(&format!("action=info&id={crm_id}")).await;
     assert_eq!(info["result"]["data"]["person"], "Ирина");
 }
+
+#[tokio::test]
+async fn deliveries_are_inspected_and_re_driven_by_command_and_over_http() {
+    const TOKEN: &str = "admin-token-0123456789";
+    let parked = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let down = format!("http://{}/hook", parked.local_addr().unwrap());
+    drop(parked);
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+admin_token = "{TOKEN}"
+[forwarding.retry]
+max_attempts = 1
+[[forwarding.targets]]
+name = "hook"
+kind = "webhook"
+url = "{down}"
+timeout_secs = 2
+[[forwarding.rules]]
+targets = ["hook"]
+"#
+    ))
+    .await;
+    let lead = gateway
+        .add(&[("title", "Пётр"), ("phone", "89005554433")])
+        .await;
+    let store = gateway.store();
+    loop {
+        let dead = store
+            .list_deliveries(DeliveryFilter {
+                state: Some(DeliveryState::Dead),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if !dead.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The command, beside the running gateway.
+    let config = gateway.dir.path().join("leadgate.toml");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .arg("deliveries")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["list", "--state", "dead", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let row: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(row["lead_id"], lead);
+    assert_eq!(row["state"], "dead");
+    assert!(row["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("gave up after 1 attempts"));
+    let (code, stdout, _) = run(&["list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("hook: 0 pending, 0 in flight, 0 delivered, 1 dead"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(&["replay", "--target", "nowhere"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("not a configured forwarding target"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["list", "--state", "lost"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("not a delivery state"), "{stderr}");
+
+    // The same over HTTP.
+    let admin = |path: &str| format!("{}/admin/deliveries{path}", gateway.base);
+    let refused = gateway.client.get(admin("")).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let wrong = gateway
+        .client
+        .get(admin(""))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let listed: Value = gateway
+        .client
+        .get(admin("?state=dead&target=hook"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["deliveries"][0]["lead_id"], lead);
+    let counts: Value = gateway
+        .client
+        .get(admin("/counts"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(counts["targets"][0]["dead"], 1);
+    let bad = gateway
+        .client
+        .get(admin("?limit=many"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let missing = gateway
+        .client
+        .post(admin("/replay"))
+        .bearer_auth(TOKEN)
+        .body(r#"{"target": "nowhere"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let retried: Value = gateway
+        .client
+        .post(admin("/retry"))
+        .bearer_auth(TOKEN)
+        .body(r#"{"target": "hook"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried["requeued"], 1);
+    let replayed: Value = gateway
+        .client
+        .post(admin("/replay"))
+        .bearer_auth(TOKEN)
+        .body(r#"{"target": "hook", "since": "2000-01-01"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replayed["queued"], 1);
+}

@@ -11,6 +11,7 @@
 //! dialects' clients live in their dialect folders (`dialect::*::client`),
 //! the webhook and NATS ones here.
 
+pub mod admin;
 pub mod backoff;
 pub mod pace;
 pub mod rules;

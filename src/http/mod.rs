@@ -2,6 +2,7 @@
 //! through (request id, tracing span, per-dialect timeout and panic guard),
 //! health endpoints, and the server loop itself (plain or TLS, graceful stop).
 
+pub mod admin;
 pub mod args;
 pub mod guard;
 pub mod health;

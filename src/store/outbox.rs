@@ -6,11 +6,13 @@
 //! whichever process picks them up.
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::lead::{Lead, LeadId};
 
 /// Where a delivery stands. "In flight" is a pending row with a live claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     Pending,
     Delivered,
@@ -89,7 +91,7 @@ pub enum DeliveryOutcome {
 }
 
 /// A delivery row as `deliveries list` shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeliveryRecord {
     pub id: i64,
     pub lead_id: LeadId,
@@ -117,7 +119,7 @@ pub struct DeliveryFilter {
 }
 
 /// Per target: how many rows are in each state (the admin overview).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryCounts {
     pub target: String,
     pub pending: u64,

@@ -50,11 +50,26 @@ fn answer(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
-fn refuse(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    answer(status, json!({"error": message.to_string()}))
+/// A refused admin call: small, so `Result`s carrying it stay cheap.
+struct Refusal {
+    status: StatusCode,
+    message: String,
 }
 
-fn failure(error: AdminError) -> Response {
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        answer(self.status, json!({"error": self.message}))
+    }
+}
+
+fn refuse(status: StatusCode, message: impl std::fmt::Display) -> Refusal {
+    Refusal {
+        status,
+        message: message.to_string(),
+    }
+}
+
+fn failure(error: AdminError) -> Refusal {
     match error {
         AdminError::UnknownTarget(_) => refuse(StatusCode::NOT_FOUND, error),
         AdminError::BadTime(_) | AdminError::BadState(_) => refuse(StatusCode::BAD_REQUEST, error),
@@ -68,7 +83,7 @@ fn failure(error: AdminError) -> Response {
     }
 }
 
-fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
+fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Refusal> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -83,7 +98,7 @@ fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn number(query: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Response> {
+fn number(query: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Refusal> {
     query
         .get(name)
         .map(|text| {
@@ -101,42 +116,28 @@ async fn list(
     State(admin): State<Arc<Admin>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(refusal) = authorized(&admin, &headers) {
-        return refusal;
-    }
-    let filter = (|| -> Result<DeliveryFilter, Response> {
-        Ok(DeliveryFilter {
-            ids: None,
-            target: query.get("target").cloned(),
-            state: query
-                .get("state")
-                .map(|state| parse_state(state))
-                .transpose()
-                .map_err(failure)?,
-            lead_id: number(&query, "lead_id")?,
-            after_id: number(&query, "after")?,
-            limit: Some(number(&query, "limit")?.unwrap_or(100).clamp(1, 10_000) as u64),
-        })
-    })();
-    let filter = match filter {
-        Ok(filter) => filter,
-        Err(refusal) => return refusal,
+) -> Result<Response, Refusal> {
+    authorized(&admin, &headers)?;
+    let filter = DeliveryFilter {
+        ids: None,
+        target: query.get("target").cloned(),
+        state: query
+            .get("state")
+            .map(|state| parse_state(state))
+            .transpose()
+            .map_err(failure)?,
+        lead_id: number(&query, "lead_id")?,
+        after_id: number(&query, "after")?,
+        limit: Some(number(&query, "limit")?.unwrap_or(100).clamp(1, 10_000) as u64),
     };
-    match admin.deliveries.list(filter).await {
-        Ok(rows) => answer(StatusCode::OK, json!({ "deliveries": rows })),
-        Err(error) => failure(error),
-    }
+    let rows = admin.deliveries.list(filter).await.map_err(failure)?;
+    Ok(answer(StatusCode::OK, json!({ "deliveries": rows })))
 }
 
-async fn counts(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Response {
-    if let Err(refusal) = authorized(&admin, &headers) {
-        return refusal;
-    }
-    match admin.deliveries.counts().await {
-        Ok(counts) => answer(StatusCode::OK, json!({ "targets": counts })),
-        Err(error) => failure(error),
-    }
+async fn counts(State(admin): State<Arc<Admin>>, headers: HeaderMap) -> Result<Response, Refusal> {
+    authorized(&admin, &headers)?;
+    let counts = admin.deliveries.counts().await.map_err(failure)?;
+    Ok(answer(StatusCode::OK, json!({ "targets": counts })))
 }
 
 #[derive(Deserialize, Default)]
@@ -147,7 +148,7 @@ struct RetryRequest {
     state: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct ReplayRequest {
     target: String,
@@ -155,7 +156,7 @@ struct ReplayRequest {
     until: Option<String>,
 }
 
-fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Refusal> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -163,49 +164,40 @@ fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Resp
         .map_err(|error| refuse(StatusCode::BAD_REQUEST, format!("bad JSON body: {error}")))
 }
 
-async fn retry(State(admin): State<Arc<Admin>>, headers: HeaderMap, bytes: Bytes) -> Response {
-    if let Err(refusal) = authorized(&admin, &headers) {
-        return refusal;
-    }
-    let request: RetryRequest = match body(&bytes) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
-    };
-    let state = match request.state.as_deref().map(parse_state).transpose() {
-        Ok(state) => state,
-        Err(error) => return failure(error),
-    };
+async fn retry(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, Refusal> {
+    authorized(&admin, &headers)?;
+    let request: RetryRequest = body(&bytes)?;
+    let state = request
+        .state
+        .as_deref()
+        .map(parse_state)
+        .transpose()
+        .map_err(failure)?;
     let filter = DeliveryFilter {
         ids: request.ids,
         target: request.target,
         state,
         ..Default::default()
     };
-    match admin.deliveries.retry(filter).await {
-        Ok(moved) => answer(StatusCode::OK, json!({ "requeued": moved })),
-        Err(error) => failure(error),
-    }
+    let moved = admin.deliveries.retry(filter).await.map_err(failure)?;
+    Ok(answer(StatusCode::OK, json!({ "requeued": moved })))
 }
 
-impl Default for ReplayRequest {
-    fn default() -> Self {
-        ReplayRequest {
-            target: String::new(),
-            since: None,
-            until: None,
-        }
+async fn replay(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response, Refusal> {
+    authorized(&admin, &headers)?;
+    let request: ReplayRequest = body(&bytes)?;
+    if request.target.trim().is_empty() {
+        return Err(refuse(StatusCode::BAD_REQUEST, "target is required"));
     }
-}
-
-async fn replay(State(admin): State<Arc<Admin>>, headers: HeaderMap, bytes: Bytes) -> Response {
-    if let Err(refusal) = authorized(&admin, &headers) {
-        return refusal;
-    }
-    let request: ReplayRequest = match body(&bytes) {
-        Ok(request) => request,
-        Err(refusal) => return refusal,
-    };
-    match admin
+    let queued = admin
         .deliveries
         .replay(
             &request.target,
@@ -213,8 +205,6 @@ async fn replay(State(admin): State<Arc<Admin>>, headers: HeaderMap, bytes: Byte
             request.until.as_deref(),
         )
         .await
-    {
-        Ok(queued) => answer(StatusCode::OK, json!({ "queued": queued })),
-        Err(error) => failure(error),
-    }
+        .map_err(failure)?;
+    Ok(answer(StatusCode::OK, json!({ "queued": queued })))
 }

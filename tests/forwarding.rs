@@ -545,3 +545,132 @@ targets = ["hook"]
         .unwrap();
     assert_eq!(replayed["queued"], 1);
 }
+
+async fn uis_call(gateway: &TestGateway, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    gateway
+        .client
+        .post(format!("{}/v2.0", gateway.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_livetex_lead_reaches_uis_as_an_offline_message() {
+    let uis = TestGateway::start().await;
+    // A session from login.user, as a client without a permanent key.
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+[[forwarding.targets]]
+name = "uis"
+kind = "uis"
+url = "{}/v2.0"
+login = "ivanov@example.ru"
+password = "{}"
+[[forwarding.rules]]
+targets = ["uis"]
+dialects = ["livetex"]
+"#,
+        uis.base,
+        common::UIS_PASSWORD
+    ))
+    .await;
+    let response = gateway
+        .client
+        .post(format!("{}/v2/leads/add", gateway.base))
+        .basic_auth(LOGIN, Some(common::LIVETEX_PASSWORD))
+        .form(&[
+            ("name", "Мария"),
+            ("site_id", "31"),
+            ("conversation_id", "conv-7"),
+            ("phone", "+7 (913) 555-44-33"),
+            ("email", "maria@example.ru"),
+            ("text", "Хочу тариф «Бизнес»"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let added: Value = response.json().await.unwrap();
+    let id = added["results"]["id"].as_i64().unwrap();
+
+    let rows = wait_delivered(&gateway.store(), "uis", 1, Duration::from_secs(20)).await;
+    assert_eq!(rows[0].lead_id, id);
+    let uis_id: i64 = rows[0].external_id.as_deref().unwrap().parse().unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let report = uis_call(
+        &uis,
+        "get.offline_messages_report",
+        json!({"access_token": common::UIS_KEY,
+               "date_from": format!("{today} 00:00:00"), "date_till": format!("{today} 23:59:59"),
+               "fields": ["id", "visitor_name", "visitor_phone_number", "visitor_email", "text", "site_id"]}),
+    )
+    .await;
+    assert_eq!(
+        report["result"]["data"],
+        json!([{"id": uis_id, "visitor_name": "Мария", "visitor_phone_number": "+79135554433",
+                "visitor_email": "maria@example.ru", "text": "Хочу тариф «Бизнес»", "site_id": 31}]),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_uis_offline_message_reaches_livetex() {
+    let livetex = TestGateway::start().await;
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+[[forwarding.targets]]
+name = "chat"
+kind = "livetex"
+url = "{}/v2/"
+login = "{LOGIN}"
+password = "{}"
+conversation_id = "imported"
+[[forwarding.rules]]
+targets = ["chat"]
+dialects = ["uis"]
+"#,
+        livetex.base,
+        common::LIVETEX_PASSWORD
+    ))
+    .await;
+    let uploaded = uis_call(
+        &gateway,
+        "upload.offline_messages",
+        json!({"access_token": common::UIS_KEY, "offline_messages": [
+            {"name": "Игорь", "phone": "79024443322", "message": "Нужна консультация", "site_id": 8,
+             "ext_id": "u-1"},
+            {"name": "Без связи", "email": "x@example.ru", "site_id": 8, "ext_id": "u-2"}]}),
+    )
+    .await;
+    let first = uploaded["result"]["data"][0]["id"].as_i64().unwrap();
+
+    let rows = wait_delivered(&gateway.store(), "chat", 2, Duration::from_secs(20)).await;
+    let row = rows.iter().find(|row| row.lead_id == first).unwrap();
+    let livetex_id = row.external_id.clone().unwrap();
+    let shown: Value = livetex
+        .client
+        .get(format!("{}/v2/leads/show?id={livetex_id}", livetex.base))
+        .basic_auth(LOGIN, Some(common::LIVETEX_PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lead = &shown["results"];
+    assert_eq!(lead["name"], "Игорь", "{shown}");
+    assert_eq!(lead["phone"], "79024443322");
+    assert_eq!(lead["text"], "Нужна консультация");
+    assert_eq!(lead["site"]["id"], 8);
+    assert_eq!(lead["conversation"]["id"], "imported");
+}

@@ -9,7 +9,9 @@ use super::webhook::Webhook;
 use super::{ForwarderOptions, Pacer, Target, TargetWorker};
 use crate::config::{ConfigProblem, ForwardingSettings, Mappings, TargetKind, TargetSettings};
 use crate::dialect::bitrix24::client::{self as bitrix24_client, Bitrix24Client};
+use crate::dialect::livetex::client::{self as livetex_client, LivetexClient};
 use crate::dialect::salesman::client::{self as salesman_client, SalesmanClient};
+use crate::dialect::uis::client::{self as uis_client, UisClient};
 use crate::mapping::Mapping;
 
 /// One worker set per target, or the problems that stop them being built.
@@ -90,7 +92,19 @@ fn adapter(
                 gateway_id,
             ))
         }
-        TargetKind::Livetex | TargetKind::Uis | TargetKind::Nats => {
+        TargetKind::Livetex => {
+            needs_record(
+                &mappings.livetex,
+                livetex_client::FORWARD_RECORD,
+                target.kind,
+            )?;
+            Arc::new(LivetexClient::new(target, mappings.livetex.clone()))
+        }
+        TargetKind::Uis => {
+            needs_record(&mappings.uis, uis_client::FORWARD_RECORD, target.kind)?;
+            Arc::new(UisClient::new(target, mappings.uis.clone()))
+        }
+        TargetKind::Nats => {
             return Err((
                 None,
                 format!(

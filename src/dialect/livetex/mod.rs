@@ -11,6 +11,7 @@
 mod add;
 mod auth;
 mod batch;
+pub mod client;
 mod codec;
 mod complete;
 pub mod error;

@@ -10,6 +10,7 @@
 //! is the one place failures become UIS errors.
 
 mod auth;
+pub mod client;
 pub mod engine;
 pub mod error;
 pub mod funnel;

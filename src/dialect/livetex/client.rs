@@ -1,0 +1,268 @@
+//! The LiveTex forwarding client: each lead as `Leads.add`, form-encoded,
+//! with Bearer or Basic auth (the reference's client side, section 12).
+//! Fields come from `[[records.forward]]` in the LiveTex mapping file, the
+//! one the server side uses; `site_id` and `conversation_id`, which LiveTex
+//! demands, fall back to the target's configuration.
+//!
+//! LiveTex has no idempotency key. Before re-sending a lead an earlier
+//! attempt may have delivered, the client lists the site's leads created
+//! since the lead was accepted and reuses one with the same conversation,
+//! name and contact, so an ambiguous timeout does not become a duplicate.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::config::TargetSettings;
+use crate::deliver::transport::{self, excerpt, status_failure};
+use crate::deliver::{Attempt, Pacer, Target};
+use crate::lead::Lead;
+use crate::mapping::Mapping;
+use crate::store::ClaimedDelivery;
+
+/// The record layout this client sends.
+pub const FORWARD_RECORD: &str = "forward";
+/// LiveTex refuses longer texts (422).
+const TEXT_LIMIT: usize = 2000;
+
+enum Credentials {
+    Bearer(String),
+    Basic { login: String, password: String },
+}
+
+pub struct LivetexClient {
+    /// The API base, ending in `/` (`https://api.livetex.ru/v2/`).
+    base: String,
+    credentials: Credentials,
+    site_id: Option<i64>,
+    conversation_id: Option<String>,
+    mapping: std::sync::Arc<Mapping>,
+    client: reqwest::Client,
+}
+
+impl LivetexClient {
+    pub fn new(settings: &TargetSettings, mapping: std::sync::Arc<Mapping>) -> Self {
+        let mut base = settings.url.clone();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        let credentials = match (&settings.token, &settings.login, &settings.password) {
+            (Some(token), _, _) => Credentials::Bearer(token.clone()),
+            (None, login, password) => Credentials::Basic {
+                login: login.clone().unwrap_or_default(),
+                password: password.clone().unwrap_or_default(),
+            },
+        };
+        LivetexClient {
+            base,
+            credentials,
+            site_id: settings.site_id,
+            conversation_id: settings.conversation_id.clone(),
+            mapping,
+            client: transport::client(Duration::from_secs_f64(settings.timeout_secs)),
+        }
+    }
+
+    /// The Leads.add form of a lead.
+    pub fn form(&self, lead: &Lead) -> Vec<(String, String)> {
+        let mut form: Vec<(String, String)> = Vec::new();
+        if let Some(record) = self.mapping.record(FORWARD_RECORD) {
+            let nobody: Vec<crate::lead::Employee> = Vec::new();
+            for (name, value) in record.encode(&self.mapping, lead, &nobody) {
+                let text = match value {
+                    Value::Null => continue,
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                if text.is_empty() {
+                    continue;
+                }
+                let text = if name == "text" {
+                    text.chars().take(TEXT_LIMIT).collect()
+                } else {
+                    text
+                };
+                form.push((name, text));
+            }
+        }
+        let has = |form: &[(String, String)], name: &str| form.iter().any(|(key, _)| key == name);
+        if !has(&form, "site_id") {
+            if let Some(site) = self.site_id {
+                form.push(("site_id".into(), site.to_string()));
+            }
+        }
+        if !has(&form, "conversation_id") {
+            if let Some(conversation) = &self.conversation_id {
+                form.push(("conversation_id".into(), conversation.clone()));
+            }
+        }
+        form
+    }
+
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.credentials {
+            Credentials::Bearer(token) => request.bearer_auth(token),
+            Credentials::Basic { login, password } => request.basic_auth(login, Some(password)),
+        }
+    }
+
+    /// Sends a request and reads its JSON body, or says how it failed.
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Value, Attempt> {
+        let response = self
+            .authorized(request)
+            .send()
+            .await
+            .map_err(|error| transport::network_failure(&error))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| transport::network_failure(&error))?;
+        if let Some(failure) = status_failure(status, &headers, &body) {
+            return Err(failure);
+        }
+        let reply: Value = serde_json::from_slice(&body)
+            .map_err(|_| Attempt::transient(format!("not a LiveTex reply: {}", excerpt(&body))))?;
+        if reply["message"] == "Too Many Requests" {
+            return Err(Attempt::Transient {
+                error: "LiveTex: Too Many Requests".into(),
+                retry_after: Some(Duration::from_secs(1)),
+            });
+        }
+        Ok(reply)
+    }
+
+    /// The id of a lead an earlier attempt created, if it finds one.
+    async fn look_up(
+        &self,
+        lead: &Lead,
+        form: &[(String, String)],
+        pacer: &Pacer,
+    ) -> Result<Option<String>, Attempt> {
+        let field = |name: &str| {
+            form.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        let mut criteria = vec![format!(
+            "created_at>={}",
+            lead.created_at.format("%Y-%m-%dT%H:%M:%SZ")
+        )];
+        if let Some(site) = field("site_id") {
+            criteria.push(format!("site_ids={site}"));
+        }
+        pacer.take().await;
+        let request = self.client.get(format!("{}leads/list", self.base)).query(&[
+            ("q", criteria.join(";")),
+            ("fields", "id,name,email,phone,conversation".into()),
+            ("sort", "created_at:a".into()),
+            ("limit", "100".into()),
+        ]);
+        let reply = self.exchange(request).await?;
+        let same = |found: &Value, key: &str, wire: &str| match field(key) {
+            None => true,
+            Some(sent) => {
+                found[wire] == sent || found[wire] == Value::from(sent.parse::<i64>().ok())
+            }
+        };
+        let matched = reply["results"].as_array().and_then(|rows| {
+            rows.iter().find(|row| {
+                same(row, "name", "name")
+                    && same(row, "email", "email")
+                    && same(row, "phone", "phone")
+                    && field("conversation_id").is_none_or(|conversation| {
+                        row["conversation"]["id"].to_string().trim_matches('"') == conversation
+                    })
+            })
+        });
+        Ok(matched.and_then(|row| match &row["id"] {
+            Value::Number(id) => Some(id.to_string()),
+            Value::String(id) => Some(id.clone()),
+            _ => None,
+        }))
+    }
+
+    async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let form = self.form(&delivery.lead);
+        if delivery.maybe_sent_before() {
+            match self.look_up(&delivery.lead, &form, pacer).await {
+                Ok(Some(id)) => {
+                    return Attempt::Delivered {
+                        external_id: Some(id),
+                    }
+                }
+                Ok(None) => {}
+                Err(failure) => return failure,
+            }
+        }
+        pacer.take().await;
+        let request = self
+            .client
+            .post(format!("{}leads/add", self.base))
+            .form(&form);
+        match self.exchange(request).await {
+            Ok(reply) => match &reply["results"]["id"] {
+                Value::Number(id) => Attempt::Delivered {
+                    external_id: Some(id.to_string()),
+                },
+                Value::String(id) => Attempt::Delivered {
+                    external_id: Some(id.clone()),
+                },
+                _ => Attempt::transient(format!(
+                    "Leads.add answered without an id: {}",
+                    excerpt(reply.to_string().as_bytes())
+                )),
+            },
+            Err(failure) => failure,
+        }
+    }
+}
+
+#[async_trait]
+impl Target for LivetexClient {
+    async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
+        let mut attempts = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            attempts.push(self.send(delivery, pacer).await);
+        }
+        attempts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lead::ContactPoint;
+
+    #[test]
+    fn the_form_falls_back_to_the_target_site_and_conversation_and_cuts_text() {
+        let settings: TargetSettings = toml::from_str(
+            r#"name = "chat"
+            kind = "livetex"
+            url = "https://api.livetex.example/v2"
+            token = "t"
+            site_id = 12
+            conversation_id = "c-1""#,
+        )
+        .unwrap();
+        let client = LivetexClient::new(&settings, Mapping::built_in("livetex").unwrap().into());
+        let mut lead = Lead::new(chrono::Utc::now());
+        lead.phones
+            .push(ContactPoint::phone("+7 900 111-22-33", "7"));
+        lead.text = Some("х".repeat(2500));
+        let form = client.form(&lead);
+        let get = |name: &str| {
+            form.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        assert_eq!(get("name").as_deref(), Some("+7 900 111-22-33"));
+        assert_eq!(get("site_id").as_deref(), Some("12"));
+        assert_eq!(get("conversation_id").as_deref(), Some("c-1"));
+        assert_eq!(get("result").as_deref(), Some("missed"));
+        assert_eq!(get("text").unwrap().chars().count(), 2000);
+        assert_eq!(client.base, "https://api.livetex.example/v2/");
+    }
+}

@@ -88,6 +88,9 @@ pub struct TargetSettings {
     pub secret: Option<String>,
     /// NATS subject the lead events are published on.
     pub subject: Option<String>,
+    /// NATS: a JetStream stream capturing `subject`, created if missing
+    /// (with a de-duplication window longer than a delivery lease).
+    pub stream: Option<String>,
     /// LiveTex and UIS: the site leads are filed under when the lead has none.
     pub site_id: Option<i64>,
     /// LiveTex: the conversation leads are filed under when the lead has none.
@@ -349,10 +352,10 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
         TargetKind::Nats => require("subject", target.subject.is_some()),
     }
     if let Some(rate) = target.requests_per_second {
-        if !(rate.is_finite() && rate > 0.0) {
+        if !(rate.is_finite() && (0.001..=100_000.0).contains(&rate)) {
             problem(
                 &format!("{key}.requests_per_second"),
-                format!("{rate} is not a rate above 0"),
+                format!("{rate} is not a rate between 0.001 and 100000"),
             );
         }
     }
@@ -371,10 +374,16 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
     if target.concurrency == Some(0) {
         problem(&format!("{key}.concurrency"), "must be above 0".into());
     }
-    if !(target.timeout_secs.is_finite() && target.timeout_secs > 0.0) {
+    if !(target.timeout_secs.is_finite()
+        && target.timeout_secs > 0.0
+        && target.timeout_secs <= 3600.0)
+    {
         problem(
             &format!("{key}.timeout_secs"),
-            format!("{} is not a number of seconds above 0", target.timeout_secs),
+            format!(
+                "{} is not a number of seconds in (0, 3600]",
+                target.timeout_secs
+            ),
         );
     }
 }

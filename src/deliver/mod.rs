@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod backoff;
+pub mod nats;
 pub mod pace;
 pub mod rules;
 pub mod targets;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backoff::RetryPolicy;
+use super::nats::NatsTarget;
 use super::webhook::Webhook;
 use super::{ForwarderOptions, Pacer, Target, TargetWorker};
 use crate::config::{ConfigProblem, ForwardingSettings, Mappings, TargetKind, TargetSettings};
@@ -24,7 +25,8 @@ pub fn build(
     let mut workers = Vec::new();
     for (index, target) in settings.targets.iter().enumerate() {
         let key = format!("forwarding.targets[{index}]");
-        match adapter(target, mappings, &settings.gateway_id) {
+        let lease = Duration::from_secs_f64(settings.lease_secs);
+        match adapter(target, mappings, &settings.gateway_id, lease) {
             Ok(adapter) => workers.push(TargetWorker {
                 name: target.name.clone(),
                 target: adapter,
@@ -65,6 +67,7 @@ fn adapter(
     target: &TargetSettings,
     mappings: &Mappings,
     gateway_id: &str,
+    lease: Duration,
 ) -> Result<Arc<dyn Target>, BuildError> {
     Ok(match target.kind {
         TargetKind::Webhook => Arc::new(Webhook::new(target)),
@@ -104,15 +107,7 @@ fn adapter(
             needs_record(&mappings.uis, uis_client::FORWARD_RECORD, target.kind)?;
             Arc::new(UisClient::new(target, mappings.uis.clone()))
         }
-        TargetKind::Nats => {
-            return Err((
-                None,
-                format!(
-                    "{} targets are not available in this build yet",
-                    target.kind.as_str()
-                ),
-            ))
-        }
+        TargetKind::Nats => Arc::new(NatsTarget::new(target, gateway_id, lease)),
     })
 }
 

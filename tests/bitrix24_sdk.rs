@@ -12,9 +12,9 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_bitrix24_runs_unchanged() {
     let Ok(python) = std::env::var("LEADGATE_TEST_PYTHON") else {
-        eprintln!(
-            "\n*** SKIPPED fast_bitrix24_runs_unchanged: LEADGATE_TEST_PYTHON is not set \
-             (a python with `pip install fast-bitrix24`; .ci/run sets it) ***\n"
+        common::skip_loudly(
+            "fast_bitrix24_runs_unchanged: LEADGATE_TEST_PYTHON is not set \
+             (a python with `pip install fast-bitrix24`; .ci/run sets it)",
         );
         return;
     };

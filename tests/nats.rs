@@ -14,9 +14,9 @@ fn nats_url() -> Option<String> {
     match std::env::var("LEADGATE_TEST_NATS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            eprintln!(
-                "\n!!! SKIPPED: LEADGATE_TEST_NATS_URL is not set, so the NATS JetStream \
-                 target is NOT tested. CI sets it (.ci/run); set it to run this test. !!!\n"
+            common::skip_loudly(
+                "LEADGATE_TEST_NATS_URL is not set, so the NATS JetStream target is NOT \
+                 tested. CI sets it (.ci/run); set it to run this test",
             );
             None
         }

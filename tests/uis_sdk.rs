@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comagic_clients_run_unchanged() {
     let Ok(python) = std::env::var("LEADGATE_TEST_PYTHON") else {
-        eprintln!(
-            "\n*** SKIPPED comagic_clients_run_unchanged: LEADGATE_TEST_PYTHON is not set \
-             (a python with `pip install comagic-data-api-sdk`; .ci/run sets it) ***\n"
+        common::skip_loudly(
+            "comagic_clients_run_unchanged: LEADGATE_TEST_PYTHON is not set \
+             (a python with `pip install comagic-data-api-sdk`; .ci/run sets it)",
         );
         return;
     };

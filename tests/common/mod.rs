@@ -282,3 +282,11 @@ pub fn mask_times(text: &str) -> String {
     }
     out
 }
+
+/// Says a test was skipped where the person running the tests sees it:
+/// written to stderr directly, past libtest's output capture, which would
+/// otherwise hide the message of a passing (skipped) test.
+pub fn skip_loudly(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED: {message} !!!\n");
+}

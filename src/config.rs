@@ -682,34 +682,44 @@ impl Settings {
             }
         }
 
+        match self.mappings() {
+            Ok(mappings) if problems.is_empty() => Ok(mappings),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                problems.extend(more);
+                Err(problems)
+            }
+        }
+    }
+
+    /// Only the four mapping files, compiled (what `translate` needs from a
+    /// configuration), with every problem they have.
+    pub fn mappings(&self) -> Result<Mappings, Vec<ConfigProblem>> {
+        let mut problems = Vec::new();
         let uis = load_mapping(
             "uis",
             self.mappings.uis.as_deref(),
             crate::dialect::uis::missing_in_mapping,
             &mut problems,
         );
-
         let livetex = load_mapping(
             "livetex",
             self.mappings.livetex.as_deref(),
             crate::dialect::livetex::missing_in_mapping,
             &mut problems,
         );
-
         let bitrix24 = load_mapping(
             "bitrix24",
             self.mappings.bitrix24.as_deref(),
             crate::dialect::bitrix24::missing_in_mapping,
             &mut problems,
         );
-
         let salesman = load_mapping(
             "salesman",
             self.mappings.salesman.as_deref(),
             crate::dialect::salesman::missing_in_mapping,
             &mut problems,
         );
-
         match (salesman, bitrix24, livetex, uis) {
             (Some(salesman), Some(bitrix24), Some(livetex), Some(uis)) if problems.is_empty() => {
                 Ok(Mappings {

@@ -33,6 +33,23 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Read one request on stdin (or a canonical lead as JSON) and print
+    /// what the gateway would send to a target of another dialect.
+    Translate {
+        /// salesman, bitrix24, livetex, uis or canonical.
+        #[arg(long)]
+        from: String,
+        /// salesman, bitrix24, livetex, uis, webhook or canonical.
+        #[arg(long)]
+        to: String,
+        /// Use this configuration's mapping files and target settings
+        /// (the built-in mappings and placeholders otherwise).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The gateway id the preview gives the lead (ORIGIN_ID, ext_id).
+        #[arg(long, default_value_t = 1)]
+        id: i64,
+    },
     /// Inspect and re-drive forwarded deliveries (works beside a running gateway).
     Deliveries {
         #[arg(long, short)]
@@ -101,6 +118,12 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
         Command::Deliveries { config, action } => deliveries(&config, action),
+        Command::Translate {
+            from,
+            to,
+            config,
+            id,
+        } => translate(&from, &to, config.as_deref(), id),
     }
 }
 
@@ -301,4 +324,37 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
             }
         }
     })
+}
+
+fn translate(from: &str, to: &str, config: Option<&std::path::Path>, id: i64) -> ExitCode {
+    use std::io::Read;
+
+    let settings = match config {
+        Some(config) => match load(config) {
+            Ok(settings) => settings,
+            Err(code) => return code,
+        },
+        None => match toml::from_str::<Settings>("") {
+            Ok(settings) => settings,
+            Err(error) => {
+                eprintln!("{error}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let mut input = Vec::new();
+    if let Err(error) = std::io::stdin().read_to_end(&mut input) {
+        eprintln!("cannot read stdin: {error}");
+        return ExitCode::FAILURE;
+    }
+    match leadgate::deliver::translate::translate(&settings, from, to, &input, id) {
+        Ok(preview) => {
+            print!("{}", preview.text);
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
+    }
 }

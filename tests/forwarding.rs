@@ -674,3 +674,47 @@ dialects = ["uis"]
     assert_eq!(lead["site"]["id"], 8);
     assert_eq!(lead["conversation"]["id"], "imported");
 }
+
+#[test]
+fn translate_previews_the_target_request_offline() {
+    use std::io::Write;
+    let run = |from: &str, to: &str, input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .args(["translate", "--from", from, "--to", to, "--id", "42"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(
+        "livetex",
+        "bitrix24",
+        "name=%D0%9C%D0%B0%D1%80%D0%B8%D1%8F&site_id=3&conversation_id=c&phone=89001112233",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("\"NAME\": \"Мария\""), "{stdout}");
+    assert!(stdout.contains("\"ORIGIN_ID\": \"42\""));
+    let (code, stdout, _) = run(
+        "canonical",
+        "webhook",
+        r#"{"name": "Лев", "stage": "new", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}"#,
+    );
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("idempotency-key: leadgate-42"), "{stdout}");
+    let (code, _, stderr) = run("livetex", "bitrix24", "site_id=3");
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("not a livetex request"), "{stderr}");
+}

@@ -17,6 +17,7 @@ pub mod nats;
 pub mod pace;
 pub mod rules;
 pub mod targets;
+pub mod translate;
 pub mod transport;
 pub mod webhook;
 mod worker;

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::transport::{self, status_failure};
 use super::{Attempt, Pacer, Target};
 use crate::config::TargetSettings;
+use crate::lead::Lead;
 use crate::store::ClaimedDelivery;
 
 /// `X-Leadgate-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
@@ -36,12 +37,22 @@ impl Webhook {
 
     /// The body of one lead's event.
     pub fn body(delivery: &ClaimedDelivery) -> Vec<u8> {
+        Webhook::event(&delivery.lead, delivery.claim.delivery_id)
+    }
+
+    /// The event JSON for `lead`, delivered as delivery `delivery_id`.
+    pub fn event(lead: &Lead, delivery_id: i64) -> Vec<u8> {
         let event = json!({
             "event": "lead.accepted",
-            "delivery_id": delivery.claim.delivery_id,
-            "lead": delivery.lead,
+            "delivery_id": delivery_id,
+            "lead": lead,
         });
         serde_json::to_vec(&event).unwrap_or_default()
+    }
+
+    /// The signature header value for `body`, when the target has a secret.
+    pub fn sign(&self, body: &[u8]) -> Option<String> {
+        self.key.as_ref().map(|key| signature(key, body))
     }
 
     async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
@@ -53,8 +64,8 @@ impl Webhook {
             .header(http::header::CONTENT_TYPE, "application/json")
             .header("idempotency-key", format!("leadgate-{lead_id}"))
             .header("x-leadgate-lead", lead_id.to_string());
-        if let Some(key) = &self.key {
-            request = request.header(SIGNATURE_HEADER, signature(key, &body));
+        if let Some(signed) = self.sign(&body) {
+            request = request.header(SIGNATURE_HEADER, signed);
         }
         pacer.take().await;
         let response = match request.body(body).send().await {

@@ -174,3 +174,15 @@ pub async fn run(
     }
     Ok(Value::Array(data))
 }
+
+impl Uis {
+    /// The leads an `offline_messages` list describes, checked item by item
+    /// as the method checks them, not stored (`leadgate translate`).
+    pub fn decode_offline_messages(&self, items: &[Value]) -> Result<Vec<Lead>, UisError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| decode(self, index, item))
+            .collect()
+    }
+}

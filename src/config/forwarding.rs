@@ -140,7 +140,11 @@ impl TargetSettings {
         self.concurrency.unwrap_or(match self.kind {
             // Paced anyway; one request at a time keeps the pace exact.
             TargetKind::Bitrix24 => 1,
-            _ => 4,
+            TargetKind::Uis => 2,
+            // One lead per request: keep enough of them in flight.
+            TargetKind::Salesman | TargetKind::Livetex | TargetKind::Webhook => 16,
+            // Publishes are pipelined inside one batch already.
+            TargetKind::Nats => 1,
         })
     }
 }

@@ -33,6 +33,13 @@ pub fn build(
                 batch_size: target.batch_size(),
                 concurrency: target.concurrency(),
                 pacer: Arc::new(Pacer::new(target.requests_per_second())),
+                // A paced target gets one loop, so its batches fill up
+                // while it waits for the next slot.
+                loops: if target.requests_per_second().is_some() {
+                    1
+                } else {
+                    4
+                },
             }),
             Err((file, problem)) => problems.push(ConfigProblem {
                 file: file.unwrap_or_else(|| source.to_owned()),

@@ -56,9 +56,16 @@ impl Doorbell {
 pub struct TargetWorker {
     pub name: String,
     pub target: Arc<dyn Target>,
+    /// Leads per request.
     pub batch_size: usize,
+    /// Requests in flight at once.
     pub concurrency: usize,
     pub pacer: Arc<Pacer>,
+    /// Claiming loops per target: each claims `batch_size * concurrency`
+    /// rows at a time and records their outcomes in one transaction, so the
+    /// store pays two commits per claim, not per lead; a second loop keeps
+    /// the target busy while the first records.
+    pub loops: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -100,7 +107,7 @@ impl Forwarder {
         for worker in workers {
             let worker = Arc::new(worker);
             let bell = doorbell.bell(&worker.name);
-            for _ in 0..worker.concurrency.max(1) {
+            for _ in 0..worker.loops.max(1) {
                 tasks.push(tokio::spawn(run(
                     shared.clone(),
                     worker.clone(),
@@ -148,7 +155,12 @@ async fn run(
                 .unwrap_or_else(|_| chrono::Duration::seconds(120));
         let claimed = shared
             .store
-            .claim_deliveries(worker.name.clone(), worker.batch_size, now, lease_until)
+            .claim_deliveries(
+                worker.name.clone(),
+                worker.batch_size.max(1) * worker.concurrency.max(1),
+                now,
+                lease_until,
+            )
             .await;
         let batch = match claimed {
             Ok(batch) => batch,
@@ -180,7 +192,17 @@ async fn deliver(
     batch: &[ClaimedDelivery],
     stop: &mut watch::Receiver<bool>,
 ) -> Vec<Attempt> {
-    let delivery = worker.target.deliver(batch, &worker.pacer);
+    // One request per chunk, all in flight together.
+    let delivery = async {
+        let requests = batch
+            .chunks(worker.batch_size.max(1))
+            .map(|chunk| worker.target.deliver(chunk, &worker.pacer));
+        futures_util::future::join_all(requests)
+            .await
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+    };
     tokio::pin!(delivery);
     tokio::select! {
         attempts = &mut delivery => attempts,

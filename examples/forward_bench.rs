@@ -205,7 +205,12 @@ async fn main() {
     let span = (last_delivery - first_accept).to_std().unwrap_or_default();
     let mut lags: Vec<f64> = rows
         .iter()
-        .map(|row| (row.updated_at - row.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+        .map(|row| {
+            (row.updated_at - row.created_at)
+                .num_microseconds()
+                .unwrap_or(0) as f64
+                / 1000.0
+        })
         .collect();
     lags.sort_by(|a, b| a.total_cmp(b));
     let retried = rows.iter().filter(|row| row.attempts > 0).count();

@@ -366,6 +366,7 @@ pub struct UisCredential {
 /// Loaded mapping files, one per dialect, compiled.
 /// Shared: each dialect's server side and its forwarding client use the
 /// same compiled mapping.
+#[derive(Debug)]
 pub struct Mappings {
     pub salesman: std::sync::Arc<Mapping>,
     pub bitrix24: std::sync::Arc<Mapping>,
@@ -787,6 +788,65 @@ default_assignee = "ivan@example.ru"
 apikey = "demo"
 login = "ivan@example.ru"
 "#;
+
+    #[test]
+    fn forwarding_problems_name_the_target_rule_and_key() {
+        let file = write(&format!(
+            r#"{GOOD}
+[forwarding]
+gateway_id = "has space"
+lease_secs = -1
+[[forwarding.targets]]
+name = "crm"
+kind = "salesman"
+url = "ftp://crm"
+[[forwarding.targets]]
+name = "crm"
+kind = "bitrix24"
+url = "https://portal/rest/1/x/"
+batch_size = 51
+requests_per_second = 0
+[[forwarding.targets]]
+name = "events"
+kind = "nats"
+url = "nats://127.0.0.1:4222"
+[[forwarding.rules]]
+targets = ["crm", "ghost"]
+dialects = ["fax"]
+channels = ["pigeon"]
+[[forwarding.rules.when]]
+field = "no.such.path"
+equals = "x"
+contains = "y"
+"#
+        ));
+        let problems = Settings::load(file.path()).unwrap().check().unwrap_err();
+        let keys: Vec<&str> = problems
+            .iter()
+            .map(|problem| problem.key.as_str())
+            .collect();
+        for key in [
+            "forwarding.targets[0].url",
+            "forwarding.targets[0].login",
+            "forwarding.targets[0].apikey",
+            "forwarding.targets[1].name",
+            "forwarding.targets[1].batch_size",
+            "forwarding.targets[1].requests_per_second",
+            "forwarding.targets[2].subject",
+            "forwarding.rules[0].targets",
+            "forwarding.rules[0].dialects",
+            "forwarding.rules[0].channels",
+            "forwarding.rules[0].when[0].field",
+            "forwarding.rules[0].when[0]",
+            "forwarding.lease_secs",
+            "forwarding.gateway_id",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {problems:#?}");
+        }
+        assert!(problems
+            .iter()
+            .any(|problem| problem.problem.contains("\"ghost\" is not the name")));
+    }
 
     #[test]
     fn a_minimal_file_gets_every_default() {

@@ -20,13 +20,15 @@ use libfuzzer_sys::fuzz_target;
 fn dialect() -> &'static Bitrix24 {
     static DIALECT: OnceLock<Bitrix24> = OnceLock::new();
     DIALECT.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("leadgate-fuzz-{}/leads.db", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("leadgate-fuzz-{}/leads.db", std::process::id()));
         let store = request::block_on(async { SqliteStore::open(SqliteOptions::new(path)) })
             .expect("store opens");
         let core = Arc::new(Core::new(Arc::new(store), Employees::new(Vec::new())));
         Bitrix24::new(
             core,
-            Mapping::built_in("bitrix24").expect("built-in mapping compiles")
+            Mapping::built_in("bitrix24")
+                .expect("built-in mapping compiles")
                 .into(),
             &Bitrix24Settings::default(),
             ValidationRules::default(),

@@ -32,13 +32,18 @@ fn caller() -> &'static Employee {
 fn dialect() -> &'static Livetex {
     static DIALECT: OnceLock<Livetex> = OnceLock::new();
     DIALECT.get_or_init(|| {
-        let path = std::env::temp_dir().join(format!("leadgate-fuzz-lt-{}/leads.db", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("leadgate-fuzz-lt-{}/leads.db", std::process::id()));
         let store = request::block_on(async { SqliteStore::open(SqliteOptions::new(path)) })
             .expect("store opens");
-        let core = Arc::new(Core::new(Arc::new(store), Employees::new(vec![caller().clone()])));
+        let core = Arc::new(Core::new(
+            Arc::new(store),
+            Employees::new(vec![caller().clone()]),
+        ));
         Livetex::new(
             core,
-            Mapping::built_in("livetex").expect("built-in mapping compiles")
+            Mapping::built_in("livetex")
+                .expect("built-in mapping compiles")
                 .into(),
             &LivetexSettings::default(),
             WriteContext::default(),

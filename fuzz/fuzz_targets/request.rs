@@ -36,14 +36,26 @@ pub fn block_on<F: std::future::Future>(work: F) -> F::Output {
 /// as a tree (Bitrix24, LiveTex) instead of flattening it (SalesMan).
 pub fn params(data: &[u8], path: &str, keep_json: bool) -> Option<Params> {
     let (&selector, rest) = data.split_first()?;
-    let split = rest.iter().position(|byte| *byte == 0xFF).unwrap_or(rest.len());
+    let split = rest
+        .iter()
+        .position(|byte| *byte == 0xFF)
+        .unwrap_or(rest.len());
     let (query, body) = rest.split_at(split);
     let query: String = query
         .iter()
-        .map(|byte| if byte.is_ascii_graphic() { *byte as char } else { '%' })
+        .map(|byte| {
+            if byte.is_ascii_graphic() {
+                *byte as char
+            } else {
+                '%'
+            }
+        })
         .collect();
     let request = http::Request::post(format!("{path}?{query}"))
-        .header("content-type", CONTENT_TYPES[selector as usize % CONTENT_TYPES.len()])
+        .header(
+            "content-type",
+            CONTENT_TYPES[selector as usize % CONTENT_TYPES.len()],
+        )
         .body(Full::new(Bytes::copy_from_slice(body)))
         .ok()?;
     let (parts, body) = request.into_parts();

@@ -73,6 +73,20 @@ pub trait Target: Send + Sync + 'static {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt>;
 }
 
+/// For protocols that carry one lead per request: each in turn. (The worker
+/// hands such a target chunks of one and runs them concurrently.)
+pub async fn one_by_one<'a, Send, Sending>(batch: &'a [ClaimedDelivery], send: Send) -> Vec<Attempt>
+where
+    Send: Fn(&'a ClaimedDelivery) -> Sending,
+    Sending: std::future::Future<Output = Attempt>,
+{
+    let mut attempts = Vec::with_capacity(batch.len());
+    for delivery in batch {
+        attempts.push(send(delivery).await);
+    }
+    attempts
+}
+
 /// Every lead in the batch ended the same way (one request for all of them).
 pub fn same_for_all(batch: &[ClaimedDelivery], attempt: Attempt) -> Vec<Attempt> {
     vec![attempt; batch.len()]

@@ -20,6 +20,53 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// A target's answer, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    /// What a non-success status means (see [`status_failure`]).
+    pub fn failure(&self) -> Option<Attempt> {
+        status_failure(self.status, &self.headers, &self.body)
+    }
+
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Sends a request and reads the answer; a network failure or timeout on
+/// the way is the transient attempt it means.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Reply, Attempt> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| network_failure(&error))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|error| network_failure(&error))?;
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// An id a target wrote as a number or a non-empty string.
+pub fn id_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Number(id) => Some(id.to_string()),
+        serde_json::Value::String(id) if !id.is_empty() => Some(id.clone()),
+        _ => None,
+    }
+}
+
 /// Network failures and timeouts: the request may or may not have arrived.
 pub fn network_failure(error: &reqwest::Error) -> Attempt {
     let what = if error.is_timeout() {

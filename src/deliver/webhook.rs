@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use ring::hmac;
 use serde_json::json;
 
-use super::transport::{self, status_failure};
-use super::{Attempt, Pacer, Target};
+use super::transport;
+use super::{one_by_one, Attempt, Pacer, Target};
 use crate::config::TargetSettings;
 use crate::lead::Lead;
 use crate::store::ClaimedDelivery;
@@ -68,27 +68,17 @@ impl Webhook {
             request = request.header(SIGNATURE_HEADER, signed);
         }
         pacer.take().await;
-        let response = match request.body(body).send().await {
-            Ok(response) => response,
-            Err(error) => return transport::network_failure(&error),
+        let reply = match transport::send(request.body(body)).await {
+            Ok(reply) => reply,
+            Err(failure) => return failure,
         };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let reply = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(error) => return transport::network_failure(&error),
-        };
-        if let Some(failure) = status_failure(status, &headers, &reply) {
+        if let Some(failure) = reply.failure() {
             return failure;
         }
         // A receiver may answer with its own id for the lead.
-        let external_id = serde_json::from_slice::<serde_json::Value>(&reply)
-            .ok()
-            .and_then(|value| match value.get("id") {
-                Some(serde_json::Value::String(id)) => Some(id.clone()),
-                Some(serde_json::Value::Number(id)) => Some(id.to_string()),
-                _ => None,
-            });
+        let external_id = reply
+            .json()
+            .and_then(|answer| answer.get("id").and_then(transport::id_text));
         Attempt::Delivered { external_id }
     }
 }
@@ -106,11 +96,7 @@ pub fn signature(key: &hmac::Key, body: &[u8]) -> String {
 #[async_trait]
 impl Target for Webhook {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
-        let mut attempts = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            attempts.push(self.send(delivery, pacer).await);
-        }
-        attempts
+        one_by_one(batch, |delivery| self.send(delivery, pacer)).await
     }
 }
 

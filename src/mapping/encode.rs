@@ -63,6 +63,17 @@ impl Record {
             })
     }
 
+    /// The columns that have a value (not null, not an empty string), for
+    /// requests a forwarding client sends: a field the lead lacks is left
+    /// out, not sent empty. Forward records name no employees.
+    pub fn encode_present(&self, mapping: &Mapping, lead: &Lead) -> Vec<(String, Value)> {
+        let nobody: Vec<crate::lead::Employee> = Vec::new();
+        self.encode(mapping, lead, &nobody)
+            .into_iter()
+            .filter(|(_, value)| !value.is_null() && *value != "")
+            .collect()
+    }
+
     pub fn encode(
         &self,
         mapping: &Mapping,

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use super::codec::{CONTACT_LISTS, USER_FIELD_PREFIX};
 use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, status_failure};
+use crate::deliver::transport::{self, excerpt, id_text};
 use crate::deliver::{same_for_all, Attempt, Pacer, Target};
 use crate::lead::path::FieldPath;
 use crate::lead::Lead;
@@ -76,15 +76,13 @@ impl Bitrix24Client {
 
     /// `fields` of the crm.lead.add that creates `lead` at the portal.
     pub fn fields(&self, lead: &Lead) -> Map<String, Value> {
-        let mut fields = Map::new();
-        if let Some(record) = self.mapping.record(FORWARD_RECORD) {
-            let nobody: Vec<crate::lead::Employee> = Vec::new();
-            for (name, value) in record.encode(&self.mapping, lead, &nobody) {
-                if !value.is_null() && value != "" {
-                    fields.insert(name, value);
-                }
-            }
-        }
+        let mut fields: Map<String, Value> = self
+            .mapping
+            .record(FORWARD_RECORD)
+            .map(|record| record.encode_present(&self.mapping, lead))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let value_types = self.mapping.value_map("value_type");
         for (name, list) in &self.multifields {
             let points = super::codec::contact_list(lead, list);
@@ -123,21 +121,10 @@ impl Bitrix24Client {
     async fn call(&self, method: &str, body: &Value, pacer: &Pacer) -> Result<Value, Attempt> {
         pacer.take().await;
         let url = format!("{}{method}.json", self.base);
-        let response = self
-            .client
-            .post(url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|error| transport::network_failure(&error))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| transport::network_failure(&error))?;
-        let reply = serde_json::from_slice::<Value>(&bytes).ok();
-        if let Some(failure) = status_failure(status, &headers, &bytes) {
+        let answer = transport::send(self.client.post(url).json(body)).await?;
+        let (status, bytes) = (answer.status, &answer.body);
+        let reply = answer.json();
+        if let Some(failure) = answer.failure() {
             return Err(match (reply.as_ref(), failure) {
                 (Some(reply), Attempt::Transient { retry_after, .. }) => Attempt::Transient {
                     error: describe(reply, status.as_u16()),
@@ -165,7 +152,7 @@ impl Bitrix24Client {
             Some(reply) => Ok(reply),
             None => Err(Attempt::transient(format!(
                 "not a Bitrix24 reply: {}",
-                excerpt(&bytes)
+                excerpt(bytes)
             ))),
         }
     }
@@ -208,7 +195,7 @@ impl Bitrix24Client {
                 .get(&key(id))
                 .and_then(Value::as_array)
                 .and_then(|rows| rows.first())
-                .and_then(|row| scalar_id(&row["ID"]));
+                .and_then(|row| id_text(&row["ID"]));
             if let Some(portal_id) = portal_id {
                 found.insert(id, portal_id);
             }
@@ -222,7 +209,7 @@ impl Bitrix24Client {
             "params": {"REGISTER_SONET_EVENT": "Y"},
         });
         match self.call("crm.lead.add", &body, pacer).await {
-            Ok(reply) => match scalar_id(&reply["result"]) {
+            Ok(reply) => match id_text(&reply["result"]) {
                 Some(id) => Attempt::Delivered {
                     external_id: Some(id),
                 },
@@ -271,7 +258,7 @@ impl Bitrix24Client {
                         Attempt::permanent(text)
                     };
                 }
-                match results.get(&key).and_then(scalar_id) {
+                match results.get(&key).and_then(id_text) {
                     Some(id) => Attempt::Delivered {
                         external_id: Some(id),
                     },
@@ -294,14 +281,6 @@ fn batch_parts(reply: &Value) -> (Map<String, Value>, Map<String, Value>) {
         _ => Map::new(),
     };
     (part("result"), part("result_error"))
-}
-
-fn scalar_id(value: &Value) -> Option<String> {
-    match value {
-        Value::Number(id) => Some(id.to_string()),
-        Value::String(id) if !id.is_empty() => Some(id.clone()),
-        _ => None,
-    }
 }
 
 fn describe(reply: &Value, status: u16) -> String {

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, status_failure};
-use crate::deliver::{Attempt, Pacer, Target};
+use crate::deliver::transport::{self, excerpt, id_text};
+use crate::deliver::{one_by_one, Attempt, Pacer, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
@@ -68,20 +68,13 @@ impl LivetexClient {
     pub fn form(&self, lead: &Lead) -> Vec<(String, String)> {
         let mut form: Vec<(String, String)> = Vec::new();
         if let Some(record) = self.mapping.record(FORWARD_RECORD) {
-            let nobody: Vec<crate::lead::Employee> = Vec::new();
-            for (name, value) in record.encode(&self.mapping, lead, &nobody) {
+            for (name, value) in record.encode_present(&self.mapping, lead) {
                 let text = match value {
-                    Value::Null => continue,
+                    Value::String(text) if name == "text" => {
+                        text.chars().take(TEXT_LIMIT).collect()
+                    }
                     Value::String(text) => text,
                     other => other.to_string(),
-                };
-                if text.is_empty() {
-                    continue;
-                }
-                let text = if name == "text" {
-                    text.chars().take(TEXT_LIMIT).collect()
-                } else {
-                    text
                 };
                 form.push((name, text));
             }
@@ -109,22 +102,13 @@ impl LivetexClient {
 
     /// Sends a request and reads its JSON body, or says how it failed.
     async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<Value, Attempt> {
-        let response = self
-            .authorized(request)
-            .send()
-            .await
-            .map_err(|error| transport::network_failure(&error))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| transport::network_failure(&error))?;
-        if let Some(failure) = status_failure(status, &headers, &body) {
+        let answer = transport::send(self.authorized(request)).await?;
+        if let Some(failure) = answer.failure() {
             return Err(failure);
         }
-        let reply: Value = serde_json::from_slice(&body)
-            .map_err(|_| Attempt::transient(format!("not a LiveTex reply: {}", excerpt(&body))))?;
+        let reply: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+            Attempt::transient(format!("not a LiveTex reply: {}", excerpt(&answer.body)))
+        })?;
         if reply["message"] == "Too Many Requests" {
             return Err(Attempt::Transient {
                 error: "LiveTex: Too Many Requests".into(),
@@ -177,11 +161,7 @@ impl LivetexClient {
                     })
             })
         });
-        Ok(matched.and_then(|row| match &row["id"] {
-            Value::Number(id) => Some(id.to_string()),
-            Value::String(id) => Some(id.clone()),
-            _ => None,
-        }))
+        Ok(matched.and_then(|row| id_text(&row["id"])))
     }
 
     async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
@@ -203,14 +183,11 @@ impl LivetexClient {
             .post(format!("{}leads/add", self.base))
             .form(&form);
         match self.exchange(request).await {
-            Ok(reply) => match &reply["results"]["id"] {
-                Value::Number(id) => Attempt::Delivered {
-                    external_id: Some(id.to_string()),
+            Ok(reply) => match id_text(&reply["results"]["id"]) {
+                Some(id) => Attempt::Delivered {
+                    external_id: Some(id),
                 },
-                Value::String(id) => Attempt::Delivered {
-                    external_id: Some(id.clone()),
-                },
-                _ => Attempt::transient(format!(
+                None => Attempt::transient(format!(
                     "Leads.add answered without an id: {}",
                     excerpt(reply.to_string().as_bytes())
                 )),
@@ -223,11 +200,7 @@ impl LivetexClient {
 #[async_trait]
 impl Target for LivetexClient {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
-        let mut attempts = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            attempts.push(self.send(delivery, pacer).await);
-        }
-        attempts
+        one_by_one(batch, |delivery| self.send(delivery, pacer)).await
     }
 }
 

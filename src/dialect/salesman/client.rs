@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, status_failure};
-use crate::deliver::{Attempt, Pacer, Target};
+use crate::deliver::transport::{self, excerpt};
+use crate::deliver::{one_by_one, Attempt, Pacer, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
@@ -65,20 +65,11 @@ impl SalesmanClient {
     async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
         let form = self.form(&delivery.lead);
         pacer.take().await;
-        let response = match self.client.post(&self.url).form(&form).send().await {
-            Ok(response) => response,
-            Err(error) => return transport::network_failure(&error),
+        let reply = match transport::send(self.client.post(&self.url).form(&form)).await {
+            Ok(reply) => reply,
+            Err(failure) => return failure,
         };
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(error) => return transport::network_failure(&error),
-        };
-        if let Some(failure) = status_failure(status, &headers, &body) {
-            return failure;
-        }
-        read_reply(&body)
+        reply.failure().unwrap_or_else(|| read_reply(&reply.body))
     }
 }
 
@@ -88,15 +79,12 @@ pub fn encode(mapping: &Mapping, lead: &Lead) -> Vec<(String, String)> {
     let Some(record) = mapping.record(FORWARD_RECORD) else {
         return Vec::new();
     };
-    let nobody: Vec<crate::lead::Employee> = Vec::new();
     record
-        .encode(mapping, lead, &nobody)
+        .encode_present(mapping, lead)
         .into_iter()
-        .filter_map(|(name, value)| match value {
-            Value::Null => None,
-            Value::String(text) if text.is_empty() => None,
-            Value::String(text) => Some((name, text)),
-            other => Some((name, other.to_string())),
+        .map(|(name, value)| match value {
+            Value::String(text) => (name, text),
+            other => (name, other.to_string()),
         })
         .collect()
 }
@@ -110,12 +98,10 @@ pub fn read_reply(body: &[u8]) -> Attempt {
     };
     let result = &reply["result"];
     if result["text"] == "Success" || *result == "Success" {
-        let id = match result.get("id").or_else(|| reply.get("id")) {
-            Some(Value::Number(id)) => Some(id.to_string()),
-            Some(Value::String(id)) if !id.is_empty() => Some(id.clone()),
-            _ => None,
+        let id = result.get("id").or_else(|| reply.get("id"));
+        return Attempt::Delivered {
+            external_id: id.and_then(transport::id_text),
         };
-        return Attempt::Delivered { external_id: id };
     }
     let error = &reply["error"];
     let code = match &error["code"] {
@@ -134,11 +120,7 @@ pub fn read_reply(body: &[u8]) -> Attempt {
 #[async_trait]
 impl Target for SalesmanClient {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
-        let mut attempts = Vec::with_capacity(batch.len());
-        for delivery in batch {
-            attempts.push(self.send(delivery, pacer).await);
-        }
-        attempts
+        one_by_one(batch, |delivery| self.send(delivery, pacer)).await
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Mutex;
 
 use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, status_failure};
+use crate::deliver::transport::{self, excerpt, id_text};
 use crate::deliver::{same_for_all, Attempt, Pacer, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
@@ -105,15 +105,13 @@ impl UisClient {
 
     /// One `offline_messages` item, or why the lead cannot be one.
     pub fn item(&self, lead: &Lead) -> Result<Value, String> {
-        let mut item = Map::new();
-        if let Some(record) = self.mapping.record(FORWARD_RECORD) {
-            let nobody: Vec<crate::lead::Employee> = Vec::new();
-            for (name, value) in record.encode(&self.mapping, lead, &nobody) {
-                if !value.is_null() && value != "" {
-                    item.insert(name, value);
-                }
-            }
-        }
+        let mut item: Map<String, Value> = self
+            .mapping
+            .record(FORWARD_RECORD)
+            .map(|record| record.encode_present(&self.mapping, lead))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         // E.164 as the gateway normalised it ("+79001112233"); a number it
         // could not normalise goes as typed.
         if let Some(phone) = lead.phones.first() {
@@ -155,26 +153,16 @@ impl UisClient {
     async fn rpc(&self, method: &str, params: Value, pacer: &Pacer) -> Result<Value, Failure> {
         pacer.take().await;
         let body = json!({"jsonrpc": "2.0", "id": format!("leadgate_{method}"), "method": method, "params": params});
-        let response = self
-            .client
-            .post(&self.url)
-            .json(&body)
-            .send()
+        let answer = transport::send(self.client.post(&self.url).json(&body))
             .await
-            .map_err(|error| Failure::Transport(transport::network_failure(&error)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|error| Failure::Transport(transport::network_failure(&error)))?;
-        if let Some(failure) = status_failure(status, &headers, &bytes) {
+            .map_err(Failure::Transport)?;
+        if let Some(failure) = answer.failure() {
             return Err(Failure::Transport(failure));
         }
-        let reply: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        let reply: Value = serde_json::from_slice(&answer.body).map_err(|_| {
             Failure::Transport(Attempt::transient(format!(
                 "not a JSON-RPC reply: {}",
-                excerpt(&bytes)
+                excerpt(&answer.body)
             )))
         })?;
         if let Some(error) = reply.get("error") {
@@ -261,14 +249,15 @@ impl UisClient {
                 Ok(result) => {
                     let data = result["data"].as_array().cloned().unwrap_or_default();
                     return Ok((0..items.len())
-                        .map(|position| match data.get(position).map(|row| &row["id"]) {
-                            Some(Value::Number(id)) => Attempt::Delivered {
-                                external_id: Some(id.to_string()),
-                            },
-                            Some(Value::String(id)) => Attempt::Delivered {
-                                external_id: Some(id.clone()),
-                            },
-                            _ => Attempt::transient("the upload reply has no id for this lead"),
+                        .map(|position| {
+                            match data.get(position).and_then(|row| id_text(&row["id"])) {
+                                Some(id) => Attempt::Delivered {
+                                    external_id: Some(id),
+                                },
+                                None => {
+                                    Attempt::transient("the upload reply has no id for this lead")
+                                }
+                            }
                         })
                         .collect());
                 }

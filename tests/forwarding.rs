@@ -7,47 +7,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{TestGateway, APIKEY, LOGIN, WEBHOOK_CODE};
+use common::{wait_delivered, TestGateway, APIKEY, LOGIN, WEBHOOK_CODE};
 use leadgate::core::SystemClock;
-use leadgate::store::{DeliveryFilter, DeliveryRecord, DeliveryState, LeadStore};
+use leadgate::store::{DeliveryFilter, DeliveryState};
 use serde_json::{json, Value};
-
-/// Waits until `target` has `count` delivered rows; panics with what the
-/// rows say otherwise.
-async fn wait_delivered(
-    store: &Arc<dyn LeadStore>,
-    target: &str,
-    count: usize,
-    within: Duration,
-) -> Vec<DeliveryRecord> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let rows = store
-            .list_deliveries(DeliveryFilter {
-                target: Some(target.into()),
-                limit: Some(100_000),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let delivered = rows
-            .iter()
-            .filter(|row| row.state == DeliveryState::Delivered)
-            .count();
-        if delivered >= count {
-            return rows;
-        }
-        if tokio::time::Instant::now() > deadline {
-            let stuck: Vec<_> = rows
-                .iter()
-                .filter(|row| row.state != DeliveryState::Delivered)
-                .take(3)
-                .collect();
-            panic!("{delivered}/{count} delivered to {target}; e.g. {stuck:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn bitrix24_target(target: &TestGateway, extra: &str) -> String {
     format!(

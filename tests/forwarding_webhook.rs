@@ -92,20 +92,12 @@ async fn rows(store: &Arc<dyn LeadStore>, target: &str) -> Vec<leadgate::store::
         .unwrap()
 }
 
-async fn until<F: Fn(&[leadgate::store::DeliveryRecord]) -> bool>(
+async fn until(
     store: &Arc<dyn LeadStore>,
     target: &str,
-    done: F,
+    done: impl Fn(&[leadgate::store::DeliveryRecord]) -> bool,
 ) -> Vec<leadgate::store::DeliveryRecord> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let rows = rows(store, target).await;
-        if done(&rows) {
-            return rows;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{rows:?}");
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    common::deliveries_until(store, target, Duration::from_secs(20), done).await
 }
 
 #[tokio::test]

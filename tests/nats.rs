@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::TestGateway;
-use leadgate::store::{DeliveryFilter, DeliveryState, TimeRange};
+use leadgate::store::TimeRange;
 
 fn nats_url() -> Option<String> {
     match std::env::var("LEADGATE_TEST_NATS_URL") {
@@ -24,27 +24,7 @@ fn nats_url() -> Option<String> {
 }
 
 async fn delivered(gateway: &TestGateway, count: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let rows = gateway
-            .store()
-            .list_deliveries(DeliveryFilter {
-                state: Some(DeliveryState::Delivered),
-                limit: Some(1000),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if rows.len() >= count {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{}/{count} events acknowledged",
-            rows.len()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::wait_delivered(&gateway.store(), "events", count, Duration::from_secs(30)).await;
 }
 
 #[tokio::test]

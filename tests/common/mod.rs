@@ -290,3 +290,52 @@ pub fn skip_loudly(message: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "\n!!! SKIPPED: {message} !!!\n");
 }
+
+/// Waits until the delivery rows of `target` satisfy `done`, and returns
+/// them; panics with what they say when `within` runs out.
+pub async fn deliveries_until(
+    store: &std::sync::Arc<dyn leadgate::store::LeadStore>,
+    target: &str,
+    within: std::time::Duration,
+    done: impl Fn(&[leadgate::store::DeliveryRecord]) -> bool,
+) -> Vec<leadgate::store::DeliveryRecord> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let rows = store
+            .list_deliveries(leadgate::store::DeliveryFilter {
+                target: Some(target.into()),
+                limit: Some(100_000),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if done(&rows) {
+            return rows;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let stuck: Vec<_> = rows
+                .iter()
+                .filter(|row| row.state != leadgate::store::DeliveryState::Delivered)
+                .take(3)
+                .collect();
+            panic!("deliveries to {target} did not get there; e.g. {stuck:?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+}
+
+/// Waits until `count` deliveries to `target` are delivered.
+pub async fn wait_delivered(
+    store: &std::sync::Arc<dyn leadgate::store::LeadStore>,
+    target: &str,
+    count: usize,
+    within: std::time::Duration,
+) -> Vec<leadgate::store::DeliveryRecord> {
+    deliveries_until(store, target, within, |rows| {
+        rows.iter()
+            .filter(|row| row.state == leadgate::store::DeliveryState::Delivered)
+            .count()
+            >= count
+    })
+    .await
+}

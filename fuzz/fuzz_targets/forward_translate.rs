@@ -3,8 +3,10 @@
 //! client reads any reply body. None of it may panic, whatever it is fed.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use leadgate::config::Settings;
-use leadgate::deliver::translate::{translate, SOURCES, TARGETS};
+use leadgate::deliver::translate::{Translator, SOURCES, TARGETS};
 use leadgate::dialect::salesman::client::read_reply;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,11 +15,16 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, input)) = data.split_first() else {
         return;
     };
-    let settings: Settings = match toml::from_str("") {
-        Ok(settings) => settings,
-        Err(_) => return,
+    // Mappings compiled once, as the server does.
+    static TRANSLATOR: OnceLock<Option<Translator>> = OnceLock::new();
+    let translator = TRANSLATOR.get_or_init(|| {
+        let settings: Settings = toml::from_str("").ok()?;
+        Translator::new(&settings).ok()
+    });
+    let Some(translator) = translator else {
+        return;
     };
     let from = SOURCES[selector as usize % SOURCES.len()];
     let to = TARGETS[(selector as usize / SOURCES.len()) % TARGETS.len()];
-    let _ = translate(&settings, from, to, input, 1);
+    let _ = translator.translate(from, to, input, 1);
 });

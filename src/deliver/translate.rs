@@ -56,6 +56,53 @@ pub struct Preview {
     pub text: String,
 }
 
+/// Mapping files compiled once, for any number of previews.
+pub struct Translator {
+    settings: Settings,
+    mappings: Mappings,
+}
+
+impl Translator {
+    pub fn new(settings: &Settings) -> Result<Translator, TranslateError> {
+        Ok(Translator {
+            settings: settings.clone(),
+            mappings: settings.mappings().map_err(TranslateError::Config)?,
+        })
+    }
+
+    pub fn translate(
+        &self,
+        from: &str,
+        to: &str,
+        input: &[u8],
+        lead_id: i64,
+    ) -> Result<Preview, TranslateError> {
+        if !SOURCES.contains(&from) {
+            return Err(TranslateError::UnknownSource);
+        }
+        if !TARGETS.contains(&to) {
+            return Err(TranslateError::UnknownTarget);
+        }
+        let mut leads = decode(&self.settings, &self.mappings, from, input)?;
+        if leads.is_empty() {
+            return Err(TranslateError::Empty(from.to_owned()));
+        }
+        for (offset, lead) in leads.iter_mut().enumerate() {
+            lead.id = Some(lead_id + offset as i64);
+        }
+        let text = leads
+            .iter()
+            .map(|lead| encode(&self.settings, &self.mappings, to, lead))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok(Preview {
+            leads: leads.len(),
+            text,
+        })
+    }
+}
+
+/// One preview (what `leadgate translate` runs).
 pub fn translate(
     settings: &Settings,
     from: &str,
@@ -63,29 +110,7 @@ pub fn translate(
     input: &[u8],
     lead_id: i64,
 ) -> Result<Preview, TranslateError> {
-    if !SOURCES.contains(&from) {
-        return Err(TranslateError::UnknownSource);
-    }
-    if !TARGETS.contains(&to) {
-        return Err(TranslateError::UnknownTarget);
-    }
-    let mappings = settings.mappings().map_err(TranslateError::Config)?;
-    let mut leads = decode(settings, &mappings, from, input)?;
-    if leads.is_empty() {
-        return Err(TranslateError::Empty(from.to_owned()));
-    }
-    for (offset, lead) in leads.iter_mut().enumerate() {
-        lead.id = Some(lead_id + offset as i64);
-    }
-    let text = leads
-        .iter()
-        .map(|lead| encode(settings, &mappings, to, lead))
-        .collect::<Vec<_>>()
-        .join("\n");
-    Ok(Preview {
-        leads: leads.len(),
-        text,
-    })
+    Translator::new(settings)?.translate(from, to, input, lead_id)
 }
 
 fn input_error(dialect: &str, reason: impl ToString) -> TranslateError {

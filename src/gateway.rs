@@ -121,13 +121,6 @@ impl Gateway {
                     doorbell.clone(),
                 ),
         );
-        let forwarder = Forwarder::start(
-            store.clone(),
-            clock,
-            target_workers,
-            deliver::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
-            &doorbell,
-        );
         let limits = Limits {
             body_limit_bytes: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout(),
@@ -207,6 +200,14 @@ impl Gateway {
                     source,
                 })?,
         };
+        // Started once the port is ours, so a failed start leaves no workers.
+        let forwarder = Forwarder::start(
+            store.clone(),
+            clock,
+            target_workers,
+            deliver::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
+            &doorbell,
+        );
         let server = server::spawn(
             listener,
             router,

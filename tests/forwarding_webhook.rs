@@ -260,6 +260,7 @@ async fn a_delivery_that_outlasts_the_grace_goes_back_to_the_queue() {
         .unwrap();
     assert_eq!(after[0].state, DeliveryState::Pending);
     assert!(!after[0].in_flight);
+    assert_eq!(after[0].attempts, 0, "a shutdown is not a failed attempt");
     assert!(after[0]
         .last_error
         .as_deref()

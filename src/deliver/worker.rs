@@ -17,7 +17,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::backoff::RetryPolicy;
-use super::{same_for_all, Attempt, Pacer, Target};
+use super::{Attempt, Pacer, Target};
 use crate::core::Clock;
 use crate::store::{ClaimedDelivery, DeliveryOutcome, LeadStore};
 
@@ -181,17 +181,20 @@ async fn run(
             }
             continue;
         }
-        let attempts = deliver(&shared, &worker, &batch, &mut stop).await;
-        record(&shared, &worker, &batch, attempts).await;
+        match deliver(&shared, &worker, &batch, &mut stop).await {
+            Some(attempts) => record(&shared, &worker, &batch, attempts).await,
+            None => requeue(&shared, &worker, &batch).await,
+        }
     }
 }
 
+/// The attempts, or `None` when a shutdown's grace ran out first.
 async fn deliver(
     shared: &Shared,
     worker: &TargetWorker,
     batch: &[ClaimedDelivery],
     stop: &mut watch::Receiver<bool>,
-) -> Vec<Attempt> {
+) -> Option<Vec<Attempt>> {
     // One request per chunk, all in flight together.
     let delivery = async {
         let requests = batch
@@ -205,16 +208,33 @@ async fn deliver(
     };
     tokio::pin!(delivery);
     tokio::select! {
-        attempts = &mut delivery => attempts,
+        attempts = &mut delivery => Some(attempts),
         _ = stopping(stop) => {
-            match tokio::time::timeout(shared.options.shutdown_grace, delivery).await {
-                Ok(attempts) => attempts,
-                Err(_) => same_for_all(
-                    batch,
-                    Attempt::transient("interrupted by shutdown; the target may have it"),
-                ),
-            }
+            tokio::time::timeout(shared.options.shutdown_grace, delivery).await.ok()
         }
+    }
+}
+
+/// Back to the queue after a shutdown cut the requests short; not a failed
+/// attempt, but the target may have the leads, so the next claim looks first.
+async fn requeue(shared: &Shared, worker: &TargetWorker, batch: &[ClaimedDelivery]) {
+    let outcomes = batch
+        .iter()
+        .map(|delivery| {
+            (
+                delivery.claim,
+                DeliveryOutcome::Requeue {
+                    error: "interrupted by shutdown; the target may have it".into(),
+                },
+            )
+        })
+        .collect();
+    if let Err(error) = shared
+        .store
+        .finish_deliveries(outcomes, shared.clock.now())
+        .await
+    {
+        tracing::warn!(target_name = %worker.name, %error, "cannot requeue interrupted deliveries");
     }
 }
 

@@ -88,6 +88,11 @@ pub enum DeliveryOutcome {
     },
     /// Not attempted (shutdown): back to the queue as it was.
     Release,
+    /// Cut short by a shutdown while on the wire: back to the queue, due
+    /// now, attempts unchanged; the claim still counts as a possible send.
+    Requeue {
+        error: String,
+    },
 }
 
 /// A delivery row as `deliveries list` shows it.

@@ -873,6 +873,36 @@ mod outbox {
     }
 
     #[tokio::test]
+    async fn a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        lead_for(&store, &["crm"]).await;
+        let first = store
+            .claim_deliveries("crm".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        store
+            .finish_deliveries(
+                vec![(
+                    first[0].claim,
+                    DeliveryOutcome::Requeue {
+                        error: "interrupted".into(),
+                    },
+                )],
+                at(1),
+            )
+            .await
+            .unwrap();
+        let again = store
+            .claim_deliveries("crm".into(), 10, at(1), at(60))
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 0);
+        assert!(again[0].maybe_sent_before());
+    }
+
+    #[tokio::test]
     async fn a_deleted_lead_is_dead_lettered_not_handed_out() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir);

@@ -9,11 +9,11 @@ use super::nats::NatsTarget;
 use super::webhook::Webhook;
 use super::{ForwarderOptions, Pacer, Target, TargetWorker};
 use crate::config::{ConfigProblem, ForwardingSettings, Mappings, TargetKind, TargetSettings};
-use crate::dialect::bitrix24::client::{self as bitrix24_client, Bitrix24Client};
-use crate::dialect::livetex::client::{self as livetex_client, LivetexClient};
-use crate::dialect::salesman::client::{self as salesman_client, SalesmanClient};
-use crate::dialect::uis::client::{self as uis_client, UisClient};
-use crate::mapping::Mapping;
+use crate::dialect::bitrix24::client::Bitrix24Client;
+use crate::dialect::livetex::client::LivetexClient;
+use crate::dialect::salesman::client::SalesmanClient;
+use crate::dialect::uis::client::UisClient;
+use crate::mapping::{Mapping, FORWARD_RECORD};
 
 /// One worker set per target, or the problems that stop them being built.
 pub fn build(
@@ -79,11 +79,7 @@ fn adapter(
     Ok(match target.kind {
         TargetKind::Webhook => Arc::new(Webhook::new(target)),
         TargetKind::Bitrix24 => {
-            needs_record(
-                &mappings.bitrix24,
-                bitrix24_client::FORWARD_RECORD,
-                target.kind,
-            )?;
+            needs_record(&mappings.bitrix24, FORWARD_RECORD, target.kind)?;
             Arc::new(Bitrix24Client::new(
                 target,
                 mappings.bitrix24.clone(),
@@ -91,11 +87,7 @@ fn adapter(
             ))
         }
         TargetKind::Salesman => {
-            needs_record(
-                &mappings.salesman,
-                salesman_client::FORWARD_RECORD,
-                target.kind,
-            )?;
+            needs_record(&mappings.salesman, FORWARD_RECORD, target.kind)?;
             Arc::new(SalesmanClient::new(
                 target,
                 mappings.salesman.clone(),
@@ -103,15 +95,11 @@ fn adapter(
             ))
         }
         TargetKind::Livetex => {
-            needs_record(
-                &mappings.livetex,
-                livetex_client::FORWARD_RECORD,
-                target.kind,
-            )?;
+            needs_record(&mappings.livetex, FORWARD_RECORD, target.kind)?;
             Arc::new(LivetexClient::new(target, mappings.livetex.clone()))
         }
         TargetKind::Uis => {
-            needs_record(&mappings.uis, uis_client::FORWARD_RECORD, target.kind)?;
+            needs_record(&mappings.uis, FORWARD_RECORD, target.kind)?;
             Arc::new(UisClient::new(target, mappings.uis.clone()))
         }
         TargetKind::Nats => Arc::new(NatsTarget::new(target, gateway_id, lease)),

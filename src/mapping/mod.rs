@@ -74,6 +74,9 @@ struct FieldRule {
     raw: Option<FieldPath>,
 }
 
+/// The record layout every dialect's forwarding client sends.
+pub const FORWARD_RECORD: &str = "forward";
+
 /// A compiled value map. Lookups in both directions are hash probes.
 #[derive(Debug, Default)]
 pub struct ValueMap {
@@ -233,6 +236,14 @@ impl Mapping {
 
     pub fn record(&self, name: &str) -> Option<&Record> {
         self.records.get(name)
+    }
+
+    /// The fields a forwarding client sends for `lead`, from
+    /// `[[records.forward]]`, unset ones left out (none without the record).
+    pub fn forward_fields(&self, lead: &Lead) -> Vec<(String, serde_json::Value)> {
+        self.record(FORWARD_RECORD)
+            .map(|record| record.encode_present(self, lead))
+            .unwrap_or_default()
     }
 
     /// The wire name of a canonical path (`text` → `description`), for error

@@ -26,9 +26,6 @@ use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
 
-/// The record layout this client sends as `fields`.
-pub const FORWARD_RECORD: &str = "forward";
-
 /// Error codes a portal uses for "not now".
 const TRANSIENT_ERRORS: &[&str] = &[
     "QUERY_LIMIT_EXCEEDED",
@@ -76,13 +73,8 @@ impl Bitrix24Client {
 
     /// `fields` of the crm.lead.add that creates `lead` at the portal.
     pub fn fields(&self, lead: &Lead) -> Map<String, Value> {
-        let mut fields: Map<String, Value> = self
-            .mapping
-            .record(FORWARD_RECORD)
-            .map(|record| record.encode_present(&self.mapping, lead))
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let mut fields: Map<String, Value> =
+            self.mapping.forward_fields(lead).into_iter().collect();
         let value_types = self.mapping.value_map("value_type");
         for (name, list) in &self.multifields {
             let points = super::codec::contact_list(lead, list);

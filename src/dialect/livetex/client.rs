@@ -21,8 +21,6 @@ use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
 
-/// The record layout this client sends.
-pub const FORWARD_RECORD: &str = "forward";
 /// LiveTex refuses longer texts (422).
 const TEXT_LIMIT: usize = 2000;
 
@@ -67,17 +65,13 @@ impl LivetexClient {
     /// The Leads.add form of a lead.
     pub fn form(&self, lead: &Lead) -> Vec<(String, String)> {
         let mut form: Vec<(String, String)> = Vec::new();
-        if let Some(record) = self.mapping.record(FORWARD_RECORD) {
-            for (name, value) in record.encode_present(&self.mapping, lead) {
-                let text = match value {
-                    Value::String(text) if name == "text" => {
-                        text.chars().take(TEXT_LIMIT).collect()
-                    }
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                form.push((name, text));
-            }
+        for (name, value) in self.mapping.forward_fields(lead) {
+            let text = match value {
+                Value::String(text) if name == "text" => text.chars().take(TEXT_LIMIT).collect(),
+                Value::String(text) => text,
+                other => other.to_string(),
+            };
+            form.push((name, text));
         }
         let has = |form: &[(String, String)], name: &str| form.iter().any(|(key, _)| key == name);
         if !has(&form, "site_id") {

@@ -24,9 +24,6 @@ use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
 
-/// The record layout this client sends.
-pub const FORWARD_RECORD: &str = "forward";
-
 pub struct SalesmanClient {
     url: String,
     login: String,
@@ -76,11 +73,8 @@ impl SalesmanClient {
 /// The lead's fields as the mapping's forward record writes them, unset
 /// ones left out.
 pub fn encode(mapping: &Mapping, lead: &Lead) -> Vec<(String, String)> {
-    let Some(record) = mapping.record(FORWARD_RECORD) else {
-        return Vec::new();
-    };
-    record
-        .encode_present(mapping, lead)
+    mapping
+        .forward_fields(lead)
         .into_iter()
         .map(|(name, value)| match value {
             Value::String(text) => (name, text),

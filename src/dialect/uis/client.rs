@@ -25,9 +25,6 @@ use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
 
-/// The record layout this client sends.
-pub const FORWARD_RECORD: &str = "forward";
-
 /// JSON-RPC errors worth retrying: UIS's internal error and its limits.
 const TRANSIENT_CODES: &[i64] = &[-32603, -32029];
 const TOKEN_REFUSED: i64 = -32001;
@@ -105,13 +102,7 @@ impl UisClient {
 
     /// One `offline_messages` item, or why the lead cannot be one.
     pub fn item(&self, lead: &Lead) -> Result<Value, String> {
-        let mut item: Map<String, Value> = self
-            .mapping
-            .record(FORWARD_RECORD)
-            .map(|record| record.encode_present(&self.mapping, lead))
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let mut item: Map<String, Value> = self.mapping.forward_fields(lead).into_iter().collect();
         // E.164 as the gateway normalised it ("+79001112233"); a number it
         // could not normalise goes as typed.
         if let Some(phone) = lead.phones.first() {

@@ -261,6 +261,8 @@ impl Bitrix24Client {
     }
 }
 
+/// A batch command's key: the gateway id, prefixed so the keys never look
+/// like a 0-based sequence, which PHP would turn into a JSON list.
 fn key(lead_id: i64) -> String {
     format!("lead{lead_id}")
 }

@@ -212,7 +212,12 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let store = match SqliteStore::open(SqliteOptions::new(&settings.store.path)) {
+        // Beside a running gateway: no checkpoints or merges of its own.
+        let options = SqliteOptions {
+            maintenance: false,
+            ..SqliteOptions::new(&settings.store.path)
+        };
+        let store = match SqliteStore::open(options) {
             Ok(store) => std::sync::Arc::new(store),
             Err(error) => {
                 eprintln!("{error}");
@@ -310,8 +315,6 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
             }
         }
         .await;
-        // The operation has committed by now; a running gateway may hold the
-        // log, so a checkpoint that cannot finish on close is only a warning.
         if let Err(error) = store.close().await {
             eprintln!("note: {error} (the operation itself completed)");
         }

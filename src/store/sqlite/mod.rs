@@ -40,6 +40,11 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer before callers wait to enqueue (back-pressure).
     pub queue_depth: usize,
+    /// This process keeps the file tidy: WAL checkpoints, the TRUNCATE on
+    /// close and merging the contact index. `leadgate deliveries`, which
+    /// opens the store beside a running gateway, turns it off so it never
+    /// holds the log or the write lock longer than its own statements.
+    pub maintenance: bool,
 }
 
 impl SqliteOptions {
@@ -49,6 +54,7 @@ impl SqliteOptions {
             read_connections: 4,
             max_batch: 512,
             queue_depth: 8192,
+            maintenance: true,
         }
     }
 }
@@ -125,27 +131,43 @@ impl SqliteStore {
         let max_batch = options.max_batch.max(1);
         let restart_wanted = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer_restart = restart_wanted.clone();
+        let maintenance = options.maintenance;
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || writer::run(write_conn, contacts, queue, max_batch, &writer_restart))
+            .spawn(move || {
+                writer::run(
+                    write_conn,
+                    contacts,
+                    queue,
+                    max_batch,
+                    &writer_restart,
+                    maintenance,
+                )
+            })
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),
             })?;
-        let checkpointer = Checkpointer::spawn(
-            open_connection(&options.path, false)?,
-            options.path.clone(),
-            restart_wanted,
-        )
-        .map_err(|error| StoreError::Open {
-            path: options.path.display().to_string(),
-            reason: format!("cannot start the checkpoint thread: {error}"),
-        })?;
+        let checkpointer = if options.maintenance {
+            Some(
+                Checkpointer::spawn(
+                    open_connection(&options.path, false)?,
+                    options.path.clone(),
+                    restart_wanted,
+                )
+                .map_err(|error| StoreError::Open {
+                    path: options.path.display().to_string(),
+                    reason: format!("cannot start the checkpoint thread: {error}"),
+                })?,
+            )
+        } else {
+            None
+        };
         Ok(SqliteStore {
             writes,
             readers: Arc::new(ReaderPool::new(readers)),
             writer_thread: Mutex::new(Some(writer_thread)),
-            checkpointer: Mutex::new(Some(checkpointer)),
+            checkpointer: Mutex::new(checkpointer),
         })
     }
 

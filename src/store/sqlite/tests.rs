@@ -921,6 +921,42 @@ mod outbox {
     }
 
     #[tokio::test]
+    async fn a_second_opener_without_maintenance_works_beside_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let gateway = open(&dir);
+        lead_for(&gateway, &["crm"]).await;
+        let command = SqliteStore::open(SqliteOptions {
+            maintenance: false,
+            ..SqliteOptions::new(dir.path().join("nested/leads.db"))
+        })
+        .unwrap();
+        assert_eq!(
+            command
+                .replay_deliveries("archive".into(), TimeRange::default(), at(0))
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            command
+                .list_deliveries(DeliveryFilter::default())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        command.close().await.unwrap();
+        // The gateway's own store carries on and sees the command's work.
+        lead_for(&gateway, &["crm"]).await;
+        let archive = gateway
+            .claim_deliveries("archive".into(), 10, at(0), at(60))
+            .await
+            .unwrap();
+        assert_eq!(archive.len(), 1);
+        gateway.close().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn queued_deliveries_survive_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {

@@ -86,6 +86,7 @@ pub(super) fn run(
     mut queue: mpsc::Receiver<WriteOp>,
     max_batch: usize,
     restart_wanted: &AtomicBool,
+    maintenance: bool,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     let mut changes = Vec::new();
@@ -113,7 +114,8 @@ pub(super) fn run(
         for change in changes.drain(..) {
             apply_change(&mut conn, &mut contacts, change);
         }
-        if contacts.needs_merge() || (closing.is_some() && queue.is_empty()) {
+        let merge_due = contacts.needs_merge() || (closing.is_some() && queue.is_empty());
+        if maintenance && merge_due {
             if let Err(error) = contacts.merge(&mut conn) {
                 tracing::warn!(%error, "contact index merge failed; will retry");
             }
@@ -127,9 +129,12 @@ pub(super) fn run(
             }
         }
         if let Some(reply) = closing.take() {
-            let result = conn
-                .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-                .map_err(StoreError::from);
+            let result = if maintenance {
+                conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                    .map_err(StoreError::from)
+            } else {
+                Ok(())
+            };
             let _ = reply.send(result);
             return;
         }

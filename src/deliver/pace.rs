@@ -26,10 +26,6 @@ impl Pacer {
         }
     }
 
-    pub fn unlimited() -> Pacer {
-        Pacer::new(None)
-    }
-
     fn next(&self) -> Instant {
         self.next
             .lock()
@@ -84,7 +80,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn unlimited_never_waits() {
-        let pacer = Pacer::unlimited();
+        let pacer = Pacer::new(None);
         let start = Instant::now();
         for _ in 0..100 {
             pacer.take().await;

@@ -64,10 +64,6 @@ impl ForwardRules {
         ForwardRules { rules }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
-
     /// The targets a lead that arrived through `dialect` goes to, each once,
     /// in the order the rules name them.
     pub fn targets_for(&self, dialect: &str, lead: &Lead) -> Vec<String> {

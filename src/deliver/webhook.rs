@@ -4,9 +4,10 @@
 //! `Idempotency-Key`: a receiver that keeps it sees a retried delivery as
 //! the same event.
 
+use std::fmt::Write;
+
 use async_trait::async_trait;
 use ring::hmac;
-use serde_json::json;
 
 use super::transport;
 use super::{one_by_one, Attempt, Pacer, Target};
@@ -42,12 +43,19 @@ impl Webhook {
 
     /// The event JSON for `lead`, delivered as delivery `delivery_id`.
     pub fn event(lead: &Lead, delivery_id: i64) -> Vec<u8> {
-        let event = json!({
-            "event": "lead.accepted",
-            "delivery_id": delivery_id,
-            "lead": lead,
-        });
-        serde_json::to_vec(&event).unwrap_or_default()
+        // Serialised straight from the lead: no intermediate JSON tree.
+        #[derive(serde::Serialize)]
+        struct Event<'a> {
+            event: &'static str,
+            delivery_id: i64,
+            lead: &'a Lead,
+        }
+        serde_json::to_vec(&Event {
+            event: "lead.accepted",
+            delivery_id,
+            lead,
+        })
+        .unwrap_or_default()
     }
 
     /// The signature header value for `body`, when the target has a secret.
@@ -88,7 +96,7 @@ pub fn signature(key: &hmac::Key, body: &[u8]) -> String {
     let mut text = String::with_capacity(7 + 64);
     text.push_str("sha256=");
     for byte in tag.as_ref() {
-        text.push_str(&format!("{byte:02x}"));
+        let _ = write!(text, "{byte:02x}");
     }
     text
 }

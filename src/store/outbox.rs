@@ -86,8 +86,6 @@ pub enum DeliveryOutcome {
     Dead {
         error: String,
     },
-    /// Not attempted (shutdown): back to the queue as it was.
-    Release,
     /// Cut short by a shutdown while on the wire: back to the queue, due
     /// now, attempts unchanged; the claim still counts as a possible send.
     Requeue {

@@ -150,13 +150,6 @@ fn finish_one(
                  WHERE id = ?1 AND claims = ?2 AND state = 'pending'",
             )?
             .execute(params![key[0], key[1], key[2], error])?,
-        // Never attempted: the claim does not count as a possible earlier send.
-        DeliveryOutcome::Release => tx
-            .prepare_cached(
-                "UPDATE deliveries SET claimed_until = NULL, claims = claims - 1, updated_at = ?3
-                 WHERE id = ?1 AND claims = ?2 AND state = 'pending'",
-            )?
-            .execute(key)?,
     };
     Ok(())
 }

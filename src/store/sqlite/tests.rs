@@ -790,16 +790,6 @@ mod outbox {
             .unwrap()[0];
         assert_eq!(row.state, DeliveryState::Pending);
         assert_eq!(row.last_error, None);
-        // Released (never attempted): the claim does not count as a send.
-        store
-            .finish_deliveries(vec![(second[0].claim, DeliveryOutcome::Release)], at(63))
-            .await
-            .unwrap();
-        let third = store
-            .claim_deliveries("crm".into(), 10, at(64), at(120))
-            .await
-            .unwrap();
-        assert_eq!(third[0].claim.claims, second[0].claim.claims);
     }
 
     #[tokio::test]

@@ -511,6 +511,22 @@ targets = ["hook"]
     assert_eq!(replayed["queued"], 1);
 }
 
+/// A report window around now in UIS's own time (Moscow): UIS dates are
+/// local, so a UTC "today" misses leads accepted after 21:00 UTC.
+fn report_window() -> (String, String) {
+    let moscow = chrono::FixedOffset::east_opt(3 * 3600).unwrap();
+    let now = chrono::Utc::now().with_timezone(&moscow);
+    let format = "%Y-%m-%d %H:%M:%S";
+    (
+        (now - chrono::Duration::hours(1))
+            .format(format)
+            .to_string(),
+        (now + chrono::Duration::hours(1))
+            .format(format)
+            .to_string(),
+    )
+}
+
 async fn uis_call(gateway: &TestGateway, method: &str, params: Value) -> Value {
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
     gateway
@@ -569,12 +585,12 @@ dialects = ["livetex"]
     let rows = wait_delivered(&gateway.store(), "uis", 1, Duration::from_secs(20)).await;
     assert_eq!(rows[0].lead_id, id);
     let uis_id: i64 = rows[0].external_id.as_deref().unwrap().parse().unwrap();
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (date_from, date_till) = report_window();
     let report = uis_call(
         &uis,
         "get.offline_messages_report",
         json!({"access_token": common::UIS_KEY,
-               "date_from": format!("{today} 00:00:00"), "date_till": format!("{today} 23:59:59"),
+               "date_from": date_from, "date_till": date_till,
                "fields": ["id", "visitor_name", "visitor_phone_number", "visitor_email", "text", "site_id"]}),
     )
     .await;
@@ -739,12 +755,12 @@ targets = ["uis"]
         rows.iter().all(|row| row.attempts == 0),
         "re-login and resend happen within one attempt: {rows:?}"
     );
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let (date_from, date_till) = report_window();
     let report = uis_call(
         &uis,
         "get.offline_messages_report",
         json!({"access_token": common::UIS_KEY,
-               "date_from": format!("{today} 00:00:00"), "date_till": format!("{today} 23:59:59"),
+               "date_from": date_from, "date_till": date_till,
                "fields": ["visitor_name"]}),
     )
     .await;

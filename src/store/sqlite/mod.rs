@@ -122,7 +122,7 @@ impl SqliteStore {
             path: options.path.display().to_string(),
             reason: format!("migration failed: {error}"),
         })?;
-        let contacts = contacts::ContactIndex::load(&write_conn)?;
+        let contacts = contacts::ContactIndex::load(&write_conn, options.maintenance)?;
         let mut readers = Vec::with_capacity(options.read_connections.max(1));
         for _ in 0..options.read_connections.max(1) {
             readers.push(open_connection(&options.path, true)?);

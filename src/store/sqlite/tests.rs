@@ -364,6 +364,85 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
     }
 }
 
+/// A merge is written a slice per insert batch (8 leads per merge and 3
+/// contacts per slice under test), so lookups run while part of it is in the
+/// table and part only in memory; a lead deleted before its slice is written
+/// must not break the batches after it (its rows would violate the foreign
+/// key), and everything is in the table with the mark at the end after close.
+#[tokio::test]
+async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let assignment = Assignment {
+        by_earlier_contact: true,
+        eligible: Arc::from(vec![1, 2, 3]),
+        stage_when_found: None,
+        fallback: None,
+    };
+    let phone = |index: i64| format!("+7900000{index:04}");
+    let mut ids = Vec::new();
+    for index in 0..40 {
+        // Every fifth lead repeats the phone of the lead four before it, so
+        // it must find that lead's assignee wherever the merge stands.
+        let mut lead = lead_at(index);
+        let repeats = index % 5 == 4;
+        lead.phones.push(ContactPoint::phone(
+            &phone(if repeats { index - 4 } else { index }),
+            "7",
+        ));
+        if !repeats {
+            lead.assigned_to = Some(1 + index % 3);
+        }
+        let inserted = store
+            .insert(lead, assignment.clone(), Vec::new())
+            .await
+            .unwrap();
+        if repeats {
+            assert_eq!(
+                inserted.lead.assigned_to,
+                Some(1 + (index - 4) % 3),
+                "lead {index}"
+            );
+            assert!(inserted.assigned_by_contact, "lead {index}");
+        }
+        let id = inserted.lead.id.unwrap();
+        ids.push(id);
+        if index == 24 {
+            // The merge of leads 16..=23 began with this batch and wrote its
+            // first slice; lead 23's row sorts last, so it is still unwritten.
+            assert!(store.delete(ids[23]).await.unwrap());
+        }
+    }
+    let mut after_delete = lead_at(50);
+    after_delete
+        .phones
+        .push(ContactPoint::phone(&phone(23), "7"));
+    let orphan = store
+        .insert(after_delete, assignment.clone(), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        orphan.lead.assigned_to, None,
+        "the deleted lead is forgotten"
+    );
+    let last = orphan.lead.id.unwrap();
+    store.close().await.unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
+    let mark: i64 = conn
+        .query_row(
+            "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(mark, last);
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM lead_contacts", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 40, "41 leads with a phone, one deleted");
+}
+
 /// Leads without any phone or e-mail still move the merge mark, so opening
 /// the store never re-reads an unbounded number of leads.
 #[tokio::test]

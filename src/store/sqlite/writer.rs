@@ -114,10 +114,11 @@ pub(super) fn run(
         for change in changes.drain(..) {
             apply_change(&mut conn, &mut contacts, change);
         }
-        let merge_due = contacts.needs_merge() || (closing.is_some() && queue.is_empty());
-        if maintenance && merge_due {
-            if let Err(error) = contacts.merge(&mut conn) {
-                tracing::warn!(%error, "contact index merge failed; will retry");
+        if closing.is_some() {
+            // The next open then has no tail to rebuild; should this fail,
+            // it rebuilds it from the leads instead.
+            if let Err(error) = contacts.merge_all(&mut conn) {
+                tracing::warn!(%error, "contact index merge on close failed");
             }
         }
         if restart_wanted.swap(false, Ordering::Relaxed) {
@@ -272,6 +273,7 @@ fn write_batch_in(
         };
         outcomes.push(outcome);
     }
+    contacts.write_merge_slice(&tx)?;
     // Nobody hears success before the commit (and its fsync) has returned.
     tx.commit()?;
     Ok(outcomes)

@@ -30,8 +30,9 @@ use super::read::read_lead;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::StoreError;
 
-/// Contacts held in memory before a merge: bounds memory and the merge's
-/// pause. Unit tests merge every few leads so both paths are exercised.
+/// Contacts held in memory before a merge starts: bounds memory and the
+/// leads re-read on open. Unit tests merge every few leads so both paths are
+/// exercised.
 const MERGE_ROWS: usize = if cfg!(test) { 8 } else { 2048 };
 /// Contacts a merge writes per insert batch: a slice costs about as much as
 /// the batch's own inserts, and a merge still finishes long before the next
@@ -285,7 +286,7 @@ impl ContactIndex {
     /// Writes everything the tail holds into `lead_contacts` and moves the
     /// mark (on close, so the next open re-reads nothing).
     pub fn merge_all(&mut self, conn: &mut Connection) -> Result<(), StoreError> {
-        while self.merges && self.merging.is_some() || self.unmerged_leads > 0 {
+        while self.merges && (self.merging.is_some() || self.unmerged_leads > 0) {
             let written = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 self.write_slice(&tx, usize::MAX)?;

@@ -443,6 +443,37 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
     assert_eq!(rows, 40, "41 leads with a phone, one deleted");
 }
 
+/// A store opened beside the gateway without maintenance (`leadgate
+/// deliveries`) leaves the contact table and its mark alone, even on close.
+#[tokio::test]
+async fn a_store_without_maintenance_never_merges_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Dropped without close, as after a crash: the tail is not merged.
+        let gateway = open(&dir);
+        for minute in 0..3 {
+            let mut lead = lead_at(minute);
+            lead.phones
+                .push(ContactPoint::phone(&format!("+7900111000{minute}"), "7"));
+            gateway
+                .insert(lead, Assignment::default(), Vec::new())
+                .await
+                .unwrap();
+        }
+    }
+    let beside = SqliteStore::open(SqliteOptions {
+        maintenance: false,
+        ..SqliteOptions::new(dir.path().join("nested/leads.db"))
+    })
+    .unwrap();
+    beside.close().await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM lead_contacts", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
 /// Leads without any phone or e-mail still move the merge mark, so opening
 /// the store never re-reads an unbounded number of leads.
 #[tokio::test]

@@ -12,6 +12,17 @@ fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(SqliteOptions::new(dir.path().join("nested/leads.db"))).expect("store opens")
 }
 
+const MERGE_MARK: &str = "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'";
+const CONTACT_ROWS: &str = "SELECT COUNT(*) FROM lead_contacts";
+
+/// One number read straight from the file, as the next open would see it.
+fn stored_number(dir: &tempfile::TempDir, sql: &str) -> i64 {
+    rusqlite::Connection::open(dir.path().join("nested/leads.db"))
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
 fn lead_at(minute: i64) -> Lead {
     let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
     Lead::new(base + Duration::minutes(minute))
@@ -428,19 +439,12 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
     let last = orphan.lead.id.unwrap();
     store.close().await.unwrap();
 
-    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
-    let mark: i64 = conn
-        .query_row(
-            "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(mark, last);
-    let rows: i64 = conn
-        .query_row("SELECT COUNT(*) FROM lead_contacts", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(rows, 40, "41 leads with a phone, one deleted");
+    assert_eq!(stored_number(&dir, MERGE_MARK), last);
+    assert_eq!(
+        stored_number(&dir, CONTACT_ROWS),
+        40,
+        "41 leads with a phone, one deleted"
+    );
 }
 
 /// A store opened beside the gateway without maintenance (`leadgate
@@ -467,11 +471,7 @@ async fn a_store_without_maintenance_never_merges_contacts() {
     })
     .unwrap();
     beside.close().await.unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
-    let rows: i64 = conn
-        .query_row("SELECT COUNT(*) FROM lead_contacts", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(rows, 0);
+    assert_eq!(stored_number(&dir, CONTACT_ROWS), 0);
 }
 
 /// Leads without any phone or e-mail still move the merge mark, so opening
@@ -493,15 +493,7 @@ async fn the_merge_mark_advances_over_leads_without_contacts() {
             .unwrap();
     }
     store.close().await.unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("nested/leads.db")).unwrap();
-    let mark: i64 = conn
-        .query_row(
-            "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(mark, last);
+    assert_eq!(stored_number(&dir, MERGE_MARK), last);
 }
 
 #[tokio::test]

@@ -73,12 +73,20 @@ fn run(
     restart_wanted: &AtomicBool,
 ) {
     // Flushing through a second descriptor writes back the same file's pages.
-    let database = std::fs::File::open(path);
+    let database = std::fs::File::open(path)
+        .map_err(|error| {
+            tracing::warn!(
+                %error,
+                path = %path.display(),
+                "cannot open the database file to flush it; the writer's restarts will flush it instead"
+            );
+        })
+        .ok();
     let mut flushed_upto = 0;
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(INTERVAL) {
         let result = checkpoint(&conn, "PASSIVE");
         tracing::trace!(?result, "passive checkpoint");
-        if let (Ok((_, copied)), Ok(database)) = (&result, &database) {
+        if let (Ok((_, copied)), Some(database)) = (&result, &database) {
             if *copied != flushed_upto {
                 if let Err(error) = database.sync_data() {
                     tracing::warn!(%error, path = %path.display(), "database flush failed");

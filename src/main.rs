@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use leadgate::config::Settings;
 use leadgate::gateway::Gateway;
 
+/// See Cargo.toml for why and BENCHMARKS.md for the measurement; the library
+/// leaves the choice of allocator to the binary that embeds it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "leadgate",

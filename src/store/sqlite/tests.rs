@@ -592,6 +592,44 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
     assert!(!inserted.assigned_by_contact);
 }
 
+/// Deleting a lead removes its rows from the contact table (merged on
+/// close), and only its own.
+#[tokio::test]
+async fn deleting_a_lead_removes_its_merged_contact_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut ids = Vec::new();
+    for minute in 0..2 {
+        let mut lead = lead_at(minute);
+        lead.phones.push(ContactPoint::phone("+79001112233", "7"));
+        lead.emails
+            .push(ContactPoint::email(&format!("person{minute}@example.ru")));
+        lead.assigned_to = Some(4);
+        let inserted = store
+            .insert(lead, Assignment::default(), Vec::new())
+            .await
+            .unwrap();
+        ids.push(inserted.lead.id.unwrap());
+    }
+    store.close().await.unwrap();
+    assert_eq!(stored_number(&dir, CONTACT_ROWS), 4);
+
+    let store = open(&dir);
+    assert!(store.delete(ids[0]).await.unwrap());
+    store.close().await.unwrap();
+    assert_eq!(stored_number(&dir, CONTACT_ROWS), 2);
+    assert_eq!(
+        stored_number(
+            &dir,
+            &format!(
+                "SELECT COUNT(*) FROM lead_contacts WHERE lead_id = {}",
+                ids[1]
+            )
+        ),
+        2
+    );
+}
+
 #[tokio::test]
 async fn conditions_compare_any_field() {
     use crate::lead::path::FieldPath;

@@ -456,7 +456,7 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
             let _ = reply.send(result);
         }
         WriteOp::Delete { id, reply } => {
-            let result = delete_lead(conn, id);
+            let result = delete_lead(conn, contacts, id);
             if let Ok(true) = result {
                 contacts.forget(id);
             }
@@ -563,11 +563,26 @@ fn update_lead(
     Ok(Some(lead))
 }
 
-fn delete_lead(conn: &mut Connection, id: LeadId) -> Result<bool, StoreError> {
+fn delete_lead(
+    conn: &mut Connection,
+    contacts: &ContactIndex,
+    id: LeadId,
+) -> Result<bool, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let removed = tx
-        .prepare_cached("DELETE FROM leads WHERE id = ?1")?
+    let doc: Option<String> = tx
+        .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?;
+    let Some(doc) = doc else {
+        return Ok(false);
+    };
+    // A document that no longer reads leaves its contact rows behind; they
+    // point at no lead, which the look-up (joined with `leads`) ignores.
+    if let Ok(lead) = read_lead(id, &doc) {
+        contacts.delete_rows(&tx, &lead)?;
+    }
+    tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;
     tx.commit()?;
-    Ok(removed > 0)
+    Ok(true)
 }

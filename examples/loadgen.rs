@@ -9,7 +9,10 @@
 //! `/rest/1/bench-webhook`) or `bitrix24-batch` (one `batch` of 50 adds).
 //!
 //! Every request carries a distinct title and phone so the gateway does the
-//! real work (decode, assignment look-up, durable insert) each time.
+//! real work (decode, assignment look-up, durable insert) each time. Phones
+//! and e-mails count up per connection by default; `LOADGEN_CONTACTS=random`
+//! scatters them over the whole number space, as real people's are, which is
+//! what the contact index's merges see in production.
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: f64 = args.get(3).map_or(Ok(10.0), |arg| arg.parse())?;
     let apikey = std::env::var("LOADGEN_APIKEY").unwrap_or_else(|_| "bench-apikey".into());
     let mode = Mode::from_env()?;
+    let scatter = match std::env::var("LOADGEN_CONTACTS").as_deref() {
+        Err(_) | Ok("sequential") => None,
+        // A different seed each run, so a second run on the same store meets
+        // new people rather than the first run's again.
+        Ok("random") => Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos() as u64,
+        ),
+        Ok(other) => return Err(format!("unknown LOADGEN_CONTACTS {other:?}").into()),
+    };
     let webhook =
         std::env::var("LOADGEN_WEBHOOK").unwrap_or_else(|_| "/rest/1/bench-webhook".into());
     let path = match mode {
@@ -53,7 +67,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut n = 0u64;
             while Instant::now() < deadline {
                 n += 1;
-                let (content_type, body) = mode.body(&apikey, connection, n);
+                let person = match scatter {
+                    None => format!("{connection:03}{n:04}"),
+                    Some(seed) => {
+                        let mixed = splitmix64(seed ^ ((connection as u64) << 40) ^ n);
+                        format!("{:07}", mixed % 10_000_000)
+                    }
+                };
+                let (content_type, body) = mode.body(&apikey, connection, n, &person);
                 let request = hyper::Request::post(uri.clone())
                     .header("host", authority.as_str())
                     .header("content-type", content_type)
@@ -140,14 +161,15 @@ impl Mode {
 
     /// Every lead carries a distinct title and phone so the gateway does the
     /// real work (decode, assignment look-up, durable insert) each time.
-    fn body(self, apikey: &str, connection: usize, n: u64) -> (&'static str, String) {
+    /// `person` makes the phone (`+7900…`) and the e-mail distinct.
+    fn body(self, apikey: &str, connection: usize, n: u64, person: &str) -> (&'static str, String) {
         match self {
             Mode::Salesman => (
                 "application/x-www-form-urlencoded",
                 format!(
                     "login=bench%40example.ru&apikey={apikey}&action=add\
                      &title=%D0%9D%D0%B0%D0%B3%D1%80%D1%83%D0%B7%D0%BA%D0%B0+{connection}-{n}\
-                     &phone=%2B7900{connection:03}{n:04}&email=load{connection}-{n}%40example.ru\
+                     &phone=%2B7900{person}&email=load{person}%40example.ru\
                      &description=%D0%A5%D0%BE%D1%87%D1%83+%D0%B4%D0%B5%D0%BC%D0%BE&path=Website\
                      &utm_source=bench"
                 ),
@@ -155,7 +177,7 @@ impl Mode {
             Mode::Bitrix24Add => (
                 "application/json",
                 format!(
-                    r#"{{"fields":{{"TITLE":"Нагрузка {connection}-{n}","NAME":"Анна","PHONE":[{{"VALUE":"+7900{connection:03}{n:04}","VALUE_TYPE":"WORK"}}],"EMAIL":[{{"VALUE":"load{connection}-{n}@example.ru"}}],"COMMENTS":"Хочу демо","SOURCE_ID":"WEB","UTM_SOURCE":"bench"}},"params":{{"REGISTER_SONET_EVENT":"Y"}}}}"#
+                    r#"{{"fields":{{"TITLE":"Нагрузка {connection}-{n}","NAME":"Анна","PHONE":[{{"VALUE":"+7900{person}","VALUE_TYPE":"WORK"}}],"EMAIL":[{{"VALUE":"load{person}@example.ru"}}],"COMMENTS":"Хочу демо","SOURCE_ID":"WEB","UTM_SOURCE":"bench"}},"params":{{"REGISTER_SONET_EVENT":"Y"}}}}"#
                 ),
             ),
             Mode::Bitrix24Batch => {
@@ -173,4 +195,12 @@ impl Mode {
             }
         }
     }
+}
+
+/// A well-mixed 64-bit hash (SplitMix64's finaliser).
+fn splitmix64(mut value: u64) -> u64 {
+    value = value.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    value = (value ^ (value >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    value = (value ^ (value >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    value ^ (value >> 31)
 }

@@ -137,6 +137,15 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             )),
         ));
     }
+    if current > 0 && current < latest_version() {
+        // Some upgrades rebuild a table; on a large store that takes seconds,
+        // and the log should say why start-up is slow.
+        tracing::info!(
+            from = current,
+            to = latest_version(),
+            "upgrading the store's schema"
+        );
+    }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

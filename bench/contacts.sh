@@ -15,32 +15,8 @@ seconds=${SECONDS_PER_ROUND:-10}
 connections=${CONNECTIONS:-64}
 cargo build --release --quiet --bin leadgate --example loadgen
 
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-
-cat > "$work/bench.toml" <<TOML
-[server]
-listen = "127.0.0.1:18080"
-[store]
-path = "$work/leads.db"
-[[employees]]
-id = 1
-name = "Bench"
-login = "bench@example.ru"
-[salesman]
-default_assignee = "bench@example.ru"
-[[salesman.credentials]]
-apikey = "bench-apikey"
-login = "bench@example.ru"
-TOML
-
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "port $1 did not open" >&2; return 1
-}
+. bench/common.sh
+write_salesman_config
 
 echo "| contacts | round | leads stored before | leadgate rps | p50 ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|"

@@ -12,34 +12,8 @@ seconds=${SECONDS_PER_POINT:-10}
 connections=${CONNECTIONS:-"1 16 64 256"}
 cargo build --release --quiet --bin leadgate --example loadgen --example bare_server
 
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-
-cat > "$work/bench.toml" <<TOML
-[server]
-listen = "127.0.0.1:18080"
-[store]
-path = "$work/leads.db"
-[[employees]]
-id = 1
-name = "Bench"
-login = "bench@example.ru"
-[salesman]
-default_assignee = "bench@example.ru"
-[[salesman.credentials]]
-apikey = "bench-apikey"
-login = "bench@example.ru"
-TOML
-
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "port $1 did not open" >&2; return 1
-}
-
-peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+. bench/common.sh
+write_salesman_config
 
 target/release/examples/bare_server 127.0.0.1:18081 & bare=$!
 target/release/leadgate serve --config "$work/bench.toml" & gateway=$!

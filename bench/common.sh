@@ -1,0 +1,36 @@
+# Shared by the bench scripts (sourced, not run): a scratch directory that
+# is removed with every server started from the script, the SalesMan
+# configuration the intake benchmarks use, and small helpers.
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# The gateway on 127.0.0.1:18080 with its store in the scratch directory and
+# one SalesMan key mapped to the employee every lead is assigned to.
+write_salesman_config() {
+  cat > "$work/bench.toml" <<TOML
+[server]
+listen = "127.0.0.1:18080"
+[store]
+path = "$work/leads.db"
+[[employees]]
+id = 1
+name = "Bench"
+login = "bench@example.ru"
+[salesman]
+default_assignee = "bench@example.ru"
+[[salesman.credentials]]
+apikey = "bench-apikey"
+login = "bench@example.ru"
+TOML
+}
+
+wait_port() {
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "port $1 did not open" >&2; return 1
+}
+
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }

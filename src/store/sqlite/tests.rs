@@ -375,8 +375,8 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
     }
 }
 
-/// A merge is written a slice per insert batch (8 leads per merge and 3
-/// contacts per slice under test), so lookups run while part of it is in the
+/// A merge is written a slice per insert batch (8 leads per merge and 4
+/// contacts per one-lead batch under test), so lookups run while part of it is in the
 /// table and part only in memory; a lead deleted before its slice is written
 /// must not leave rows behind for a lead that is gone, and everything is in
 /// the table with the mark at the end after close.

@@ -524,6 +524,14 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
     }
 }
 
+/// The stored document of lead `id`, read inside the writer's transaction.
+fn stored_doc(tx: &Transaction<'_>, id: LeadId) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
+        .query_row([id], |row| row.get(0))
+        .optional()?)
+}
+
 fn update_lead(
     conn: &mut Connection,
     contacts: &mut ContactIndex,
@@ -531,11 +539,7 @@ fn update_lead(
     change: LeadChange,
 ) -> Result<Option<Lead>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let doc: Option<String> = tx
-        .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
-        .optional()?;
-    let Some(doc) = doc else {
+    let Some(doc) = stored_doc(&tx, id)? else {
         return Ok(None);
     };
     let mut lead = read_lead(id, &doc)?;
@@ -569,11 +573,7 @@ fn delete_lead(
     id: LeadId,
 ) -> Result<bool, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let doc: Option<String> = tx
-        .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
-        .query_row([id], |row| row.get(0))
-        .optional()?;
-    let Some(doc) = doc else {
+    let Some(doc) = stored_doc(&tx, id)? else {
         return Ok(false);
     };
     // A document that no longer reads leaves its contact rows behind; they

@@ -15,15 +15,7 @@ cargo build --release --quiet --bin leadgate --example loadgen --example bare_se
 
 . bench/common.sh
 
-cat > "$work/bench.toml" <<TOML
-[server]
-listen = "127.0.0.1:18090"
-[store]
-path = "$work/leads.db"
-[[employees]]
-id = 1
-name = "Bench"
-login = "bench@example.ru"
+write_config 18090 <<TOML
 [salesman]
 enabled = false
 [[bitrix24.webhooks]]

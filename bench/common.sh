@@ -5,18 +5,28 @@
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# The gateway on 127.0.0.1:18080 with its store in the scratch directory and
-# one SalesMan key mapped to the employee every lead is assigned to.
-write_salesman_config() {
-  cat > "$work/bench.toml" <<TOML
+# $work/bench.toml: the gateway on 127.0.0.1:$1 with its store in the
+# scratch directory and one employee, followed by the dialect sections read
+# from standard input.
+write_config() {
+  {
+    cat <<TOML
 [server]
-listen = "127.0.0.1:18080"
+listen = "127.0.0.1:$1"
 [store]
 path = "$work/leads.db"
 [[employees]]
 id = 1
 name = "Bench"
 login = "bench@example.ru"
+TOML
+    cat
+  } > "$work/bench.toml"
+}
+
+# One SalesMan key mapped to the employee every lead is assigned to.
+write_salesman_config() {
+  write_config 18080 <<TOML
 [salesman]
 default_assignee = "bench@example.ru"
 [[salesman.credentials]]

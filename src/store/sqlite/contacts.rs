@@ -258,9 +258,9 @@ impl ContactIndex {
         Ok(())
     }
 
-    /// Inside the transaction deleting `lead`: removes its rows by key, so a
-    /// delete costs a probe per contact point (a key starting with the lead
-    /// would make every merge slow instead). Then call `forget`.
+    /// Inside the transaction deleting or updating `lead` (as stored):
+    /// removes its rows by key, a probe per contact point (a key starting
+    /// with the lead would make every merge slow instead). Then `forget`.
     pub fn delete_rows(&self, tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreError> {
         let Some(id) = lead.id else {
             return Ok(());

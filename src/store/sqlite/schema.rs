@@ -103,9 +103,8 @@ const MIGRATIONS: &[&str] = &[
     // waited: 93 ms at 1.5 M contacts, seconds at tens of millions. An index
     // on lead_id made the delete a probe but cost inserts 13% (each merge
     // slice touched its whole recent range). The writer now deletes a lead's
-    // rows by key from the lead's own contacts; rows it cannot know of (a
-    // contact an update replaced) point at no lead and are ignored by the
-    // look-up, which joins `leads`. Copied in key order, so the copy appends.
+    // rows by key from the lead's own contacts (on delete, and on update for
+    // the contacts it had). Copied in key order, so the copy appends.
     r#"
     CREATE TABLE lead_contacts_keyed (
         kind    TEXT    NOT NULL,

@@ -630,6 +630,61 @@ async fn deleting_a_lead_removes_its_merged_contact_rows() {
     );
 }
 
+/// A phone corrected by an update no longer leads to the lead's assignee;
+/// the new one does, whether the old rows were merged or still in memory.
+#[tokio::test]
+async fn an_updated_contact_replaces_the_old_one_in_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let assignment = Assignment {
+        by_earlier_contact: true,
+        eligible: Arc::from(vec![4, 5]),
+        stage_when_found: None,
+        fallback: Some(5),
+    };
+    let store = open(&dir);
+    let mut lead = lead_at(0);
+    lead.phones.push(ContactPoint::phone("+79001112233", "7"));
+    lead.assigned_to = Some(4);
+    let id = store
+        .insert(lead, Assignment::default(), Vec::new())
+        .await
+        .unwrap()
+        .lead
+        .id
+        .unwrap();
+    store.close().await.unwrap();
+
+    let store = open(&dir);
+    store
+        .update(
+            id,
+            Box::new(|lead: &mut Lead| {
+                lead.phones = vec![ContactPoint::phone("+79004445566", "7")];
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    for (minute, phone, expected) in [(1, "+79001112233", 5), (2, "+79004445566", 4)] {
+        let mut next = lead_at(minute);
+        next.phones.push(ContactPoint::phone(phone, "7"));
+        let inserted = store
+            .insert(next, assignment.clone(), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(inserted.lead.assigned_to, Some(expected), "{phone}");
+    }
+    store.close().await.unwrap();
+    assert_eq!(
+        stored_number(
+            &dir,
+            &format!("SELECT COUNT(*) FROM lead_contacts WHERE lead_id = {id}")
+        ),
+        1
+    );
+}
+
 #[tokio::test]
 async fn conditions_compare_any_field() {
     use crate::lead::path::FieldPath;

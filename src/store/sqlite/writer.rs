@@ -543,6 +543,9 @@ fn update_lead(
         return Ok(None);
     };
     let mut lead = read_lead(id, &doc)?;
+    // The rows of the contacts it had go; `record_update` writes those it
+    // has now, so a corrected phone no longer leads to this lead's assignee.
+    contacts.delete_rows(&tx, &lead)?;
     let before_update = lead.updated_at;
     change(&mut lead)?;
     lead.id = Some(id);
@@ -578,6 +581,8 @@ fn delete_lead(
     };
     // A document that no longer reads leaves its contact rows behind; they
     // point at no lead, which the look-up (joined with `leads`) ignores.
+    // Otherwise the rows are exactly the document's contacts: an update
+    // swaps them along with the document.
     if let Ok(lead) = read_lead(id, &doc) {
         contacts.delete_rows(&tx, &lead)?;
     }

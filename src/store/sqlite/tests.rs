@@ -23,6 +23,17 @@ fn stored_number(dir: &tempfile::TempDir, sql: &str) -> i64 {
         .unwrap()
 }
 
+/// Stores `lead` with its own assignee (no look-up) and returns its id.
+async fn insert_as_is(store: &SqliteStore, lead: Lead) -> LeadId {
+    store
+        .insert(lead, Assignment::default(), Vec::new())
+        .await
+        .unwrap()
+        .lead
+        .id
+        .unwrap()
+}
+
 fn lead_at(minute: i64) -> Lead {
     let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
     Lead::new(base + Duration::minutes(minute))
@@ -60,13 +71,7 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
         tasks.push(tokio::spawn(async move {
             let mut lead = lead_at(n);
             lead.name = Some(format!("lead {n}"));
-            store
-                .insert(lead, Assignment::default(), Vec::new())
-                .await
-                .unwrap()
-                .lead
-                .id
-                .unwrap()
+            insert_as_is(&store, lead).await
         }));
     }
     let mut ids = Vec::new();
@@ -545,13 +550,7 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
     lead.name = Some("before".into());
     lead.phones.push(ContactPoint::phone("+79001112233", "7"));
     lead.assigned_to = Some(4);
-    let id = store
-        .insert(lead, Assignment::default(), Vec::new())
-        .await
-        .unwrap()
-        .lead
-        .id
-        .unwrap();
+    let id = insert_as_is(&store, lead).await;
     let refused = store
         .update(
             id,
@@ -605,11 +604,7 @@ async fn deleting_a_lead_removes_its_merged_contact_rows() {
         lead.emails
             .push(ContactPoint::email(&format!("person{minute}@example.ru")));
         lead.assigned_to = Some(4);
-        let inserted = store
-            .insert(lead, Assignment::default(), Vec::new())
-            .await
-            .unwrap();
-        ids.push(inserted.lead.id.unwrap());
+        ids.push(insert_as_is(&store, lead).await);
     }
     store.close().await.unwrap();
     assert_eq!(stored_number(&dir, CONTACT_ROWS), 4);
@@ -645,13 +640,7 @@ async fn an_updated_contact_replaces_the_old_one_in_the_index() {
     let mut lead = lead_at(0);
     lead.phones.push(ContactPoint::phone("+79001112233", "7"));
     lead.assigned_to = Some(4);
-    let id = store
-        .insert(lead, Assignment::default(), Vec::new())
-        .await
-        .unwrap()
-        .lead
-        .id
-        .unwrap();
+    let id = insert_as_is(&store, lead).await;
     store.close().await.unwrap();
 
     let store = open(&dir);

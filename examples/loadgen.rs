@@ -161,7 +161,8 @@ impl Mode {
 
     /// Every lead carries a distinct title and phone so the gateway does the
     /// real work (decode, assignment look-up, durable insert) each time.
-    /// `person` makes the phone (`+7900…`) and the e-mail distinct.
+    /// `person` makes the phone (`+7900…`, `+79…` plus the item in a batch)
+    /// and the e-mail distinct, scattered with `LOADGEN_CONTACTS=random`.
     fn body(self, apikey: &str, connection: usize, n: u64, person: &str) -> (&'static str, String) {
         match self {
             Mode::Salesman => (
@@ -184,7 +185,7 @@ impl Mode {
                 let commands: Vec<String> = (0..BATCH)
                     .map(|item| {
                         format!(
-                            r#""k{item}":"crm.lead.add?fields[TITLE]=load+{connection}-{n}-{item}&fields[PHONE][0][VALUE]=%2B79{connection:03}{n:04}{item:02}&fields[EMAIL][0][VALUE]=l{connection}-{n}-{item}%40example.ru&fields[SOURCE_ID]=WEB""#
+                            r#""k{item}":"crm.lead.add?fields[TITLE]=load+{connection}-{n}-{item}&fields[PHONE][0][VALUE]=%2B79{person}{item:02}&fields[EMAIL][0][VALUE]=l{person}-{item}%40example.ru&fields[SOURCE_ID]=WEB""#
                         )
                     })
                     .collect();

@@ -5,7 +5,9 @@
 //! False positives only cost a probe; there are no false negatives.
 //!
 //! It grows by adding a filter twice the size of the last one when that one
-//! is full (a scalable Bloom filter), at about 1.2 bytes per contact.
+//! is full (a scalable Bloom filter), at about 1.2 bytes per contact. The
+//! contact index keeps one for all contacts and one per bucket of leads;
+//! they share a hash function so a contact is hashed once per look-up.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -56,6 +58,11 @@ pub(super) struct Bloom {
     hasher: std::collections::hash_map::RandomState,
 }
 
+/// An item's hash, good for every filter made `sized_like` the one that
+/// computed it.
+#[derive(Clone, Copy)]
+pub(super) struct ItemHash(u64);
+
 impl Default for Bloom {
     fn default() -> Self {
         Bloom {
@@ -66,12 +73,25 @@ impl Default for Bloom {
 }
 
 impl Bloom {
-    fn hash(&self, item: &impl Hash) -> u64 {
-        self.hasher.hash_one(item)
+    /// An empty filter whose first part holds `capacity` items, hashing as
+    /// `like` does.
+    pub fn sized_like(like: &Bloom, capacity: usize) -> Bloom {
+        Bloom {
+            filters: vec![Filter::new(capacity.max(1))],
+            hasher: like.hasher.clone(),
+        }
     }
 
+    pub fn hash(&self, item: &impl Hash) -> ItemHash {
+        ItemHash(self.hasher.hash_one(item))
+    }
+
+    #[cfg(test)]
     pub fn insert(&mut self, item: &impl Hash) {
-        let hash = self.hash(item);
+        self.insert_hash(self.hash(item));
+    }
+
+    pub fn insert_hash(&mut self, ItemHash(hash): ItemHash) {
         let full = self
             .filters
             .last()
@@ -88,8 +108,12 @@ impl Bloom {
         }
     }
 
+    #[cfg(test)]
     pub fn may_contain(&self, item: &impl Hash) -> bool {
-        let hash = self.hash(item);
+        self.may_contain_hash(self.hash(item))
+    }
+
+    pub fn may_contain_hash(&self, ItemHash(hash): ItemHash) -> bool {
         self.filters.iter().any(|filter| filter.may_contain(hash))
     }
 }
@@ -113,5 +137,18 @@ mod tests {
             .filter(|n| bloom.may_contain(&("email", format!("{n}@example.ru"))))
             .count();
         assert!(false_positives < 5_000, "{false_positives} false positives");
+    }
+
+    #[test]
+    fn a_filter_sized_like_another_answers_for_the_same_hash() {
+        let all = Bloom::default();
+        let mut small = Bloom::sized_like(&all, 100);
+        for n in 0..1_000 {
+            small.insert_hash(all.hash(&("phone", format!("+7900{n:07}"))));
+        }
+        assert!(small.filters.len() > 1, "it grew");
+        for n in 0..1_000 {
+            assert!(small.may_contain(&("phone", format!("+7900{n:07}"))));
+        }
     }
 }

@@ -15,14 +15,7 @@ cargo build --release --quiet --bin leadgate --example loadgen --example bare_se
 
 . bench/common.sh
 
-write_config 18090 <<TOML
-[salesman]
-enabled = false
-[[bitrix24.webhooks]]
-user_id = 1
-code = "bench-webhook"
-login = "bench@example.ru"
-TOML
+{ printf '[salesman]\nenabled = false\n'; bitrix24_section; } | write_config 18090
 
 target/release/examples/bare_server 127.0.0.1:18091 & bare=$!
 target/release/leadgate serve --config "$work/bench.toml" & gateway=$!

@@ -25,14 +25,28 @@ TOML
 }
 
 # One SalesMan key mapped to the employee every lead is assigned to.
-write_salesman_config() {
-  write_config 18080 <<TOML
+salesman_section() {
+  cat <<TOML
 [salesman]
 default_assignee = "bench@example.ru"
 [[salesman.credentials]]
 apikey = "bench-apikey"
 login = "bench@example.ru"
 TOML
+}
+
+# The Bitrix24 webhook examples/loadgen.rs calls, for the same employee.
+bitrix24_section() {
+  cat <<TOML
+[[bitrix24.webhooks]]
+user_id = 1
+code = "bench-webhook"
+login = "bench@example.ru"
+TOML
+}
+
+write_salesman_config() {
+  salesman_section | write_config 18080
 }
 
 wait_port() {

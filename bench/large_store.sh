@@ -22,17 +22,7 @@ gateway_bin=${LEADGATE_BIN:-target/release/leadgate}
 cargo build --release --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
-write_config 18080 <<TOML
-[salesman]
-default_assignee = "bench@example.ru"
-[[salesman.credentials]]
-apikey = "bench-apikey"
-login = "bench@example.ru"
-[[bitrix24.webhooks]]
-user_id = 1
-code = "bench-webhook"
-login = "bench@example.ru"
-TOML
+{ salesman_section; bitrix24_section; } | write_config 18080
 
 stored() {
   python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from leads').fetchone()[0])" "$work/leads.db"

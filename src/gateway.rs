@@ -189,7 +189,7 @@ impl Gateway {
             ));
             router = router.merge(uis::routes(uis, limits));
         }
-        let router = gateway_http::with_common_layers(router);
+        let front = gateway_http::Front::new(router);
 
         let listener = match listener {
             Some(listener) => listener,
@@ -210,7 +210,7 @@ impl Gateway {
         );
         let server = server::spawn(
             listener,
-            router,
+            front,
             ServerOptions {
                 header_read_timeout: settings.server.header_read_timeout(),
                 shutdown_grace: settings.server.shutdown_grace(),

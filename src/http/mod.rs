@@ -1,9 +1,11 @@
-//! HTTP assembly: one router for every dialect, the layers every request goes
-//! through (request id, tracing span, per-dialect timeout and panic guard),
-//! health endpoints, and the server loop itself (plain or TLS, graceful stop).
+//! HTTP assembly: one router for every dialect, what every request goes
+//! through (request id and tracing span in `front`, per-dialect timeout and
+//! panic guard in `guard`), health endpoints, and the server loop itself
+//! (plain or TLS, graceful stop).
 
 pub mod admin;
 pub mod args;
+mod front;
 pub mod guard;
 pub mod health;
 pub mod params;
@@ -13,50 +15,11 @@ pub mod tls;
 
 use std::time::Duration;
 
-use axum::Router;
-use http::Request;
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
-
 pub use args::{scalar_text, Args};
+pub use front::Front;
 pub use guard::Failure;
 pub use params::{Params, ParamsError};
 pub use server::{RunningServer, ServerOptions};
-
-/// Adds the layers shared by every route. Dialect routers come in already
-/// guarded (their own timeout and panic answers).
-pub fn with_common_layers(router: Router) -> Router {
-    router
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<_>| {
-                    let request_id = request
-                        .headers()
-                        .get(request_id::HEADER)
-                        .and_then(|value| value.to_str().ok())
-                        .unwrap_or("-");
-                    // Path only: query strings and bodies carry api keys,
-                    // phones and e-mails, which never reach the log.
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %log_path(request.uri().path()),
-                        request_id,
-                    )
-                })
-                .on_response(
-                    DefaultOnResponse::new()
-                        .level(Level::DEBUG)
-                        .latency_unit(tower_http::LatencyUnit::Micros),
-                ),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id::header_name()))
-        .layer(SetRequestIdLayer::new(
-            request_id::header_name(),
-            request_id::Sequential::default(),
-        ))
-}
 
 /// A path safe to log. Bitrix24 webhook paths carry their secret
 /// (`/rest/{user}/{secret}/{method}`), so that segment is masked.

@@ -5,8 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue, Request};
-use tower_http::request_id::{MakeRequestId, RequestId};
+use http::{HeaderName, HeaderValue};
 
 pub const HEADER: &str = "x-request-id";
 
@@ -14,9 +13,11 @@ pub fn header_name() -> HeaderName {
     HeaderName::from_static(HEADER)
 }
 
+/// Cloned with the front service for every request, so it holds only
+/// shared parts.
 #[derive(Clone)]
 pub struct Sequential {
-    prefix: String,
+    prefix: Arc<str>,
     counter: Arc<AtomicU64>,
 }
 
@@ -26,17 +27,16 @@ impl Default for Sequential {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_secs());
         Sequential {
-            prefix: format!("{started:x}"),
+            prefix: format!("{started:x}").into(),
             counter: Arc::new(AtomicU64::new(0)),
         }
     }
 }
 
-impl MakeRequestId for Sequential {
-    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+impl Sequential {
+    /// The next id of this process run.
+    pub fn next_id(&self) -> Option<HeaderValue> {
         let number = self.counter.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{number}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{number}", self.prefix)).ok()
     }
 }

@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,6 +15,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+use super::Front;
 
 #[derive(Clone)]
 pub struct ServerOptions {
@@ -48,12 +49,12 @@ impl RunningServer {
     }
 }
 
-pub fn spawn(listener: TcpListener, router: Router, options: ServerOptions) -> RunningServer {
+pub fn spawn(listener: TcpListener, front: Front, options: ServerOptions) -> RunningServer {
     let local_addr = listener
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let (stop, stop_requested) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router, options, stop_requested));
+    let task = tokio::spawn(accept_loop(listener, front, options, stop_requested));
     RunningServer {
         local_addr,
         stop,
@@ -63,7 +64,7 @@ pub fn spawn(listener: TcpListener, router: Router, options: ServerOptions) -> R
 
 async fn accept_loop(
     listener: TcpListener,
-    router: Router,
+    front: Front,
     options: ServerOptions,
     mut stop_requested: watch::Receiver<bool>,
 ) {
@@ -93,7 +94,7 @@ async fn accept_loop(
             _ = stop_requested.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(front.clone());
         let builder = builder.clone();
         let watcher = graceful.watcher();
         match tls.clone() {

@@ -1,0 +1,150 @@
+//! What every request meets before its route: a request id (the client's own
+//! `x-request-id`, or a new one) that the answer carries back, and a tracing
+//! span naming method, path (webhook secrets masked) and id, never the query
+//! or the body, which carry api keys, phones and e-mails.
+//!
+//! One service around the whole router rather than tower-http layers inside
+//! it: axum boxes every route again for each `Router::layer` and clones the
+//! boxes for every request. Without those layers and the dialect guards'
+//! two, durable adds ran up to a tenth faster (BENCHMARKS.md, 2026-11-27).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::response::Response;
+use axum::Router;
+use bytes::Bytes;
+use http::Request;
+use tower::Service;
+use tracing::Instrument;
+
+use super::log_path;
+use super::request_id::{self, Sequential};
+
+/// The router with request ids and a span per request; what the server
+/// serves.
+#[derive(Clone)]
+pub struct Front {
+    router: Router,
+    ids: Sequential,
+}
+
+impl Front {
+    pub fn new(router: Router) -> Front {
+        Front {
+            router,
+            ids: Sequential::default(),
+        }
+    }
+}
+
+impl<B> Service<Request<B>> for Front
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request<B>>::poll_ready(&mut self.router, context)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let id = match request.headers().get(request_id::HEADER) {
+            Some(id) => Some(id.clone()),
+            None => {
+                let id = self.ids.next_id();
+                if let Some(id) = &id {
+                    request
+                        .headers_mut()
+                        .insert(request_id::header_name(), id.clone());
+                }
+                id
+            }
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = %request.method(),
+            path = %log_path(request.uri().path()),
+            request_id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-"),
+        );
+        let routed = {
+            let _entered = span.enter();
+            tracing::debug!("started processing request");
+            self.router.call(request)
+        };
+        Box::pin(
+            async move {
+                let Ok(mut response) = routed.await;
+                if let Some(id) = id {
+                    response
+                        .headers_mut()
+                        .entry(request_id::HEADER)
+                        .or_insert(id);
+                }
+                let latency_us = started.elapsed().as_micros() as u64;
+                let status = response.status().as_u16();
+                if response.status().is_server_error() {
+                    tracing::error!(status, latency_us, "response failed");
+                } else {
+                    tracing::debug!(status, latency_us, "finished processing request");
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use http::Request;
+    use tower::ServiceExt;
+
+    use super::Front;
+
+    async fn id_answered(front: Front, sent: Option<&str>) -> String {
+        let mut request = Request::get("/").body(Body::empty()).unwrap();
+        if let Some(sent) = sent {
+            request
+                .headers_mut()
+                .insert("x-request-id", sent.parse().unwrap());
+        }
+        let response = front.oneshot(request).await.unwrap();
+        response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The handler sees the id the answer carries: the client's own, or a
+    /// new one per request.
+    #[tokio::test]
+    async fn answers_carry_the_request_id() {
+        let router = Router::new().route(
+            "/",
+            get(|request: Request<Body>| async move {
+                assert!(request.headers().contains_key("x-request-id"));
+                "ok"
+            }),
+        );
+        let front = Front::new(router);
+        assert_eq!(id_answered(front.clone(), Some("abc-1")).await, "abc-1");
+        let first = id_answered(front.clone(), None).await;
+        let second = id_answered(front, None).await;
+        assert_ne!(first, second);
+        assert!(
+            first.ends_with("-0") || second.ends_with("-0"),
+            "{first} {second}"
+        );
+    }
+}

@@ -5,8 +5,8 @@
 //!
 //! One service around the whole router rather than tower-http layers inside
 //! it: axum boxes every route again for each `Router::layer` and clones the
-//! boxes for every request. Without those layers and the dialect guards'
-//! two, durable adds ran up to a tenth faster (BENCHMARKS.md, 2026-11-27).
+//! boxes for every request. This and the one-layer dialect guard made
+//! durable adds 6.5% faster (BENCHMARKS.md, 2026-11-27).
 
 use std::convert::Infallible;
 use std::future::Future;

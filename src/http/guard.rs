@@ -26,9 +26,10 @@ pub enum Failure {
 /// Wraps `router` so timeouts and panics answer with `answer(failure)`.
 ///
 /// One layer does both: every `Router::layer` boxes each route again and
-/// axum clones that box per request, and the timeout (a `from_fn`) and the
-/// panic guard as two layers cost about a tenth of the runtime threads'
-/// time together with the shared layers (BENCHMARKS.md, 2026-11-27).
+/// axum clones that box per request. As two layers (a `from_fn` timeout and
+/// tower-http's panic catch) next to three shared ones they cost up to ~11%
+/// of durable adds; this layer and `Front` won back 6.5% (BENCHMARKS.md,
+/// 2026-11-27).
 pub fn guarded<A>(router: Router, timeout: Duration, answer: A) -> Router
 where
     A: Fn(Failure) -> Response + Clone + Send + Sync + 'static,

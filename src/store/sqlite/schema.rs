@@ -211,23 +211,31 @@ mod tests {
         assert_eq!(temp_store, 2);
     }
 
+    /// A store as release `version` left it, holding what `rows` inserts,
+    /// then upgraded to the latest schema.
+    fn upgraded_from(version: usize, rows: &str) -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!("PRAGMA user_version = {version}; {rows}"))
+            .unwrap();
+        migrate(&mut conn).unwrap();
+        conn
+    }
+
     /// A store made by version 4 keeps every contact row through the
     /// rebuild, and loses only the foreign key.
     #[test]
     fn contact_rows_survive_the_rebuild_without_the_foreign_key() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..4] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 4; PRAGMA foreign_keys = ON;
+        let conn = upgraded_from(
+            4,
+            "PRAGMA foreign_keys = ON;
              INSERT INTO leads (id, created_at, updated_at, stage, has_email, has_phone, doc)
                  VALUES (1, 0, 0, 'new', 0, 1, '{}'), (2, 0, 0, 'new', 1, 0, '{}');
              INSERT INTO lead_contacts VALUES ('phone', '+79001112233', 1),
                  ('email', 'anna@example.ru', 2), ('phone', '+79001112233', 2);",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
+        );
         let rows: Vec<(String, String, i64)> = conn
             .prepare("SELECT kind, value, lead_id FROM lead_contacts")
             .unwrap()
@@ -257,17 +265,11 @@ mod tests {
     /// contact index computes for its lead.
     #[test]
     fn contact_rows_move_into_their_leads_buckets() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        for sql in &MIGRATIONS[..5] {
-            conn.execute_batch(sql).unwrap();
-        }
-        conn.execute_batch(
-            "PRAGMA user_version = 5;
-             INSERT INTO lead_contacts VALUES ('phone', '+79001112233', 1),
+        let conn = upgraded_from(
+            5,
+            "INSERT INTO lead_contacts VALUES ('phone', '+79001112233', 1),
                  ('phone', '+79001112233', 40000), ('email', 'anna@example.ru', 16384);",
-        )
-        .unwrap();
-        migrate(&mut conn).unwrap();
+        );
         let rows: Vec<(i64, String, String, i64)> = conn
             .prepare("SELECT bucket, kind, value, lead_id FROM lead_contacts")
             .unwrap()

@@ -8,10 +8,10 @@
 #   bench/ab.sh path/to/leadgate-a path/to/leadgate-b            # 4 rounds of 5 s runs
 #   ROUNDS=6 SECONDS_PER_RUN=8 CONNECTIONS=16 bench/ab.sh A B
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
 [ $# -eq 2 ] || { echo "usage: bench/ab.sh LEADGATE_A LEADGATE_B" >&2; exit 2; }
-builds=("$1" "$2")
+# Resolved before leaving the caller's directory.
+builds=("$(realpath "$1")" "$(realpath "$2")")
+cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-4}
 seconds=${SECONDS_PER_RUN:-5}
 connections=${CONNECTIONS:-64}

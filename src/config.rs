@@ -23,6 +23,8 @@ pub use forwarding::{
 
 /// Prefix of environment overrides: `LEADGATE__SERVER__LISTEN=0.0.0.0:8080`.
 pub const ENV_PREFIX: &str = "LEADGATE";
+/// More connection threads than this is a typo, not a machine.
+const MAX_CONNECTION_THREADS: usize = 1024;
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -88,6 +90,8 @@ pub struct ServerSettings {
     pub request_timeout_secs: f64,
     /// On SIGINT/SIGTERM, in-flight requests get this long to finish.
     pub shutdown_grace_secs: f64,
+    /// Threads serving connections, each its own runtime; 0 means one per core.
+    pub connection_threads: usize,
     pub tls: Option<TlsSettings>,
 }
 
@@ -99,6 +103,7 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 10.0,
             request_timeout_secs: 30.0,
             shutdown_grace_secs: 20.0,
+            connection_threads: 0,
             tls: None,
         }
     }
@@ -424,6 +429,15 @@ impl Settings {
         }
         if self.server.body_limit_bytes == 0 {
             problem("server.body_limit_bytes", "must be above 0".into());
+        }
+        if self.server.connection_threads > MAX_CONNECTION_THREADS {
+            problem(
+                "server.connection_threads",
+                format!(
+                    "{} is more than {MAX_CONNECTION_THREADS} threads (0 means one per core)",
+                    self.server.connection_threads
+                ),
+            );
         }
         for (key, value) in [
             (
@@ -863,6 +877,7 @@ contains = "y"
             r#"
 [server]
 listen = "nowhere"
+connection_threads = 100000
 [[employees]]
 id = 1
 name = "A"
@@ -885,6 +900,7 @@ login = "nobody"
             keys,
             [
                 "server.listen",
+                "server.connection_threads",
                 "employees[1].id",
                 "employees[1].login",
                 "salesman.default_assignee",

@@ -214,6 +214,7 @@ impl Gateway {
             ServerOptions {
                 header_read_timeout: settings.server.header_read_timeout(),
                 shutdown_grace: settings.server.shutdown_grace(),
+                connection_threads: settings.server.connection_threads,
                 tls,
             },
         );

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod health;
 pub mod params;
 mod request_id;
+mod runtimes;
 pub mod server;
 pub mod tls;
 

@@ -1,8 +1,9 @@
 //! The accept loop. hyper-util's auto builder speaks HTTP/1.1 and HTTP/2 on
-//! one port (and over TLS with ALPN); every connection is watched by one
+//! one port (and over TLS with ALPN); each accepted connection is handed to
+//! one of the connection runtimes (`runtimes`) and watched by one
 //! `GracefulShutdown`, so stopping means: stop accepting, let in-flight
-//! requests finish (up to a grace period), then return to the caller, who
-//! flushes the store.
+//! requests finish (up to a grace period), close what is left, then return
+//! to the caller, who flushes the store.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +13,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::runtimes::ConnectionRuntimes;
 use super::Front;
 
 #[derive(Clone)]
@@ -24,6 +26,8 @@ pub struct ServerOptions {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run once a stop is asked for.
     pub shutdown_grace: Duration,
+    /// Threads (each a runtime) serving connections; 0 means one per core.
+    pub connection_threads: usize,
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -79,6 +83,14 @@ async fn accept_loop(
         .keep_alive_interval(Some(Duration::from_secs(30)));
     let tls = options.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
+    let runtimes = match ConnectionRuntimes::start(options.connection_threads) {
+        Ok(runtimes) => Some(runtimes),
+        Err(error) => {
+            // Still a working server, only a slower one.
+            tracing::warn!(%error, "cannot start the connection runtimes; serving on the main one");
+            None
+        }
+    };
 
     loop {
         let stream = tokio::select! {
@@ -94,44 +106,27 @@ async fn accept_loop(
             _ = stop_requested.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(front.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        match tls.clone() {
-            None => {
-                tokio::spawn(async move {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(error) = watcher.watch(connection.into_owned()).await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+        // Taken off this runtime's poller so the connection's own runtime
+        // registers it (`TcpStream::from_std`) and polls it where it is served.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "accepted connection unusable");
+                continue;
             }
-            Some(acceptor) => {
-                let handshake_timeout = options.header_read_timeout;
-                tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(
-                        handshake_timeout,
-                        acceptor.accept(stream),
-                    )
-                    .await
-                    {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => {
-                            tracing::debug!(%error, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!("TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(error) = watcher.watch(connection.into_owned()).await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+        };
+        let connection = serve_connection(
+            stream,
+            TowerToHyperService::new(front.clone()),
+            builder.clone(),
+            tls.clone(),
+            options.header_read_timeout,
+            graceful.watcher(),
+        );
+        match &runtimes {
+            Some(runtimes) => runtimes.spawn(connection),
+            None => {
+                tokio::spawn(connection);
             }
         }
     }
@@ -142,5 +137,49 @@ async fn accept_loop(
         _ = tokio::time::sleep(options.shutdown_grace) => {
             tracing::warn!("grace period over; closing remaining connections");
         }
+    }
+    if let Some(runtimes) = runtimes {
+        runtimes.shut_down().await;
+    }
+}
+
+/// One connection from accept to close, plain or TLS, run on the runtime
+/// that polls `stream`.
+async fn serve_connection(
+    stream: std::net::TcpStream,
+    service: TowerToHyperService<Front>,
+    builder: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake_timeout: Duration,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let stream = match TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::debug!(%error, "cannot register the connection");
+            return;
+        }
+    };
+    let Some(acceptor) = tls else {
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        if let Err(error) = watcher.watch(connection.into_owned()).await {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+        return;
+    };
+    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+    };
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    if let Err(error) = watcher.watch(connection.into_owned()).await {
+        tracing::debug!(%error, "connection ended with an error");
     }
 }

@@ -161,11 +161,7 @@ async fn serve_connection(
         }
     };
     let Some(acceptor) = tls else {
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        if let Err(error) = watcher.watch(connection.into_owned()).await {
-            tracing::debug!(%error, "connection ended with an error");
-        }
-        return;
+        return serve_http(stream, builder, service, watcher).await;
     };
     let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
@@ -178,6 +174,18 @@ async fn serve_connection(
             return;
         }
     };
+    serve_http(stream, builder, service, watcher).await;
+}
+
+/// HTTP on an open stream, plain or TLS, until it closes or the server stops.
+async fn serve_http<I>(
+    stream: I,
+    builder: auto::Builder<TokioExecutor>,
+    service: TowerToHyperService<Front>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     if let Err(error) = watcher.watch(connection.into_owned()).await {
         tracing::debug!(%error, "connection ended with an error");

@@ -6,9 +6,10 @@ Group commit pays one of these per batch of leads, so this bounds what any
 
 - a 4 KiB write + fdatasync, appending to a growing file (the size change is
   metadata the flush must also write) and overwriting a preallocated one;
-- what one SQLite commit of the benchmark does to its log: about 22 page
-  writes (4 KiB each) and one fdatasync, and the same writes without it
-  (the cost of the page copies alone);
+- what one SQLite commit of the benchmark does to its log, about 22 frames
+  and one fdatasync, here as 22 writes of 4 KiB (SQLite itself writes each
+  frame as a 24-byte header and then the page), and the same writes
+  without the flush (what the writes alone cost);
 - 16 KiB written with O_DIRECT | O_DSYNC to a preallocated file, the
   cheapest way to make a batch's bytes durable: what an intake journal in
   front of SQLite would pay instead of the log's fsync.
@@ -53,7 +54,7 @@ CASES = [
     ("4 KiB appended + fdatasync", dict(preallocate=False)),
     ("4 KiB preallocated, overwritten + fdatasync", dict(preallocate=True)),
     ("22 x 4 KiB preallocated + fdatasync (one commit's log frames)", dict(preallocate=True, pages=22)),
-    ("22 x 4 KiB preallocated, no flush (the page copies alone)", dict(preallocate=True, pages=22, sync=False)),
+    ("22 x 4 KiB preallocated, no flush (the page writes alone)", dict(preallocate=True, pages=22, sync=False)),
     ("16 KiB with O_DIRECT and O_DSYNC, preallocated", dict(preallocate=True, size=16384, sync=False, direct=True)),
 ]
 

@@ -7,7 +7,9 @@
 //! It grows by adding a filter twice the size of the last one when that one
 //! is full (a scalable Bloom filter), at about 1.2 bytes per contact. The
 //! contact index keeps one for all contacts and one per bucket of leads;
-//! they share a hash function so a contact is hashed once per look-up.
+//! they share a hash function so a contact is hashed once per look-up. The
+//! per-bucket filters are kept bit-sliced (`bucket_filters.rs`) and use the
+//! same bit positions.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -15,6 +17,14 @@ use std::hash::{BuildHasher, Hash};
 const FIRST_CAPACITY: usize = 1 << 16;
 const BITS_PER_ITEM: usize = 10;
 const HASHES: u64 = 7;
+
+/// The bits an item with `hash` sets in a filter of `total` bits.
+pub(super) fn positions(ItemHash(hash): ItemHash, total: usize) -> impl Iterator<Item = usize> {
+    // Kirsch–Mitzenmacher: k positions from two halves of one hash.
+    let total = total.max(1) as u64;
+    let (low, high) = (hash & 0xffff_ffff, (hash >> 32) | 1);
+    (0..HASHES).map(move |i| (low.wrapping_add(i.wrapping_mul(high)) % total) as usize)
+}
 
 struct Filter {
     bits: Vec<u64>,
@@ -24,19 +34,15 @@ struct Filter {
 
 impl Filter {
     fn new(capacity: usize) -> Filter {
-        let words = (capacity * BITS_PER_ITEM).div_ceil(64).max(1);
         Filter {
-            bits: vec![0; words],
+            bits: vec![0; first_filter_bits(capacity) / 64],
             capacity,
             items: 0,
         }
     }
 
     fn positions(&self, hash: u64) -> impl Iterator<Item = usize> {
-        // Kirsch–Mitzenmacher: k positions from two halves of one hash.
-        let total = self.bits.len() as u64 * 64;
-        let (low, high) = (hash & 0xffff_ffff, (hash >> 32) | 1);
-        (0..HASHES).map(move |i| (low.wrapping_add(i.wrapping_mul(high)) % total) as usize)
+        positions(ItemHash(hash), self.bits.len() * 64)
     }
 
     fn insert(&mut self, hash: u64) {
@@ -53,42 +59,18 @@ impl Filter {
     }
 }
 
-pub(super) struct Bloom {
+/// Filters of doubling size for hashes made elsewhere: a scalable Bloom
+/// filter without a hash function of its own.
+pub(super) struct Growing {
     filters: Vec<Filter>,
-    hasher: std::collections::hash_map::RandomState,
 }
 
-/// An item's hash, good for every filter made `sized_like` the one that
-/// computed it.
-#[derive(Clone, Copy)]
-pub(super) struct ItemHash(u64);
-
-impl Default for Bloom {
-    fn default() -> Self {
-        Bloom {
-            filters: vec![Filter::new(FIRST_CAPACITY)],
-            hasher: std::collections::hash_map::RandomState::new(),
-        }
-    }
-}
-
-impl Bloom {
-    /// An empty filter whose first part holds `capacity` items, hashing as
-    /// `like` does.
-    pub fn sized_like(like: &Bloom, capacity: usize) -> Bloom {
-        Bloom {
+impl Growing {
+    /// Empty; the first filter holds `capacity` items.
+    pub fn with_capacity(capacity: usize) -> Growing {
+        Growing {
             filters: vec![Filter::new(capacity.max(1))],
-            hasher: like.hasher.clone(),
         }
-    }
-
-    pub fn hash(&self, item: &impl Hash) -> ItemHash {
-        ItemHash(self.hasher.hash_one(item))
-    }
-
-    #[cfg(test)]
-    pub fn insert(&mut self, item: &impl Hash) {
-        self.insert_hash(self.hash(item));
     }
 
     pub fn insert_hash(&mut self, ItemHash(hash): ItemHash) {
@@ -108,13 +90,71 @@ impl Bloom {
         }
     }
 
+    pub fn may_contain_hash(&self, ItemHash(hash): ItemHash) -> bool {
+        // Newest first: a contact seen again was most likely seen lately,
+        // and the newest filter then answers alone.
+        self.filters
+            .iter()
+            .rev()
+            .any(|filter| filter.may_contain(hash))
+    }
+
+    /// The first filter's bits (bit `i` of the filter is bit `i % 64` of
+    /// word `i / 64`), and the filters it grew into, if any.
+    pub fn split_first(mut self) -> (Vec<u64>, Option<Growing>) {
+        if self.filters.is_empty() {
+            return (Vec::new(), None);
+        }
+        let first = self.filters.remove(0);
+        (first.bits, (!self.filters.is_empty()).then_some(self))
+    }
+}
+
+/// Bits in the first filter of `Growing::with_capacity(capacity)`.
+pub(super) fn first_filter_bits(capacity: usize) -> usize {
+    (capacity.max(1) * BITS_PER_ITEM).div_ceil(64).max(1) * 64
+}
+
+pub(super) struct Bloom {
+    filters: Growing,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+/// An item's hash, good for every filter fed with the hashes of the
+/// `Bloom` that computed it.
+#[derive(Clone, Copy)]
+pub(super) struct ItemHash(u64);
+
+impl Default for Bloom {
+    fn default() -> Self {
+        Bloom {
+            filters: Growing::with_capacity(FIRST_CAPACITY),
+            hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+}
+
+impl Bloom {
+    pub fn hash(&self, item: &impl Hash) -> ItemHash {
+        ItemHash(self.hasher.hash_one(item))
+    }
+
+    #[cfg(test)]
+    pub fn insert(&mut self, item: &impl Hash) {
+        self.insert_hash(self.hash(item));
+    }
+
+    pub fn insert_hash(&mut self, hash: ItemHash) {
+        self.filters.insert_hash(hash);
+    }
+
     #[cfg(test)]
     pub fn may_contain(&self, item: &impl Hash) -> bool {
         self.may_contain_hash(self.hash(item))
     }
 
-    pub fn may_contain_hash(&self, ItemHash(hash): ItemHash) -> bool {
-        self.filters.iter().any(|filter| filter.may_contain(hash))
+    pub fn may_contain_hash(&self, hash: ItemHash) -> bool {
+        self.filters.may_contain_hash(hash)
     }
 }
 
@@ -129,7 +169,7 @@ mod tests {
         for n in 0..inserted {
             bloom.insert(&("phone", format!("+7900{n:07}")));
         }
-        assert!(bloom.filters.len() > 1, "it grew");
+        assert!(bloom.filters.filters.len() > 1, "it grew");
         for n in 0..inserted {
             assert!(bloom.may_contain(&("phone", format!("+7900{n:07}"))));
         }
@@ -140,15 +180,15 @@ mod tests {
     }
 
     #[test]
-    fn a_filter_sized_like_another_answers_for_the_same_hash() {
+    fn growing_filters_answer_for_another_filters_hashes() {
         let all = Bloom::default();
-        let mut small = Bloom::sized_like(&all, 100);
+        let mut small = Growing::with_capacity(100);
         for n in 0..1_000 {
             small.insert_hash(all.hash(&("phone", format!("+7900{n:07}"))));
         }
         assert!(small.filters.len() > 1, "it grew");
         for n in 0..1_000 {
-            assert!(small.may_contain(&("phone", format!("+7900{n:07}"))));
+            assert!(small.may_contain_hash(all.hash(&("phone", format!("+7900{n:07}")))));
         }
     }
 }

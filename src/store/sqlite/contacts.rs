@@ -28,13 +28,17 @@
 //! p99 past 20 ms by 600k leads. A merge now writes into the newest bucket
 //! only, a few hundred pages however large the store grows. A look-up probes
 //! the buckets newest first, and only those whose own Bloom filter may hold
-//! the contact; a bucket with an eligible lead holds the newest one.
+//! the contact (`bucket_filters.rs` keeps them bit-sliced, so asking all of
+//! them costs a few memory reads); a bucket with an eligible lead holds the
+//! newest one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::HashMap;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::bloom::{Bloom, ItemHash};
+use super::bucket_filters::BucketFilters;
 use super::read::read_lead;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::StoreError;
@@ -60,7 +64,7 @@ const MERGE_SLICE_MIN: usize = if cfg!(test) { 3 } else { 32 };
 /// here needs a migration that re-buckets the table.
 const BUCKET_SHIFT: u32 = 14;
 /// Contacts a bucket's filter holds before it grows: two per lead.
-const BUCKET_CONTACTS: usize = 2 << BUCKET_SHIFT;
+pub(super) const BUCKET_CONTACTS: usize = 2 << BUCKET_SHIFT;
 
 /// The bucket of `lead_contacts` that holds lead `id`'s rows.
 pub(super) fn bucket_of(id: LeadId) -> i64 {
@@ -93,7 +97,7 @@ pub(super) struct ContactIndex {
     merged: Bloom,
     /// The same per bucket: a repeat contact probes only the buckets that
     /// may hold it.
-    buckets: BTreeMap<i64, Bloom>,
+    buckets: BucketFilters,
     /// The merge being written, a slice per insert batch.
     merging: Option<Merge>,
     /// Where the merge will stand once the open transaction commits.
@@ -214,11 +218,7 @@ impl ContactIndex {
     fn remember(&mut self, bucket: i64, kind: &str, value: &str) {
         let hash = self.merged.hash(&(kind, value));
         self.merged.insert_hash(hash);
-        let merged = &self.merged;
-        self.buckets
-            .entry(bucket)
-            .or_insert_with(|| Bloom::sized_like(merged, BUCKET_CONTACTS))
-            .insert_hash(hash);
+        self.buckets.insert(bucket, hash);
     }
 
     /// Records a lead just written in the open transaction.
@@ -448,7 +448,7 @@ impl ContactIndex {
 /// the contacts its filter may hold (one indexed probe each).
 fn merged_assignee(
     tx: &Transaction<'_>,
-    buckets: &BTreeMap<i64, Bloom>,
+    buckets: &BucketFilters,
     wanted: &[(Key, ItemHash)],
     eligible: &[EmployeeId],
 ) -> Result<Option<EmployeeId>, StoreError> {
@@ -457,30 +457,40 @@ fn merged_assignee(
          WHERE c.bucket = ?1 AND c.kind = ?2 AND c.value = ?3 AND l.assigned_to IS NOT NULL
          ORDER BY c.lead_id DESC",
     )?;
-    for (bucket, filter) in buckets.iter().rev() {
-        let mut best: Option<(LeadId, EmployeeId)> = None;
-        for ((kind, value), hash) in wanted {
-            if !filter.may_contain_hash(*hash) {
-                continue;
+    // (bucket, contact) pairs worth a probe, newest bucket first.
+    let mut probes = Vec::new();
+    let mut found = Vec::new();
+    for (contact, (_, hash)) in wanted.iter().enumerate() {
+        found.clear();
+        buckets.may_hold(*hash, &mut found);
+        probes.extend(found.iter().map(|&bucket| (bucket, contact)));
+    }
+    probes.sort_unstable_by_key(|&(bucket, contact)| (Reverse(bucket), contact));
+    probes.dedup();
+    let mut best: Option<(LeadId, EmployeeId)> = None;
+    let mut current = None;
+    for (bucket, contact) in probes {
+        if current != Some(bucket) {
+            if let Some((_, assignee)) = best {
+                return Ok(Some(assignee));
             }
-            let mut rows = statement.query(params![bucket, kind, value])?;
-            while let Some(row) = rows.next()? {
-                let lead_id: LeadId = row.get(0)?;
-                if best.is_some_and(|(newest, _)| newest >= lead_id) {
-                    break;
-                }
-                let assignee: EmployeeId = row.get(1)?;
-                if eligible.contains(&assignee) {
-                    best = Some((lead_id, assignee));
-                    break;
-                }
-            }
+            current = Some(bucket);
         }
-        if let Some((_, assignee)) = best {
-            return Ok(Some(assignee));
+        let ((kind, value), _) = &wanted[contact];
+        let mut rows = statement.query(params![bucket, kind, value])?;
+        while let Some(row) = rows.next()? {
+            let lead_id: LeadId = row.get(0)?;
+            if best.is_some_and(|(newest, _)| newest >= lead_id) {
+                break;
+            }
+            let assignee: EmployeeId = row.get(1)?;
+            if eligible.contains(&assignee) {
+                best = Some((lead_id, assignee));
+                break;
+            }
         }
     }
-    Ok(None)
+    Ok(best.map(|(_, assignee)| assignee))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! never wait for the writer.
 
 mod bloom;
+mod bucket_filters;
 mod checkpoint;
 mod contacts;
 mod outbox;

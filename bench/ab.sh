@@ -3,7 +3,8 @@
 # few percent on a shared machine whose speed drifts by more than that from
 # minute to minute. Each round runs A, B, B, A (a fresh store every run, so
 # neither inherits the other's file), and scores B/A as the ratio of the
-# sums; the geometric mean over the rounds is the result.
+# sums; the geometric mean over the rounds is the result. The gateway's CPU
+# time per add is compared the same way.
 #
 #   bench/ab.sh path/to/leadgate-a path/to/leadgate-b            # 4 rounds of 5 s runs
 #   ROUNDS=6 SECONDS_PER_RUN=8 CONNECTIONS=16 bench/ab.sh A B
@@ -20,26 +21,44 @@ cargo build --release --quiet --example loadgen
 . bench/common.sh
 write_salesman_config
 
-# Prints the adds/s of one run of build $1 on an empty store.
+# The gateway's CPU time so far (user + system, all threads), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# Prints "adds/s CPU-µs-per-add" of one run of build $1 on an empty store.
+# The CPU per add is the steadier figure: it moves less with the machine's
+# minute-to-minute speed than the throughput does, so changes worth a few
+# percent show in it before they show in adds/s.
 run_once() {
   rm -f "$work"/leads.db*
   "$1" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & local gateway=$!
   wait_port 18080
-  target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds" |
-    python3 -c "import json, sys; print(round(json.load(sys.stdin)['rps']))"
+  local before; before=$(cpu_ticks "$gateway")
+  local result; result=$(target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+  local after; after=$(cpu_ticks "$gateway")
+  # Stopped before the figures are printed: the caller starts the next run
+  # as soon as it has read them, and the port must be free by then.
   kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true
+  python3 -c "
+import json, os, sys
+result = json.loads(sys.argv[1])
+seconds = (int(sys.argv[3]) - int(sys.argv[2])) / os.sysconf('SC_CLK_TCK')
+print(round(result['rps']), f\"{seconds * 1e6 / max(result['requests'], 1):.1f}\")" "$result" "$before" "$after"
 }
 
-ratios=()
+ratios=(); cpu_ratios=()
 for round in $(seq "$rounds"); do
-  a1=$(run_once "${builds[0]}"); b1=$(run_once "${builds[1]}")
-  b2=$(run_once "${builds[1]}"); a2=$(run_once "${builds[0]}")
+  read -r a1 ca1 < <(run_once "${builds[0]}"); read -r b1 cb1 < <(run_once "${builds[1]}")
+  read -r b2 cb2 < <(run_once "${builds[1]}"); read -r a2 ca2 < <(run_once "${builds[0]}")
   ratio=$(python3 -c "print(f'{($b1 + $b2) / ($a1 + $a2):.3f}')")
-  echo "round $round: A $a1 $a2, B $b1 $b2 adds/s, B/A $ratio"
-  ratios+=("$ratio")
+  cpu_ratio=$(python3 -c "print(f'{($cb1 + $cb2) / ($ca1 + $ca2):.3f}')")
+  echo "round $round: A $a1 $a2, B $b1 $b2 adds/s, B/A $ratio;" \
+    "CPU per add A $ca1 $ca2, B $cb1 $cb2 µs, B/A $cpu_ratio"
+  ratios+=("$ratio"); cpu_ratios+=("$cpu_ratio")
 done
-python3 - "${ratios[@]}" <<'PY'
+python3 - "${#ratios[@]}" "${ratios[@]}" "${cpu_ratios[@]}" <<'PY'
 import math, sys
-ratios = [float(r) for r in sys.argv[1:]]
-print(f"B/A geometric mean over {len(ratios)} rounds: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.3f}")
+n = int(sys.argv[1])
+mean = lambda values: math.exp(sum(math.log(float(v)) for v in values) / len(values))
+print(f"B/A geometric mean over {n} rounds: {mean(sys.argv[2:2 + n]):.3f} adds/s, "
+      f"{mean(sys.argv[2 + n:]):.3f} gateway CPU per add (below 1 is cheaper)")
 PY

@@ -279,13 +279,16 @@ impl Core {
         rules: &ValidationRules,
     ) -> Result<(Inserted, AssignedBy), CoreError> {
         let NewLead {
-            mut lead,
+            lead,
             requested_assignee,
             created_by,
             default_assignee,
             keep_stage,
             received_via,
         } = new;
+        // Boxed once here rather than moved, by value, through every future
+        // and channel between this call and the store's writer.
+        let mut lead = Box::new(lead);
         rules.check(&lead)?;
         let deliver_to = self.forwarding.targets_for(received_via, &lead);
         let queued = deliver_to.clone();

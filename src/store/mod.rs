@@ -146,7 +146,9 @@ pub struct LeadPage {
 /// What `insert` did: stored a new lead, or found one with the same origin.
 #[derive(Clone, Debug)]
 pub struct Inserted {
-    pub lead: Lead,
+    /// Boxed, as `insert` takes it: a lead is over a kilobyte, and it passes
+    /// through the writer, a channel and several futures on every add.
+    pub lead: Box<Lead>,
     pub created: bool,
     /// The assignee came from an earlier lead with the same phone or e-mail.
     pub assigned_by_contact: bool,
@@ -190,7 +192,7 @@ pub trait LeadStore: Send + Sync + 'static {
     /// transaction (the outbox), so no acknowledged lead misses its forwarding.
     async fn insert(
         &self,
-        lead: Lead,
+        lead: Box<Lead>,
         assignment: Assignment,
         deliver_to: Vec<String>,
     ) -> Result<Inserted, StoreError>;

@@ -16,7 +16,12 @@ pub struct OfflineStore;
 
 #[async_trait]
 impl LeadStore for OfflineStore {
-    async fn insert(&self, _: Lead, _: Assignment, _: Vec<String>) -> Result<Inserted, StoreError> {
+    async fn insert(
+        &self,
+        _: Box<Lead>,
+        _: Assignment,
+        _: Vec<String>,
+    ) -> Result<Inserted, StoreError> {
         Err(StoreError::Closed)
     }
 

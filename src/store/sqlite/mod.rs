@@ -190,12 +190,12 @@ impl SqliteStore {
 impl LeadStore for SqliteStore {
     async fn insert(
         &self,
-        lead: Lead,
+        lead: Box<Lead>,
         assignment: Assignment,
         deliver_to: Vec<String>,
     ) -> Result<Inserted, StoreError> {
         self.write(|reply| WriteOp::Insert {
-            lead: Box::new(lead),
+            lead,
             assignment,
             deliver_to,
             reply,

@@ -26,7 +26,7 @@ fn stored_number(dir: &tempfile::TempDir, sql: &str) -> i64 {
 /// Stores `lead` with its own assignee (no look-up) and returns its id.
 async fn insert_as_is(store: &SqliteStore, lead: Lead) -> LeadId {
     store
-        .insert(lead, Assignment::default(), Vec::new())
+        .insert(Box::new(lead), Assignment::default(), Vec::new())
         .await
         .unwrap()
         .lead
@@ -50,7 +50,7 @@ async fn insert_then_get_returns_the_same_lead() {
     lead.custom
         .insert("color".into(), serde_json::json!({"a": [1, 2]}));
     let inserted = store
-        .insert(lead.clone(), Assignment::default(), Vec::new())
+        .insert(Box::new(lead.clone()), Assignment::default(), Vec::new())
         .await
         .unwrap();
     assert!(inserted.created);
@@ -84,7 +84,7 @@ async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen() {
     store.close().await.unwrap();
     assert!(matches!(
         store
-            .insert(lead_at(0), Assignment::default(), Vec::new())
+            .insert(Box::new(lead_at(0)), Assignment::default(), Vec::new())
             .await,
         Err(StoreError::Closed)
     ));
@@ -111,11 +111,11 @@ async fn same_origin_is_stored_once() {
         external_id: "42".into(),
     });
     let first = store
-        .insert(lead.clone(), Assignment::default(), Vec::new())
+        .insert(Box::new(lead.clone()), Assignment::default(), Vec::new())
         .await
         .unwrap();
     let second = store
-        .insert(lead, Assignment::default(), Vec::new())
+        .insert(Box::new(lead), Assignment::default(), Vec::new())
         .await
         .unwrap();
     assert!(first.created);
@@ -136,7 +136,7 @@ async fn filters_sort_and_paging() {
         }
         lead.text = Some(format!("Message number {n}"));
         store
-            .insert(lead, Assignment::default(), Vec::new())
+            .insert(Box::new(lead), Assignment::default(), Vec::new())
             .await
             .unwrap();
     }
@@ -215,21 +215,21 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         .push(ContactPoint::phone("+7 900 111-22-33", "7"));
     first.assigned_to = Some(5);
     store
-        .insert(first, Assignment::default(), Vec::new())
+        .insert(Box::new(first), Assignment::default(), Vec::new())
         .await
         .unwrap();
     let mut later = lead_at(1);
     later.emails.push(ContactPoint::email("X@Y.RU"));
     later.assigned_to = Some(6);
     store
-        .insert(later, Assignment::default(), Vec::new())
+        .insert(Box::new(later), Assignment::default(), Vec::new())
         .await
         .unwrap();
     let mut by_retired = lead_at(2);
     by_retired.emails.push(ContactPoint::email("old@y.ru"));
     by_retired.assigned_to = Some(9);
     store
-        .insert(by_retired, Assignment::default(), Vec::new())
+        .insert(Box::new(by_retired), Assignment::default(), Vec::new())
         .await
         .unwrap();
 
@@ -248,7 +248,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
     };
     let by_phone = store
         .insert(
-            with(Some("8 900 111 22 33"), None),
+            Box::new(with(Some("8 900 111 22 33"), None)),
             assignment.clone(),
             Vec::new(),
         )
@@ -260,7 +260,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
     // Both match: the most recent earlier lead wins.
     let both = store
         .insert(
-            with(Some("+79001112233"), Some("x@y.ru")),
+            Box::new(with(Some("+79001112233"), Some("x@y.ru"))),
             assignment.clone(),
             Vec::new(),
         )
@@ -272,7 +272,11 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
         "the phone lead above is newer"
     );
     let by_email = store
-        .insert(with(None, Some("x@y.ru")), assignment.clone(), Vec::new())
+        .insert(
+            Box::new(with(None, Some("x@y.ru"))),
+            assignment.clone(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -282,7 +286,11 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
     );
     // An ineligible earlier assignee does not count; the fallback applies.
     let retired = store
-        .insert(with(None, Some("old@y.ru")), assignment.clone(), Vec::new())
+        .insert(
+            Box::new(with(None, Some("old@y.ru"))),
+            assignment.clone(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(retired.lead.assigned_to, Some(7));
@@ -290,7 +298,7 @@ async fn assignee_found_by_earlier_contact_inside_the_insert() {
     assert_eq!(retired.lead.stage, Stage::New);
     // What was decided is what was stored.
     let stored = store.get(by_phone.lead.id.unwrap()).await.unwrap().unwrap();
-    assert_eq!(stored, by_phone.lead);
+    assert_eq!(stored, *by_phone.lead);
 }
 
 #[tokio::test]
@@ -302,7 +310,7 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
     let mut open_lead = lead_at(0);
     open_lead.assigned_to = Some(1);
     store
-        .insert(open_lead, Assignment::default(), Vec::new())
+        .insert(Box::new(open_lead), Assignment::default(), Vec::new())
         .await
         .unwrap();
     let mut done = Lead::new(march - Duration::days(3));
@@ -310,13 +318,13 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
     done.stage = Stage::Processed;
     done.completed_at = Some(march + Duration::days(2));
     store
-        .insert(done, Assignment::default(), Vec::new())
+        .insert(Box::new(done), Assignment::default(), Vec::new())
         .await
         .unwrap();
     let mut february = Lead::new(march - Duration::days(3));
     february.assigned_to = Some(2);
     store
-        .insert(february, Assignment::default(), Vec::new())
+        .insert(Box::new(february), Assignment::default(), Vec::new())
         .await
         .unwrap();
 
@@ -350,7 +358,7 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
             first.phones.push(ContactPoint::phone("+79005556677", "7"));
             first.assigned_to = Some(4);
             store
-                .insert(first, Assignment::default(), Vec::new())
+                .insert(Box::new(first), Assignment::default(), Vec::new())
                 .await
                 .unwrap();
             if clean {
@@ -364,7 +372,7 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
             .push(ContactPoint::phone("8 900 555 66 77", "7"));
         let inserted = store
             .insert(
-                again,
+                Box::new(again),
                 Assignment {
                     by_earlier_contact: true,
                     eligible: Arc::from(vec![4]),
@@ -410,7 +418,7 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
             lead.assigned_to = Some(1 + index % 3);
         }
         let inserted = store
-            .insert(lead, assignment.clone(), Vec::new())
+            .insert(Box::new(lead), assignment.clone(), Vec::new())
             .await
             .unwrap();
         if repeats {
@@ -434,7 +442,7 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
         .phones
         .push(ContactPoint::phone(&phone(23), "7"));
     let orphan = store
-        .insert(after_delete, assignment.clone(), Vec::new())
+        .insert(Box::new(after_delete), assignment.clone(), Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -465,7 +473,7 @@ async fn a_store_without_maintenance_never_merges_contacts() {
             lead.phones
                 .push(ContactPoint::phone(&format!("+7900111000{minute}"), "7"));
             gateway
-                .insert(lead, Assignment::default(), Vec::new())
+                .insert(Box::new(lead), Assignment::default(), Vec::new())
                 .await
                 .unwrap();
         }
@@ -490,7 +498,7 @@ async fn the_merge_mark_advances_over_leads_without_contacts() {
         let mut lead = lead_at(minute);
         lead.name = Some(format!("no contacts {minute}"));
         last = store
-            .insert(lead, Assignment::default(), Vec::new())
+            .insert(Box::new(lead), Assignment::default(), Vec::new())
             .await
             .unwrap()
             .lead
@@ -506,7 +514,7 @@ async fn concurrent_updates_of_different_fields_all_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(open(&dir));
     let id = store
-        .insert(lead_at(0), Assignment::default(), Vec::new())
+        .insert(Box::new(lead_at(0)), Assignment::default(), Vec::new())
         .await
         .unwrap()
         .lead
@@ -576,7 +584,7 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
         .push(ContactPoint::phone("8 900 111 22 33", "7"));
     let inserted = store
         .insert(
-            again,
+            Box::new(again),
             Assignment {
                 by_earlier_contact: true,
                 eligible: Arc::from(vec![4, 5]),
@@ -659,7 +667,7 @@ async fn an_updated_contact_replaces_the_old_one_in_the_index() {
         let mut next = lead_at(minute);
         next.phones.push(ContactPoint::phone(phone, "7"));
         let inserted = store
-            .insert(next, assignment.clone(), Vec::new())
+            .insert(Box::new(next), assignment.clone(), Vec::new())
             .await
             .unwrap();
         assert_eq!(inserted.lead.assigned_to, Some(expected), "{phone}");
@@ -690,7 +698,7 @@ async fn conditions_compare_any_field() {
             lead.custom.insert("UF_X".into(), "even".into());
         }
         store
-            .insert(lead, Assignment::default(), Vec::new())
+            .insert(Box::new(lead), Assignment::default(), Vec::new())
             .await
             .unwrap();
     }
@@ -857,7 +865,7 @@ mod outbox {
     async fn lead_for(store: &SqliteStore, targets: &[&str]) -> i64 {
         let inserted = store
             .insert(
-                lead_at(0),
+                Box::new(lead_at(0)),
                 Assignment::default(),
                 targets.iter().map(|name| name.to_string()).collect(),
             )

@@ -286,12 +286,12 @@ fn answer(batch: &mut Vec<PendingInsert>, outcomes: Vec<Result<Written, StoreErr
             Written::New {
                 assigned_by_contact,
             } => Inserted {
-                lead: *lead,
+                lead,
                 created: true,
                 assigned_by_contact,
             },
             Written::Existing(stored) => Inserted {
-                lead: *stored,
+                lead: stored,
                 created: false,
                 assigned_by_contact: false,
             },

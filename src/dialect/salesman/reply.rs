@@ -28,19 +28,35 @@ impl Reply {
         }
     }
 
+    #[cfg(test)]
     pub fn body_text(&self, value: &Value) -> String {
-        let text = value.to_string();
+        // Only ASCII backslashes are ever added to serde_json's UTF-8.
+        String::from_utf8(self.body_bytes(value)).unwrap_or_default()
+    }
+
+    /// serde_json's own writer rather than `Value`'s `Display`, which goes
+    /// through `core::fmt` one piece at a time (2.5% of a connection
+    /// runtime's samples on durable adds).
+    fn body_bytes(&self, value: &Value) -> Vec<u8> {
+        // Serialising a `Value` cannot fail: its keys are strings.
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
         // A '/' can only occur inside JSON strings, so a plain replace gives
         // exactly what PHP's json_encode writes.
-        if self.escape_slashes && text.contains('/') {
-            text.replace('/', "\\/")
-        } else {
-            text
+        if !self.escape_slashes || !bytes.contains(&b'/') {
+            return bytes;
         }
+        let mut escaped = Vec::with_capacity(bytes.len() + 8);
+        for byte in bytes {
+            if byte == b'/' {
+                escaped.push(b'\\');
+            }
+            escaped.push(byte);
+        }
+        escaped
     }
 
     pub fn json(&self, value: &Value) -> Response {
-        let mut response = Response::new(Body::from(self.body_text(value)));
+        let mut response = Response::new(Body::from(self.body_bytes(value)));
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, self.content_type.clone());
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));

@@ -45,6 +45,37 @@ async fn query_and_form_merge_with_the_body_winning() {
     assert_eq!(effective.len(), 4);
 }
 
+/// Small forms compare names and large ones hash them; both must give the
+/// last value of every name, in the order names first appeared.
+#[test]
+fn effective_pairs_agree_below_and_above_the_small_form_size() {
+    for names in [3, super::SMALL_FORM / 2, super::SMALL_FORM, 200] {
+        // Pair `index` is named `f{(index * 7) % names}`: every name twice,
+        // in a shuffled order.
+        let name_of = |index: usize| format!("f{}", (index * 7) % names);
+        let query: Vec<String> = (0..names * 2)
+            .map(|index| format!("{}={index}", name_of(index)))
+            .collect();
+        let params = Params::from_query(&query.join("&")).unwrap();
+
+        let mut expected: Vec<(String, String)> = Vec::new();
+        for index in 0..names * 2 {
+            match expected
+                .iter_mut()
+                .find(|(name, _)| *name == name_of(index))
+            {
+                Some(pair) => pair.1 = index.to_string(),
+                None => expected.push((name_of(index), index.to_string())),
+            }
+        }
+        let effective: Vec<(String, String)> = params
+            .effective()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        assert_eq!(effective, expected, "{names} names");
+    }
+}
+
 #[tokio::test]
 async fn invalid_utf8_names_the_field() {
     let error = read("/x?title=%FF%FE", None, "").await.unwrap_err();

@@ -437,16 +437,17 @@ fn percent_decode(input: &[u8]) -> Vec<u8> {
     while let Some(at) = rest.iter().position(|byte| matches!(byte, b'+' | b'%')) {
         out.extend_from_slice(&rest[..at]);
         rest = &rest[at..];
-        let decoded = match rest {
-            [b'+', ..] => (b' ', 1),
+        let (byte, length) = match rest {
             [b'%', high, low, ..] => match (hex(*high), hex(*low)) {
                 (Some(high), Some(low)) => (high << 4 | low, 3),
                 _ => (b'%', 1),
             },
-            _ => (rest[0], 1),
+            [b'+', ..] => (b' ', 1),
+            // A `%` too near the end to have two digits.
+            _ => (b'%', 1),
         };
-        out.push(decoded.0);
-        rest = &rest[decoded.1..];
+        out.push(byte);
+        rest = &rest[length..];
     }
     out.extend_from_slice(rest);
     out

@@ -11,6 +11,7 @@ mod bloom;
 mod bucket_filters;
 mod checkpoint;
 mod contacts;
+mod gathered_log;
 mod outbox;
 mod read;
 mod schema;
@@ -85,7 +86,11 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
+    let conn = match gathered_log::register().and_then(|name| name.to_str().ok()) {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs),
+        None => Connection::open_with_flags(path, flags),
+    }
+    .map_err(open_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_error)?;
     conn.set_prepared_statement_cache_capacity(64);

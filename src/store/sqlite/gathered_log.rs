@@ -103,15 +103,26 @@ unsafe fn inner_methods(file: *mut ffi::sqlite3_file) -> *const ffi::sqlite3_io_
 }
 
 /// Calls one of the default file's methods, or answers `SQLITE_IOERR` if it
-/// has none (never the case for the unix VFS's files).
+/// has none (never the case for the unix VFS's files). The `since N else
+/// FALLBACK;` form is for methods added in version N of the methods table
+/// (2: shared memory, 3: memory maps), which an older table does not even
+/// have room for, and names what to answer without them.
 macro_rules! forward {
-    ($file:expr, $method:ident $(, $arg:expr)*) => {{
-        let inner = inner_file($file);
-        match (*inner_methods($file)).$method {
-            Some(method) => method(inner $(, $arg)*),
-            None => ffi::SQLITE_IOERR,
+    (since $version:literal else $missing:expr; $file:expr, $method:ident $(, $arg:expr)*) => {{
+        let methods = inner_methods($file);
+        // The version first: an older table's memory ends before the field.
+        if (*methods).iVersion < $version {
+            $missing
+        } else {
+            match (*methods).$method {
+                Some(method) => method(inner_file($file) $(, $arg)*),
+                None => $missing,
+            }
         }
     }};
+    ($file:expr, $method:ident $(, $arg:expr)*) => {
+        forward!(since 1 else ffi::SQLITE_IOERR; $file, $method $(, $arg)*)
+    };
 }
 
 /// Writes what is gathered, if anything. What failed to be written is
@@ -178,39 +189,23 @@ unsafe extern "C" fn open(
     rc
 }
 
-unsafe extern "C" fn delete(vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync: c_int) -> c_int {
-    let inner = inner_vfs(vfs);
-    match (*inner).xDelete {
-        Some(delete) => delete(inner, name, sync),
-        None => ffi::SQLITE_IOERR_DELETE,
-    }
+/// A call on the VFS itself, passed to the default VFS with its own pointer
+/// (the unix VFS reads its `pAppData` and path length from it).
+macro_rules! forward_to_default_vfs {
+    ($name:ident, $method:ident, $missing:expr, ($($arg:ident: $type:ty),*)) => {
+        unsafe extern "C" fn $name(vfs: *mut ffi::sqlite3_vfs $(, $arg: $type)*) -> c_int {
+            let inner = inner_vfs(vfs);
+            match (*inner).$method {
+                Some(method) => method(inner $(, $arg)*),
+                None => $missing,
+            }
+        }
+    };
 }
 
-unsafe extern "C" fn access(
-    vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    flags: c_int,
-    out: *mut c_int,
-) -> c_int {
-    let inner = inner_vfs(vfs);
-    match (*inner).xAccess {
-        Some(access) => access(inner, name, flags, out),
-        None => ffi::SQLITE_IOERR_ACCESS,
-    }
-}
-
-unsafe extern "C" fn full_pathname(
-    vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    size: c_int,
-    out: *mut c_char,
-) -> c_int {
-    let inner = inner_vfs(vfs);
-    match (*inner).xFullPathname {
-        Some(full_pathname) => full_pathname(inner, name, size, out),
-        None => ffi::SQLITE_CANTOPEN,
-    }
-}
+forward_to_default_vfs!(delete, xDelete, ffi::SQLITE_IOERR_DELETE, (name: *const c_char, sync: c_int));
+forward_to_default_vfs!(access, xAccess, ffi::SQLITE_IOERR_ACCESS, (name: *const c_char, flags: c_int, out: *mut c_int));
+forward_to_default_vfs!(full_pathname, xFullPathname, ffi::SQLITE_CANTOPEN, (name: *const c_char, size: c_int, out: *mut c_char));
 
 static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     iVersion: 3,
@@ -343,23 +338,11 @@ unsafe extern "C" fn file_control(
 }
 
 unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
-    match (*inner_methods(file)).xSectorSize {
-        Some(method) => method(inner_file(file)),
-        None => 4096,
-    }
+    forward!(since 1 else 4096; file, xSectorSize)
 }
 
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
-    match (*inner_methods(file)).xDeviceCharacteristics {
-        Some(method) => method(inner_file(file)),
-        None => 0,
-    }
-}
-
-/// The shared-memory and memory-map calls exist only from version 2 and 3
-/// of the default VFS's methods; the unix VFS has both.
-unsafe fn has_version(file: *mut ffi::sqlite3_file, version: c_int) -> bool {
-    (*inner_methods(file)).iVersion >= version
+    forward!(since 1 else 0; file, xDeviceCharacteristics)
 }
 
 unsafe extern "C" fn shm_map(
@@ -369,10 +352,7 @@ unsafe extern "C" fn shm_map(
     extend: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    if !has_version(file, 2) {
-        return ffi::SQLITE_IOERR;
-    }
-    forward!(file, xShmMap, region, size, extend, out)
+    forward!(since 2 else ffi::SQLITE_IOERR; file, xShmMap, region, size, extend, out)
 }
 
 unsafe extern "C" fn shm_lock(
@@ -381,25 +361,15 @@ unsafe extern "C" fn shm_lock(
     count: c_int,
     flags: c_int,
 ) -> c_int {
-    if !has_version(file, 2) {
-        return ffi::SQLITE_IOERR;
-    }
-    forward!(file, xShmLock, offset, count, flags)
+    forward!(since 2 else ffi::SQLITE_IOERR; file, xShmLock, offset, count, flags)
 }
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    if has_version(file, 2) {
-        if let Some(method) = (*inner_methods(file)).xShmBarrier {
-            method(inner_file(file));
-        }
-    }
+    forward!(since 2 else (); file, xShmBarrier)
 }
 
 unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    if !has_version(file, 2) {
-        return ffi::SQLITE_OK;
-    }
-    forward!(file, xShmUnmap, delete)
+    forward!(since 2 else ffi::SQLITE_OK; file, xShmUnmap, delete)
 }
 
 unsafe extern "C" fn fetch(
@@ -408,11 +378,12 @@ unsafe extern "C" fn fetch(
     amount: c_int,
     out: *mut *mut c_void,
 ) -> c_int {
-    if !has_version(file, 3) {
-        *out = ptr::null_mut();
-        return ffi::SQLITE_OK;
+    let rc = flush(file);
+    if rc != ffi::SQLITE_OK {
+        return rc;
     }
-    flushed_forward!(file, xFetch, offset, amount, out)
+    // No memory map: SQLite reads through `xRead` instead.
+    forward!(since 3 else { *out = ptr::null_mut(); ffi::SQLITE_OK }; file, xFetch, offset, amount, out)
 }
 
 unsafe extern "C" fn unfetch(
@@ -420,10 +391,7 @@ unsafe extern "C" fn unfetch(
     offset: i64,
     pointer: *mut c_void,
 ) -> c_int {
-    if !has_version(file, 3) {
-        return ffi::SQLITE_OK;
-    }
-    forward!(file, xUnfetch, offset, pointer)
+    forward!(since 3 else ffi::SQLITE_OK; file, xUnfetch, offset, pointer)
 }
 
 #[cfg(test)]

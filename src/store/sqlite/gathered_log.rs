@@ -31,8 +31,12 @@ pub const NAME: &CStr = c"leadgate-gathered-log";
 const MAX_WRITE: usize = 0x1f000;
 
 /// A log write bigger than this is passed on even mid-commit, so a huge
-/// transaction never holds more than this in memory twice.
+/// transaction never keeps more than this beside SQLite's own page cache.
 const MAX_GATHERED: usize = 4 << 20;
+
+/// The buffer is kept between commits up to this size (a commit of a few
+/// dozen leads is ~100 KB); a bigger one, left by a large batch, is freed.
+const KEPT_CAPACITY: usize = 1 << 20;
 
 /// Registers the VFS once per process; returns its name, or `None` if the
 /// default VFS is missing or registration failed (callers then open with
@@ -43,26 +47,29 @@ pub fn register() -> Option<&'static CStr> {
         // SAFETY: `sqlite3_vfs_find(NULL)` returns the default VFS, which
         // lives as long as the process; the VFS built from it is leaked so it
         // does too, as `sqlite3_vfs_register` requires.
-        unsafe {
+        let registered = unsafe {
             let inner = ffi::sqlite3_vfs_find(ptr::null());
-            if inner.is_null() {
-                return false;
+            !inner.is_null() && {
+                let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
+                    iVersion: (*inner).iVersion,
+                    szOsFile: (std::mem::size_of::<GatheringFile>() as c_int) + (*inner).szOsFile,
+                    mxPathname: (*inner).mxPathname,
+                    pNext: ptr::null_mut(),
+                    zName: NAME.as_ptr(),
+                    pAppData: inner.cast(),
+                    xOpen: Some(open),
+                    xDelete: Some(delete),
+                    xAccess: Some(access),
+                    xFullPathname: Some(full_pathname),
+                    ..*inner
+                }));
+                ffi::sqlite3_vfs_register(vfs, 0) == ffi::SQLITE_OK
             }
-            let vfs = Box::leak(Box::new(ffi::sqlite3_vfs {
-                iVersion: (*inner).iVersion,
-                szOsFile: (std::mem::size_of::<GatheringFile>() as c_int) + (*inner).szOsFile,
-                mxPathname: (*inner).mxPathname,
-                pNext: ptr::null_mut(),
-                zName: NAME.as_ptr(),
-                pAppData: inner.cast(),
-                xOpen: Some(open),
-                xDelete: Some(delete),
-                xAccess: Some(access),
-                xFullPathname: Some(full_pathname),
-                ..*inner
-            }));
-            ffi::sqlite3_vfs_register(vfs, 0) == ffi::SQLITE_OK
+        };
+        if !registered {
+            tracing::warn!("cannot register the gathered-log VFS; using SQLite's default");
         }
+        registered
     });
     registered.then_some(NAME)
 }
@@ -150,8 +157,10 @@ unsafe fn flush(file: *mut ffi::sqlite3_file) -> c_int {
         }
         offset += piece.len() as i64;
     }
-    // The allocation is kept for the next commit.
     gathered.clear();
+    if gathered.capacity() > KEPT_CAPACITY {
+        gathered = Vec::new();
+    }
     (*me).gathered = gathered;
     (*me).commit_frame_pending = false;
     rc

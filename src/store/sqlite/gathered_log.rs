@@ -92,10 +92,10 @@ struct GatheringFile {
 /// commit frame and zero in every other frame.
 const FRAME_HEADER: usize = 24;
 
-fn inner_vfs(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
-    // SAFETY: only called with this module's VFS, whose `pAppData` is the
-    // default VFS it was built from.
-    unsafe { (*vfs).pAppData.cast() }
+/// The default VFS this one was built from (its `pAppData`); `vfs` must be
+/// this module's VFS.
+unsafe fn inner_vfs(vfs: *mut ffi::sqlite3_vfs) -> *mut ffi::sqlite3_vfs {
+    (*vfs).pAppData.cast()
 }
 
 /// The default VFS's file, stored right after ours.
@@ -198,8 +198,8 @@ unsafe extern "C" fn open(
     rc
 }
 
-/// A call on the VFS itself, passed to the default VFS with its own pointer
-/// (the unix VFS reads its `pAppData` and path length from it).
+/// A call on the VFS itself, passed to the default VFS with its own pointer,
+/// since a VFS may read its own fields (`pAppData`, `mxPathname`) from it.
 macro_rules! forward_to_default_vfs {
     ($name:ident, $method:ident, $missing:expr, ($($arg:ident: $type:ty),*)) => {
         unsafe extern "C" fn $name(vfs: *mut ffi::sqlite3_vfs $(, $arg: $type)*) -> c_int {

@@ -74,8 +74,9 @@ impl Params {
     }
 
     /// Every effective pair once, in the order names first appeared.
-    /// Linear in the number of pairs: a thousand-field body costs no more
-    /// than it should.
+    /// Linear in the number of pairs past `SMALL_FORM` (below it, the
+    /// quadratic name comparison is cheaper than hashing): a thousand-field
+    /// body costs no more than it should.
     pub fn effective(&self) -> impl Iterator<Item = (&str, &str)> {
         let pairs = &self.pairs;
         // A site form's dozen fields: comparing names costs less than

@@ -52,8 +52,10 @@ measure() {
 import json, os, sys
 work, window, title = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-rps = json.load(open(f"{work}/load.json"))["rps"]
-requests = rps * window
+load = json.load(open(f"{work}/load.json"))
+# The load generator's rate is over its whole run, taken as the window's:
+# the two seconds on either side are the same closed loop.
+requests = load["rps"] * window
 
 def threads(name):
     # Summed by thread name: a runtime's workers share one.
@@ -73,7 +75,7 @@ def threads(name):
         if cpu or voluntary or involuntary:
             yield comm, end[3], cpu * tick_us / requests, voluntary / requests, involuntary / requests
 
-print(f"{title}: {rps:.0f} requests/s at {int(json.load(open(f'{work}/load.json'))['connections'])} connections")
+print(f"{title}: {load['rps']:.0f} requests/s at {load['connections']} connections")
 print()
 print("| process | thread | count | CPU µs per request | voluntary switches per request | involuntary switches per request |")
 print("|---|---|---:|---:|---:|---:|")

@@ -11,6 +11,7 @@
 #   bench/threads.sh                          # 64 connections, 8 s a run
 #   CONNECTIONS=256 SECONDS_PER_RUN=10 bench/threads.sh
 #   LEADGATE=path/to/other/leadgate bench/threads.sh   # another build
+#   LEADGATE_TITLE="bound: row only" LEADGATE=... bench/threads.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-8}
@@ -101,5 +102,5 @@ kill "$bare"; wait "$bare" 2>/dev/null || true
 
 "$leadgate" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & gateway=$!
 wait_port 18080
-measure "$gateway" 18080 "leadgate, durable SalesMan adds"
+measure "$gateway" 18080 "${LEADGATE_TITLE:-leadgate, durable SalesMan adds}"
 kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# How far from the bare server the gateway could get if it left out what
+# issue 2 requires: each patch in bench/bounds/ builds a throwaway gateway
+# that is NOT durable, and bench/threads.sh measures it next to the bare
+# server and the real build in the same minutes. These are upper bounds for
+# BENCHMARKS.md, never something to ship.
+#
+#   nothing-stored.patch  the store's insert answers at once with a counted
+#                         id: HTTP, SalesMan decoding, the lead model and the
+#                         answer only.
+#   row-only.patch        SQLite keeps the lead's row and nothing #2 asks for
+#                         beyond it: no fsync (synchronous = OFF), no contact
+#                         index or look-up, no list-filter indexes.
+#
+#   bench/bounds.sh                         # all patches, 64 connections
+#   CONNECTIONS=256 bench/bounds.sh row-only
+#
+# The patched builds are made from HEAD in a scratch git worktree with their
+# own target directory (target/bounds; its first build compiles every
+# dependency once). A patch that no longer applies stops the script: update
+# it against the current store code rather than measuring something else.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=()
+  for patch in bench/bounds/*.patch; do names+=("$(basename "$patch" .patch)"); done
+fi
+
+cargo build --release --quiet --bin leadgate
+bounds="$root/target/bounds"
+mkdir -p "$bounds"
+tree=$(mktemp -d)
+trap 'git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || true; rm -rf "$tree"' EXIT
+git worktree add --quiet --detach "$tree" HEAD
+
+for name in "${names[@]}"; do
+  git -C "$tree" checkout --quiet -- .
+  git -C "$tree" apply "$root/bench/bounds/$name.patch"
+  (cd "$tree" && CARGO_TARGET_DIR="$bounds" cargo build --release --quiet --bin leadgate)
+  cp "$bounds/release/leadgate" "$bounds/leadgate-$name"
+done
+
+echo "## this build (durable)"
+bench/threads.sh
+for name in "${names[@]}"; do
+  echo
+  echo "## bound: $name (not durable)"
+  LEADGATE="$bounds/leadgate-$name" LEADGATE_TITLE="bound $name, NOT durable" bench/threads.sh
+done

@@ -24,7 +24,6 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=()
   for patch in bench/bounds/*.patch; do names+=("$(basename "$patch" .patch)"); done
 fi
 

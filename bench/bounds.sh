@@ -11,9 +11,16 @@
 #   row-only.patch        SQLite keeps the lead's row and nothing #2 asks for
 #                         beyond it: no fsync (synchronous = OFF), no contact
 #                         index or look-up, no list-filter indexes.
+#   writer-hop.patch      no SQLite at all, but the writer thread kept: each
+#                         batch still goes to it and is answered from it.
+#                         With LEADGATE_BOUND_FLUSH_PAGES=N the writer also
+#                         writes N pages to a scratch file and fdatasyncs it
+#                         per batch, so the hand-off and a real flush remain
+#                         and only SQLite's own work is left out.
 #
 #   bench/bounds.sh                         # all patches, 64 connections
 #   CONNECTIONS=256 bench/bounds.sh row-only
+#   LEADGATE_BOUND_FLUSH_PAGES=21 bench/bounds.sh writer-hop
 #
 # The patched builds are made from HEAD in a scratch git worktree with their
 # own target directory (target/bounds; its first build compiles every

@@ -6,6 +6,12 @@
 # sums; the geometric mean over the rounds is the result. The gateway's CPU
 # time per add is compared the same way.
 #
+# Work a build leaves until it closes (a contact merge still pending, a
+# checkpoint) falls outside the run and is not counted: compare changes
+# that defer work with SECONDS_PER_RUN long enough that the deferred share
+# is small (BENCHMARKS.md, fourteenth session: a gain of 1.08 in 5 s runs
+# was 0.97 in 20 s runs).
+#
 #   bench/ab.sh path/to/leadgate-a path/to/leadgate-b            # 4 rounds of 5 s runs
 #   ROUNDS=6 SECONDS_PER_RUN=8 CONNECTIONS=16 bench/ab.sh A B
 set -euo pipefail

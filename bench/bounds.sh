@@ -17,6 +17,11 @@
 #                         writes N pages to a scratch file and fdatasyncs it
 #                         per batch, so the hand-off and a real flush remain
 #                         and only SQLite's own work is left out.
+#   intake-log.patch      SQLite off the answer's path: the writer thread
+#                         flushes ~600 bytes a lead to a scratch log and
+#                         answers; a second thread applies the leads to
+#                         SQLite (everything else kept) without a flush.
+#                         No replay, no read barrier.
 #
 #   bench/bounds.sh                         # all patches, 64 connections
 #   CONNECTIONS=256 bench/bounds.sh row-only

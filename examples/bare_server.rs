@@ -1,10 +1,11 @@
 //! The yardstick for BENCHMARKS.md: a bare hyper server that reads the
 //! request body and answers a fixed SalesMan success with the gateway's
 //! content type and CORS header (hyper adds the length and date, as for the
-//! gateway; only the gateway's `x-request-id` is left out). It runs on tokio's default multi-threaded runtime (a worker per
-//! core), the plain way to serve hyper; the gateway's per-core runtimes are
-//! its own choice and count in its figures. Whatever the gateway costs on
-//! top of this is ours.
+//! gateway; only the gateway's `x-request-id` is left out). It runs on
+//! tokio's default multi-threaded runtime (a worker per core), the plain
+//! way to serve hyper; the gateway's per-core runtimes are its own choice
+//! and count in its figures. Whatever the gateway costs on top of this is
+//! ours.
 //!
 //!   cargo run --release --example bare_server -- 127.0.0.1:8081
 

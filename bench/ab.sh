@@ -6,18 +6,22 @@
 # sums; the geometric mean over the rounds is the result. The gateway's CPU
 # time per add is compared the same way.
 #
-# Work a build leaves until it closes (a contact merge still pending, a
-# checkpoint) falls outside the run and is not counted: compare changes
-# that defer work with SECONDS_PER_RUN long enough that the deferred share
-# is small (BENCHMARKS.md, fourteenth session: a gain of 1.08 in 5 s runs
-# was 0.97 in 20 s runs).
+# Work a build leaves until it closes (a checkpoint) falls outside the run
+# and is not counted: compare changes that defer work with SECONDS_PER_RUN
+# long enough that the deferred share is small.
+#
+# STORE_A and STORE_B name store files each build's runs start from (copied
+# afresh for every run) instead of an empty store: bench/fill_store.sh makes
+# one, and a build with a newer schema migrates its own copy once beforehand.
 #
 #   bench/ab.sh path/to/leadgate-a path/to/leadgate-b            # 4 rounds of 5 s runs
 #   ROUNDS=6 SECONDS_PER_RUN=8 CONNECTIONS=16 bench/ab.sh A B
+#   STORE_A=a.db STORE_B=b.db SECONDS_PER_RUN=20 bench/ab.sh A B
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: bench/ab.sh LEADGATE_A LEADGATE_B" >&2; exit 2; }
 # Resolved before leaving the caller's directory.
 builds=("$(realpath "$1")" "$(realpath "$2")")
+stores=("${STORE_A:+$(realpath "$STORE_A")}" "${STORE_B:+$(realpath "$STORE_B")}")
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-4}
 seconds=${SECONDS_PER_RUN:-5}
@@ -30,12 +34,14 @@ write_salesman_config
 # The gateway's CPU time so far (user + system, all threads), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# Prints "adds/s CPU-µs-per-add" of one run of build $1 on an empty store.
+# Prints "adds/s CPU-µs-per-add" of one run of build $1 on a copy of store
+# file $2 (an empty store when $2 is empty).
 # The CPU per add is the steadier figure: it moves less with the machine's
 # minute-to-minute speed than the throughput does, so changes worth a few
 # percent show in it before they show in adds/s.
 run_once() {
   rm -f "$work"/leads.db*
+  if [ -n "$2" ]; then cp "$2" "$work/leads.db"; fi
   "$1" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & local gateway=$!
   wait_port 18080
   local before; before=$(cpu_ticks "$gateway")
@@ -53,8 +59,10 @@ print(round(result['rps']), f\"{seconds * 1e6 / max(result['requests'], 1):.1f}\
 
 ratios=(); cpu_ratios=()
 for round in $(seq "$rounds"); do
-  read -r a1 ca1 < <(run_once "${builds[0]}"); read -r b1 cb1 < <(run_once "${builds[1]}")
-  read -r b2 cb2 < <(run_once "${builds[1]}"); read -r a2 ca2 < <(run_once "${builds[0]}")
+  read -r a1 ca1 < <(run_once "${builds[0]}" "${stores[0]}")
+  read -r b1 cb1 < <(run_once "${builds[1]}" "${stores[1]}")
+  read -r b2 cb2 < <(run_once "${builds[1]}" "${stores[1]}")
+  read -r a2 ca2 < <(run_once "${builds[0]}" "${stores[0]}")
   ratio=$(python3 -c "print(f'{($b1 + $b2) / ($a1 + $a2):.3f}')")
   cpu_ratio=$(python3 -c "print(f'{($cb1 + $cb2) / ($ca1 + $ca2):.3f}')")
   echo "round $round: A $a1 $a2, B $b1 $b2 adds/s, B/A $ratio;" \

@@ -20,7 +20,7 @@ use crate::http::{self as gateway_http, health, server, Limits, RunningServer, S
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
 use crate::store::sqlite::{SqliteOptions, SqliteStore};
-use crate::store::{LeadStore, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
 pub enum StartError {
@@ -48,7 +48,7 @@ fn list(problems: &[ConfigProblem]) -> String {
 pub struct Gateway {
     server: RunningServer,
     forwarder: Forwarder,
-    store: Arc<dyn LeadStore>,
+    store: Arc<dyn Store>,
 }
 
 impl Gateway {
@@ -87,7 +87,7 @@ impl Gateway {
                 path: store_path,
                 reason: error.to_string(),
             })??;
-        let store: Arc<dyn LeadStore> = Arc::new(store);
+        let store: Arc<dyn Store> = Arc::new(store);
         let employees = Employees::new(settings.employees.clone());
         let routing = Routing {
             rules: settings
@@ -113,7 +113,7 @@ impl Gateway {
                 .map(|target| target.name.as_str()),
         );
         let core = Arc::new(
-            Core::new(store.clone(), employees)
+            Core::from_parts(store.clone(), store.clone(), employees)
                 .with_routing(routing)
                 .with_clock(clock.clone())
                 .with_forwarding(
@@ -233,7 +233,7 @@ impl Gateway {
 
     /// The store this gateway writes to (delivery inspection in tests and
     /// the admin endpoints).
-    pub fn store(&self) -> Arc<dyn LeadStore> {
+    pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 

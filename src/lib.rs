@@ -3,6 +3,8 @@
 //!
 //! See ARCHITECTURE.md for the code map and the invariants.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod core;
 pub mod deliver;

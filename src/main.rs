@@ -2,6 +2,8 @@
 //! configuration and its mapping files and says exactly what is wrong,
 //! `deliveries` inspects and re-drives forwarded leads.
 
+#![forbid(unsafe_code)]
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -200,7 +202,7 @@ fn serve(config: &std::path::Path) -> ExitCode {
 fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
     use leadgate::deliver::admin::{parse_state, DeliveryAdmin};
     use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
-    use leadgate::store::{DeliveryFilter, LeadStore};
+    use leadgate::store::{DeliveryFilter, Store};
 
     let settings = match load(config) {
         Ok(settings) => settings,
@@ -217,7 +219,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        // Beside a running gateway: no checkpoints or merges of its own.
+        // Beside a running gateway: no checkpoints of its own.
         let options = SqliteOptions {
             maintenance: false,
             ..SqliteOptions::new(&settings.store.path)

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use common::TestGateway;
-use leadgate::store::{DeliveryFilter, DeliveryState, LeadStore};
+use leadgate::store::{DeliveryFilter, DeliveryState, Outbox, Store};
 use ring::hmac;
 use serde_json::Value;
 
@@ -82,7 +82,7 @@ targets = ["hook"]
     )
 }
 
-async fn rows(store: &Arc<dyn LeadStore>, target: &str) -> Vec<leadgate::store::DeliveryRecord> {
+async fn rows(store: &Arc<dyn Store>, target: &str) -> Vec<leadgate::store::DeliveryRecord> {
     store
         .list_deliveries(DeliveryFilter {
             target: Some(target.into()),
@@ -93,7 +93,7 @@ async fn rows(store: &Arc<dyn LeadStore>, target: &str) -> Vec<leadgate::store::
 }
 
 async fn until(
-    store: &Arc<dyn LeadStore>,
+    store: &Arc<dyn Store>,
     target: &str,
     done: impl Fn(&[leadgate::store::DeliveryRecord]) -> bool,
 ) -> Vec<leadgate::store::DeliveryRecord> {

@@ -17,7 +17,8 @@ use thiserror::Error;
 use crate::deliver::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
-    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, StoreError, TimeRange,
+    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, StoreError,
+    TimeRange,
 };
 
 pub use access::{Routing, RoutingRule, Scope};
@@ -83,6 +84,7 @@ pub struct EmployeeStats<'a> {
 
 pub struct Core {
     store: Arc<dyn LeadStore>,
+    sessions: Arc<dyn SessionStore>,
     employees: Employees,
     routing: Routing,
     clock: Arc<dyn Clock>,
@@ -91,9 +93,19 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(store: Arc<dyn LeadStore>, employees: Employees) -> Core {
+    /// Core over one backend that keeps both leads and sessions.
+    pub fn new<S: LeadStore + SessionStore>(store: Arc<S>, employees: Employees) -> Core {
+        Core::from_parts(store.clone(), store, employees)
+    }
+
+    pub fn from_parts(
+        store: Arc<dyn LeadStore>,
+        sessions: Arc<dyn SessionStore>,
+        employees: Employees,
+    ) -> Core {
         Core {
             store,
+            sessions,
             employees,
             routing: Routing::default(),
             clock: Arc::new(SystemClock),

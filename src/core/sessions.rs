@@ -42,15 +42,17 @@ impl Core {
         let key: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
         let now = self.now();
         let expires = now + ttl;
-        self.store
+        self.sessions
             .put_session(digest_of(&key), login.to_lowercase(), expires, now)
             .await?;
         Ok((key, expires))
     }
 
     pub async fn session(&self, key: &str) -> Result<Session, CoreError> {
-        Ok(match self.store.session(digest_of(key)).await? {
-            Some((login, expires)) if expires > self.now() => Session::Valid { login },
+        Ok(match self.sessions.session(digest_of(key)).await? {
+            Some(stored) if stored.expires > self.now() => Session::Valid {
+                login: stored.subject,
+            },
             Some(_) => Session::Expired,
             None => Session::Unknown,
         })
@@ -58,6 +60,6 @@ impl Core {
 
     /// Ends a key; `false` when it was never issued or already ended.
     pub async fn end_session(&self, key: &str) -> Result<bool, CoreError> {
-        Ok(self.store.end_session(digest_of(key)).await?)
+        Ok(self.sessions.end_session(digest_of(key)).await?)
     }
 }

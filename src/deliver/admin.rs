@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use thiserror::Error;
 
 use crate::store::{
-    DeliveryCounts, DeliveryFilter, DeliveryRecord, DeliveryState, LeadStore, StoreError, TimeRange,
+    DeliveryCounts, DeliveryFilter, DeliveryRecord, DeliveryState, Outbox, StoreError, TimeRange,
 };
 
 #[derive(Debug, Error)]
@@ -25,12 +25,12 @@ pub enum AdminError {
 }
 
 pub struct DeliveryAdmin {
-    store: Arc<dyn LeadStore>,
+    store: Arc<dyn Outbox>,
     targets: Vec<String>,
 }
 
 impl DeliveryAdmin {
-    pub fn new(store: Arc<dyn LeadStore>, targets: Vec<String>) -> DeliveryAdmin {
+    pub fn new(store: Arc<dyn Outbox>, targets: Vec<String>) -> DeliveryAdmin {
         DeliveryAdmin { store, targets }
     }
 

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::backoff::RetryPolicy;
 use super::{Attempt, Pacer, Target};
 use crate::core::Clock;
-use crate::store::{ClaimedDelivery, DeliveryOutcome, LeadStore};
+use crate::store::{ClaimedDelivery, DeliveryOutcome, FinishedDelivery, Outbox};
 
 /// Wakes a target's idle workers when a lead is queued for it.
 #[derive(Clone, Debug, Default)]
@@ -84,14 +84,14 @@ pub struct Forwarder {
 }
 
 struct Shared {
-    store: Arc<dyn LeadStore>,
+    store: Arc<dyn Outbox>,
     clock: Arc<dyn Clock>,
     options: ForwarderOptions,
 }
 
 impl Forwarder {
     pub fn start(
-        store: Arc<dyn LeadStore>,
+        store: Arc<dyn Outbox>,
         clock: Arc<dyn Clock>,
         workers: Vec<TargetWorker>,
         options: ForwarderOptions,
@@ -220,13 +220,11 @@ async fn deliver(
 async fn requeue(shared: &Shared, worker: &TargetWorker, batch: &[ClaimedDelivery]) {
     let outcomes = batch
         .iter()
-        .map(|delivery| {
-            (
-                delivery.claim,
-                DeliveryOutcome::Requeue {
-                    error: "interrupted by shutdown; the target may have it".into(),
-                },
-            )
+        .map(|delivery| FinishedDelivery {
+            claim: delivery.claim,
+            outcome: DeliveryOutcome::Requeue {
+                error: "interrupted by shutdown; the target may have it".into(),
+            },
         })
         .collect();
     if let Err(error) = shared
@@ -289,14 +287,17 @@ async fn record(
                 }
             }
         };
-        outcomes.push((delivery.claim, outcome));
+        outcomes.push(FinishedDelivery {
+            claim: delivery.claim,
+            outcome,
+        });
     }
     if let Some(delay) = hold {
         worker.pacer.hold_for(delay);
     }
     let delivered = outcomes
         .iter()
-        .filter(|(_, outcome)| matches!(outcome, DeliveryOutcome::Delivered { .. }))
+        .filter(|finished| matches!(finished.outcome, DeliveryOutcome::Delivered { .. }))
         .count();
     tracing::debug!(target_name = %worker.name, batch = batch.len(), delivered, "delivery batch done");
     if let Err(error) = shared.store.finish_deliveries(outcomes, now).await {

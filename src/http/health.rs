@@ -8,16 +8,16 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
-use crate::store::LeadStore;
+use crate::store::Store;
 
-pub fn routes(store: Arc<dyn LeadStore>) -> Router {
+pub fn routes(store: Arc<dyn Store>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(store)
 }
 
-async fn ready(State(store): State<Arc<dyn LeadStore>>) -> (StatusCode, &'static str) {
+async fn ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, &'static str) {
     match store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),
         Err(error) => {

@@ -17,7 +17,7 @@ use crate::lead::path::FieldPath;
 use crate::lead::{EmployeeId, Lead, LeadError, LeadId, LeadKind, Stage};
 pub use outbox::{
     Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    DeliveryState,
+    DeliveryState, FinishedDelivery,
 };
 
 #[derive(Debug, Error)]
@@ -182,25 +182,29 @@ pub struct AssigneeStats {
     pub processed: u64,
 }
 
+/// Leads: the writes every dialect makes and the reads every list, report
+/// and statistic needs.
 #[async_trait]
 pub trait LeadStore: Send + Sync + 'static {
     /// Stores a new lead and returns it with its id, only once it is committed
     /// and on disk. A lead whose origin (system + external id) is already stored
     /// is not stored twice: the stored one comes back with `created: false`.
     /// A lead without an assignee is assigned as `assignment` says. A new
-    /// lead gets one pending delivery per name in `deliver_to`, in the same
+    /// lead gets one pending delivery per name in `forward_to`, in the same
     /// transaction (the outbox), so no acknowledged lead misses its forwarding.
     async fn insert(
         &self,
         lead: Box<Lead>,
         assignment: Assignment,
-        deliver_to: Vec<String>,
+        forward_to: Vec<String>,
     ) -> Result<Inserted, StoreError>;
 
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, StoreError>;
 
     /// Applies `change` to the stored lead and stamps `updated_at`, durably,
-    /// in one transaction. `None` when there is no such lead.
+    /// in one transaction. `None` when there is no such lead. Locks are
+    /// changes like any other: the change sees the stored lock and refuses
+    /// inside the transaction, so two processes never both take one.
     async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError>;
 
     /// Removes a lead durably. `false` when there was no such lead.
@@ -209,7 +213,19 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError>;
 
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError>;
+}
 
+/// A session key as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub subject: String,
+    pub expires: DateTime<Utc>,
+}
+
+/// Session keys a dialect issues, by digest, so every process sharing the
+/// store accepts them and ending one ends it everywhere.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
     /// Records a session key (by its digest, never the key itself) for
     /// `subject` until `expires`, durably. Expired sessions are purged here.
     async fn put_session(
@@ -220,12 +236,18 @@ pub trait LeadStore: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// The subject and expiry of a session, if it was issued and not ended.
-    async fn session(&self, digest: String) -> Result<Option<(String, DateTime<Utc>)>, StoreError>;
+    /// The session, if it was issued and not ended.
+    async fn session(&self, digest: String) -> Result<Option<Session>, StoreError>;
 
     /// Ends a session everywhere; `false` when there was none.
     async fn end_session(&self, digest: String) -> Result<bool, StoreError>;
+}
 
+/// The forwarding outbox: one row per lead and target, written with the
+/// lead, claimed under durable leases and finished under the claim that
+/// sent it.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
     /// Claims up to `limit` deliveries to `target` that are due at `now` and
     /// not claimed by anyone else, until `lease_until`. A delivery whose lead
     /// no longer exists is marked dead instead of being handed out.
@@ -242,7 +264,7 @@ pub trait LeadStore: Send + Sync + 'static {
     /// changes nothing.
     async fn finish_deliveries(
         &self,
-        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        outcomes: Vec<FinishedDelivery>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
@@ -272,7 +294,12 @@ pub trait LeadStore: Send + Sync + 'static {
         window: TimeRange,
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
 
+/// A whole backend: every focused trait, plus its upkeep. The composition
+/// root holds one and hands each part the trait it needs.
+#[async_trait]
+pub trait Store: LeadStore + SessionStore + Outbox {
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -6,9 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AssigneeStats, Assignment, Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter,
-    DeliveryOutcome, DeliveryRecord, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore,
-    StoreError, TimeRange,
+    AssigneeStats, Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Session,
+    SessionStore, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 
@@ -44,7 +43,10 @@ impl LeadStore for OfflineStore {
     async fn assignee_stats(&self, _: TimeRange) -> Result<Vec<AssigneeStats>, StoreError> {
         Err(StoreError::Closed)
     }
+}
 
+#[async_trait]
+impl SessionStore for OfflineStore {
     async fn put_session(
         &self,
         _: String,
@@ -55,62 +57,11 @@ impl LeadStore for OfflineStore {
         Err(StoreError::Closed)
     }
 
-    async fn session(&self, _: String) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+    async fn session(&self, _: String) -> Result<Option<Session>, StoreError> {
         Err(StoreError::Closed)
     }
 
     async fn end_session(&self, _: String) -> Result<bool, StoreError> {
         Err(StoreError::Closed)
-    }
-
-    async fn claim_deliveries(
-        &self,
-        _: String,
-        _: usize,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn finish_deliveries(
-        &self,
-        _: Vec<(Claim, DeliveryOutcome)>,
-        _: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn list_deliveries(&self, _: DeliveryFilter) -> Result<Vec<DeliveryRecord>, StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn count_deliveries(&self, _: DateTime<Utc>) -> Result<Vec<DeliveryCounts>, StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn retry_deliveries(
-        &self,
-        _: DeliveryFilter,
-        _: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn replay_deliveries(
-        &self,
-        _: String,
-        _: TimeRange,
-        _: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        Err(StoreError::Closed)
-    }
-
-    async fn close(&self) -> Result<(), StoreError> {
-        Ok(())
     }
 }

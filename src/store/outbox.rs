@@ -71,6 +71,13 @@ impl ClaimedDelivery {
     }
 }
 
+/// A claimed delivery's outcome, recorded under the claim that sent it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishedDelivery {
+    pub claim: Claim,
+    pub outcome: DeliveryOutcome,
+}
+
 /// How one delivery attempt ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeliveryOutcome {

@@ -202,7 +202,7 @@ impl TestGateway {
         }
     }
 
-    pub fn store(&self) -> std::sync::Arc<dyn leadgate::store::LeadStore> {
+    pub fn store(&self) -> std::sync::Arc<dyn leadgate::store::Store> {
         self.gateway.as_ref().expect("gateway running").store()
     }
 
@@ -294,7 +294,7 @@ pub fn skip_loudly(message: &str) {
 /// Waits until the delivery rows of `target` satisfy `done`, and returns
 /// them; panics with what they say when `within` runs out.
 pub async fn deliveries_until(
-    store: &std::sync::Arc<dyn leadgate::store::LeadStore>,
+    store: &std::sync::Arc<dyn leadgate::store::Store>,
     target: &str,
     within: std::time::Duration,
     done: impl Fn(&[leadgate::store::DeliveryRecord]) -> bool,
@@ -326,7 +326,7 @@ pub async fn deliveries_until(
 
 /// Waits until `count` deliveries to `target` are delivered.
 pub async fn wait_delivered(
-    store: &std::sync::Arc<dyn leadgate::store::LeadStore>,
+    store: &std::sync::Arc<dyn leadgate::store::Store>,
     target: &str,
     count: usize,
     within: std::time::Duration,

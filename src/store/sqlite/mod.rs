@@ -7,11 +7,8 @@
 //! `synchronous = FULL`. Reads run on a small pool of separate connections and
 //! never wait for the writer.
 
-mod bloom;
-mod bucket_filters;
 mod checkpoint;
 mod contacts;
-mod gathered_log;
 mod outbox;
 mod read;
 mod schema;
@@ -26,9 +23,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
-    AssigneeStats, Assignment, Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter,
-    DeliveryOutcome, DeliveryRecord, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore,
-    StoreError, TimeRange,
+    AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
+    FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
+    SessionStore, Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -42,8 +39,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer before callers wait to enqueue (back-pressure).
     pub queue_depth: usize,
-    /// This process keeps the file tidy: WAL checkpoints, the TRUNCATE on
-    /// close and merging the contact index. `leadgate deliveries`, which
+    /// This process keeps the file tidy: WAL checkpoints and the TRUNCATE
+    /// on close. `leadgate deliveries`, which
     /// opens the store beside a running gateway, turns it off so it never
     /// holds the log or the write lock longer than its own statements.
     pub maintenance: bool,
@@ -86,11 +83,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = match gathered_log::register().and_then(|name| name.to_str().ok()) {
-        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs),
-        None => Connection::open_with_flags(path, flags),
-    }
-    .map_err(open_error)?;
+    let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_error)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -128,7 +121,6 @@ impl SqliteStore {
             path: options.path.display().to_string(),
             reason: format!("migration failed: {error}"),
         })?;
-        let contacts = contacts::ContactIndex::load(&write_conn, options.maintenance)?;
         let mut readers = Vec::with_capacity(options.read_connections.max(1));
         for _ in 0..options.read_connections.max(1) {
             readers.push(open_connection(&options.path, true)?);
@@ -140,16 +132,7 @@ impl SqliteStore {
         let maintenance = options.maintenance;
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || {
-                writer::run(
-                    write_conn,
-                    contacts,
-                    queue,
-                    max_batch,
-                    &writer_restart,
-                    maintenance,
-                )
-            })
+            .spawn(move || writer::run(write_conn, queue, max_batch, &writer_restart, maintenance))
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),
@@ -197,12 +180,12 @@ impl LeadStore for SqliteStore {
         &self,
         lead: Box<Lead>,
         assignment: Assignment,
-        deliver_to: Vec<String>,
+        forward_to: Vec<String>,
     ) -> Result<Inserted, StoreError> {
         self.write(|reply| WriteOp::Insert {
             lead,
             assignment,
-            deliver_to,
+            forward_to,
             reply,
         })
         .await
@@ -232,7 +215,10 @@ impl LeadStore for SqliteStore {
             .run(move |conn| read::assignee_stats(conn, window))
             .await
     }
+}
 
+#[async_trait]
+impl SessionStore for SqliteStore {
     async fn put_session(
         &self,
         digest: String,
@@ -250,7 +236,7 @@ impl LeadStore for SqliteStore {
         .await
     }
 
-    async fn session(&self, digest: String) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+    async fn session(&self, digest: String) -> Result<Option<Session>, StoreError> {
         self.readers
             .run(move |conn| {
                 let found: Option<(String, i64)> = conn
@@ -258,7 +244,8 @@ impl LeadStore for SqliteStore {
                     .query_row([digest], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()?;
                 Ok(found.and_then(|(subject, expires)| {
-                    DateTime::from_timestamp_micros(expires).map(|expires| (subject, expires))
+                    DateTime::from_timestamp_micros(expires)
+                        .map(|expires| Session { subject, expires })
                 }))
             })
             .await
@@ -268,7 +255,10 @@ impl LeadStore for SqliteStore {
         self.write(|reply| WriteOp::EndSession { digest, reply })
             .await
     }
+}
 
+#[async_trait]
+impl Outbox for SqliteStore {
     async fn claim_deliveries(
         &self,
         target: String,
@@ -288,7 +278,7 @@ impl LeadStore for SqliteStore {
 
     async fn finish_deliveries(
         &self,
-        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        outcomes: Vec<FinishedDelivery>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if outcomes.is_empty() {
@@ -344,7 +334,10 @@ impl LeadStore for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         if self.writes.is_closed() {
             return Err(StoreError::Closed);

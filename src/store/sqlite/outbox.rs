@@ -11,7 +11,7 @@ use super::read::{micros, read_lead};
 use crate::lead::LeadId;
 use crate::store::{
     Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    DeliveryState, StoreError, TimeRange,
+    DeliveryState, FinishedDelivery, StoreError, TimeRange,
 };
 
 fn from_micros(value: i64) -> DateTime<Utc> {
@@ -103,12 +103,12 @@ pub(super) fn claim(
 
 pub(super) fn finish(
     conn: &mut Connection,
-    outcomes: &[(Claim, DeliveryOutcome)],
+    outcomes: &[FinishedDelivery],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for (claim, outcome) in outcomes {
-        finish_one(&tx, *claim, outcome, micros(now))?;
+    for finished in outcomes {
+        finish_one(&tx, finished.claim, &finished.outcome, micros(now))?;
     }
     tx.commit()?;
     Ok(())

@@ -12,7 +12,6 @@ fn open(dir: &tempfile::TempDir) -> SqliteStore {
     SqliteStore::open(SqliteOptions::new(dir.path().join("nested/leads.db"))).expect("store opens")
 }
 
-const MERGE_MARK: &str = "SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'";
 const CONTACT_ROWS: &str = "SELECT COUNT(*) FROM lead_contacts";
 
 /// One number read straight from the file, as the next open would see it.
@@ -345,9 +344,8 @@ async fn stats_count_open_by_creation_and_processed_by_completion() {
     );
 }
 
-/// The contact index lives partly in memory between merges; whether the
-/// store was closed (merged) or dropped mid-tail (as after a crash), a
-/// reopened store finds the earlier lead's assignee.
+/// Whether the store was closed or dropped without closing (as after a
+/// crash), a reopened store finds the earlier lead's assignee.
 #[tokio::test]
 async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
     for clean in [true, false] {
@@ -388,13 +386,10 @@ async fn earlier_contacts_are_found_after_close_and_after_a_crash() {
     }
 }
 
-/// A merge is written a slice per insert batch (8 leads per merge and 4
-/// contacts per one-lead batch under test), so lookups run while part of it is in the
-/// table and part only in memory; a lead deleted before its slice is written
-/// must not leave rows behind for a lead that is gone, and everything is in
-/// the table with the mark at the end after close.
+/// Every repeat contact finds the newest eligible earlier lead, and a
+/// deleted lead leaves no rows behind and decides nothing any more.
 #[tokio::test]
-async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
+async fn repeat_contacts_find_their_earlier_leads_and_deleted_ones_are_forgotten() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let assignment = Assignment {
@@ -407,7 +402,7 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
     let mut ids = Vec::new();
     for index in 0..40 {
         // Every fifth lead repeats the phone of the lead four before it, so
-        // it must find that lead's assignee wherever the merge stands.
+        // it must find that lead's assignee.
         let mut lead = lead_at(index);
         let repeats = index % 5 == 4;
         lead.phones.push(ContactPoint::phone(
@@ -432,8 +427,6 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
         let id = inserted.lead.id.unwrap();
         ids.push(id);
         if index == 24 {
-            // The merge of leads 16..=23 began with this batch and wrote its
-            // first slice; lead 23's row sorts last, so it is still unwritten.
             assert!(store.delete(ids[23]).await.unwrap());
         }
     }
@@ -449,10 +442,8 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
         orphan.lead.assigned_to, None,
         "the deleted lead is forgotten"
     );
-    let last = orphan.lead.id.unwrap();
     store.close().await.unwrap();
 
-    assert_eq!(stored_number(&dir, MERGE_MARK), last);
     assert_eq!(
         stored_number(&dir, CONTACT_ROWS),
         40,
@@ -460,13 +451,14 @@ async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
     );
 }
 
-/// A store opened beside the gateway without maintenance (`leadgate
-/// deliveries`) leaves the contact table and its mark alone, even on close.
+/// A lead's contact rows are committed with it: a store dropped without
+/// closing (as after a crash) and reopened beside it without maintenance
+/// (`leadgate deliveries`) holds every one of them.
 #[tokio::test]
-async fn a_store_without_maintenance_never_merges_contacts() {
+async fn contact_rows_are_committed_with_their_leads() {
     let dir = tempfile::tempdir().unwrap();
     {
-        // Dropped without close, as after a crash: the tail is not merged.
+        // Dropped without close, as after a crash.
         let gateway = open(&dir);
         for minute in 0..3 {
             let mut lead = lead_at(minute);
@@ -484,29 +476,25 @@ async fn a_store_without_maintenance_never_merges_contacts() {
     })
     .unwrap();
     beside.close().await.unwrap();
-    assert_eq!(stored_number(&dir, CONTACT_ROWS), 0);
+    assert_eq!(stored_number(&dir, CONTACT_ROWS), 3);
 }
 
-/// Leads without any phone or e-mail still move the merge mark, so opening
-/// the store never re-reads an unbounded number of leads.
+/// Leads without any phone or e-mail write no contact rows, and contact
+/// points that normalise to nothing are not indexed.
 #[tokio::test]
-async fn the_merge_mark_advances_over_leads_without_contacts() {
+async fn leads_without_contacts_write_no_contact_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let mut last = 0;
     for minute in 0..20 {
         let mut lead = lead_at(minute);
         lead.name = Some(format!("no contacts {minute}"));
-        last = store
-            .insert(Box::new(lead), Assignment::default(), Vec::new())
-            .await
-            .unwrap()
-            .lead
-            .id
-            .unwrap();
+        if minute == 0 {
+            lead.phones.push(ContactPoint::phone(" ", "7"));
+        }
+        insert_as_is(&store, lead).await;
     }
     store.close().await.unwrap();
-    assert_eq!(stored_number(&dir, MERGE_MARK), last);
+    assert_eq!(stored_number(&dir, CONTACT_ROWS), 0);
 }
 
 #[tokio::test]
@@ -599,10 +587,10 @@ async fn a_refused_change_writes_nothing_and_delete_removes_for_good() {
     assert!(!inserted.assigned_by_contact);
 }
 
-/// Deleting a lead removes its rows from the contact table (merged on
-/// close), and only its own.
+/// Deleting a lead removes its rows from the contact table, and only its
+/// own.
 #[tokio::test]
-async fn deleting_a_lead_removes_its_merged_contact_rows() {
+async fn deleting_a_lead_removes_its_contact_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let mut ids = Vec::new();
@@ -634,7 +622,7 @@ async fn deleting_a_lead_removes_its_merged_contact_rows() {
 }
 
 /// A phone corrected by an update no longer leads to the lead's assignee;
-/// the new one does, whether the old rows were merged or still in memory.
+/// the new one does.
 #[tokio::test]
 async fn an_updated_contact_replaces_the_old_one_in_the_index() {
     let dir = tempfile::tempdir().unwrap();
@@ -845,7 +833,10 @@ async fn sessions_are_kept_purged_when_expired_and_ended() {
     );
     assert_eq!(
         store.session("new".into()).await.unwrap(),
-        Some(("b@x.ru".to_owned(), now + hour * 3))
+        Some(Session {
+            subject: "b@x.ru".to_owned(),
+            expires: now + hour * 3
+        })
     );
     assert!(store.end_session("new".into()).await.unwrap());
     assert!(!store.end_session("new".into()).await.unwrap());
@@ -904,19 +895,19 @@ mod outbox {
         store
             .finish_deliveries(
                 vec![
-                    (
-                        claimed[0].claim,
-                        DeliveryOutcome::Delivered {
+                    crate::store::FinishedDelivery {
+                        claim: claimed[0].claim,
+                        outcome: DeliveryOutcome::Delivered {
                             external_id: Some("77".into()),
                         },
-                    ),
-                    (
-                        claimed[1].claim,
-                        DeliveryOutcome::Retry {
+                    },
+                    crate::store::FinishedDelivery {
+                        claim: claimed[1].claim,
+                        outcome: DeliveryOutcome::Retry {
                             error: "HTTP 503".into(),
                             due: at(100),
                         },
-                    ),
+                    },
                 ],
                 at(1),
             )
@@ -966,12 +957,12 @@ mod outbox {
         assert!(second[0].maybe_sent_before());
         store
             .finish_deliveries(
-                vec![(
-                    first[0].claim,
-                    DeliveryOutcome::Dead {
+                vec![crate::store::FinishedDelivery {
+                    claim: first[0].claim,
+                    outcome: DeliveryOutcome::Dead {
                         error: "late".into(),
                     },
-                )],
+                }],
                 at(62),
             )
             .await
@@ -995,12 +986,12 @@ mod outbox {
             .unwrap();
         store
             .finish_deliveries(
-                vec![(
-                    claimed[0].claim,
-                    DeliveryOutcome::Dead {
+                vec![crate::store::FinishedDelivery {
+                    claim: claimed[0].claim,
+                    outcome: DeliveryOutcome::Dead {
                         error: "HTTP 401".into(),
                     },
-                )],
+                }],
                 at(1),
             )
             .await
@@ -1065,12 +1056,12 @@ mod outbox {
             .unwrap();
         store
             .finish_deliveries(
-                vec![(
-                    first[0].claim,
-                    DeliveryOutcome::Requeue {
+                vec![crate::store::FinishedDelivery {
+                    claim: first[0].claim,
+                    outcome: DeliveryOutcome::Requeue {
                         error: "interrupted".into(),
                     },
-                )],
+                }],
                 at(1),
             )
             .await

@@ -14,12 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use chrono::{DateTime, Utc};
 
-use super::contacts::ContactIndex;
+use super::contacts;
 use super::outbox;
 use super::read::{micros, read_lead};
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{
-    Assignment, Claim, ClaimedDelivery, DeliveryFilter, DeliveryOutcome, Inserted, LeadChange,
+    Assignment, ClaimedDelivery, DeliveryFilter, FinishedDelivery, Inserted, LeadChange,
     StoreError, TimeRange,
 };
 
@@ -27,7 +27,7 @@ pub(super) enum WriteOp {
     Insert {
         lead: Box<Lead>,
         assignment: Assignment,
-        deliver_to: Vec<String>,
+        forward_to: Vec<String>,
         reply: oneshot::Sender<Result<Inserted, StoreError>>,
     },
     Update {
@@ -59,7 +59,7 @@ pub(super) enum WriteOp {
         reply: oneshot::Sender<Result<Vec<ClaimedDelivery>, StoreError>>,
     },
     FinishDeliveries {
-        outcomes: Vec<(Claim, DeliveryOutcome)>,
+        outcomes: Vec<FinishedDelivery>,
         now: DateTime<Utc>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
@@ -82,7 +82,6 @@ pub(super) enum WriteOp {
 
 pub(super) fn run(
     mut conn: Connection,
-    mut contacts: ContactIndex,
     mut queue: mpsc::Receiver<WriteOp>,
     max_batch: usize,
     restart_wanted: &AtomicBool,
@@ -107,19 +106,12 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut contacts, &mut batch);
+            commit_batch(&mut conn, &mut batch);
         }
         // Updates and deletes are rare: each gets its own transaction, so
         // one that fails never touches the inserts around it.
         for change in changes.drain(..) {
-            apply_change(&mut conn, &mut contacts, change);
-        }
-        if closing.is_some() {
-            // The next open then has no tail to rebuild; should this fail,
-            // it rebuilds it from the leads instead.
-            if let Err(error) = contacts.merge_all(&mut conn) {
-                tracing::warn!(%error, "contact index merge on close failed");
-            }
+            apply_change(&mut conn, change);
         }
         if restart_wanted.swap(false, Ordering::Relaxed) {
             // The checkpoint thread has copied most of the log already but
@@ -145,16 +137,26 @@ pub(super) fn run(
 struct PendingInsert {
     lead: Box<Lead>,
     assignment: Assignment,
-    deliver_to: Vec<String>,
+    forward_to: Vec<String>,
     reply: oneshot::Sender<Result<Inserted, StoreError>>,
-    /// The lead's id, assignee and stage as they arrived, to undo what a
-    /// rolled-back attempt decided.
-    arrived: (Option<i64>, Option<EmployeeId>, crate::lead::Stage),
+    /// What the writer may decide for the lead, as it arrived, to undo
+    /// what a rolled-back attempt decided.
+    arrived: Decided,
+}
+
+/// The fields of a lead that inserting it decides.
+#[derive(Clone, Copy)]
+struct Decided {
+    id: Option<LeadId>,
+    assigned_to: Option<EmployeeId>,
+    stage: crate::lead::Stage,
 }
 
 impl PendingInsert {
     fn restore(&mut self) {
-        (self.lead.id, self.lead.assigned_to, self.lead.stage) = self.arrived;
+        self.lead.id = self.arrived.id;
+        self.lead.assigned_to = self.arrived.assigned_to;
+        self.lead.stage = self.arrived.stage;
     }
 }
 
@@ -176,13 +178,17 @@ fn collect(
         WriteOp::Insert {
             lead,
             assignment,
-            deliver_to,
+            forward_to,
             reply,
         } => batch.push(PendingInsert {
-            arrived: (lead.id, lead.assigned_to, lead.stage),
+            arrived: Decided {
+                id: lead.id,
+                assigned_to: lead.assigned_to,
+                stage: lead.stage,
+            },
             lead,
             assignment,
-            deliver_to,
+            forward_to,
             reply,
         }),
         WriteOp::Close { reply } => {
@@ -203,16 +209,12 @@ fn fail_all<T>(
     }
 }
 
-fn commit_batch(
-    conn: &mut Connection,
-    contacts: &mut ContactIndex,
-    batch: &mut Vec<PendingInsert>,
-) {
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
     // Fast path: the whole batch in one transaction without savepoints
     // (savepoints copy every touched page to a sub-journal). If any write
     // fails, everything is rolled back and the batch is redone with one
     // savepoint per write, so only the bad write fails.
-    match write_batch(conn, contacts, batch, false) {
+    match write_batch(conn, batch, false) {
         Ok(outcomes) => return answer(batch, outcomes),
         Err(error) => {
             tracing::warn!(%error, "batch failed; retrying each write on its own");
@@ -221,7 +223,7 @@ fn commit_batch(
             }
         }
     }
-    match write_batch(conn, contacts, batch, true) {
+    match write_batch(conn, batch, true) {
         Ok(outcomes) => answer(batch, outcomes),
         Err(error) => fail_all(batch.drain(..).map(|pending| pending.reply), &error),
     }
@@ -231,22 +233,6 @@ fn commit_batch(
 /// the already-stored lead with the same origin, or that write's own error.
 fn write_batch(
     conn: &mut Connection,
-    contacts: &mut ContactIndex,
-    batch: &mut [PendingInsert],
-    isolate: bool,
-) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
-    contacts.discard_staged();
-    let result = write_batch_in(conn, contacts, batch, isolate);
-    match &result {
-        Ok(_) => contacts.commit_staged(),
-        Err(_) => contacts.discard_staged(),
-    }
-    result
-}
-
-fn write_batch_in(
-    conn: &mut Connection,
-    contacts: &mut ContactIndex,
     batch: &mut [PendingInsert],
     isolate: bool,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
@@ -255,25 +241,23 @@ fn write_batch_in(
     let now = micros(Utc::now());
     for pending in batch.iter_mut() {
         let lead = &mut pending.lead;
-        let deliver_to = &pending.deliver_to;
+        let forward_to = &pending.forward_to;
         let outcome = if isolate {
             in_savepoint(&tx, |tx| {
-                insert_lead(tx, contacts, lead, &pending.assignment, deliver_to, now)
+                insert_lead(tx, lead, &pending.assignment, forward_to, now)
             })
         } else {
             // Dropping `tx` on the way out rolls the whole batch back.
             Ok(insert_lead(
                 &tx,
-                contacts,
                 lead,
                 &pending.assignment,
-                deliver_to,
+                forward_to,
                 now,
             )?)
         };
         outcomes.push(outcome);
     }
-    contacts.write_merge_slice(&tx)?;
     // Nobody hears success before the commit (and its fsync) has returned.
     tx.commit()?;
     Ok(outcomes)
@@ -329,10 +313,9 @@ fn in_savepoint<T>(
 
 fn insert_lead(
     tx: &Transaction<'_>,
-    contacts: &mut ContactIndex,
     lead: &mut Lead,
     assignment: &Assignment,
-    deliver_to: &[String],
+    forward_to: &[String],
     now: i64,
 ) -> Result<Written, StoreError> {
     if let Some(origin) = &lead.origin {
@@ -351,7 +334,7 @@ fn insert_lead(
     let mut assigned_by_contact = false;
     if lead.assigned_to.is_none() {
         if assignment.by_earlier_contact {
-            if let Some(assignee) = contacts.latest_assignee(tx, lead, &assignment.eligible)? {
+            if let Some(assignee) = contacts::latest_assignee(tx, lead, &assignment.eligible)? {
                 lead.assigned_to = Some(assignee);
                 assigned_by_contact = true;
                 if let Some(stage) = assignment.stage_when_found {
@@ -373,8 +356,8 @@ fn insert_lead(
     .execute(&columns.params()[..])?;
     let id = tx.last_insert_rowid();
     lead.id = Some(id);
-    outbox::enqueue(tx, id, deliver_to, now)?;
-    contacts.stage(lead);
+    outbox::enqueue(tx, id, forward_to, now)?;
+    contacts::insert_rows(tx, lead)?;
     Ok(Written::New {
         assigned_by_contact,
     })
@@ -383,35 +366,38 @@ fn insert_lead(
 /// The indexed columns and the document of a lead, in the order both the
 /// INSERT and the UPDATE bind them.
 struct Columns<'a> {
-    times: [i64; 2],
+    created_at: i64,
+    updated_at: i64,
     completed_at: Option<i64>,
     stage: &'static str,
     kind: Option<&'static str>,
     lead: &'a Lead,
-    has: [bool; 2],
-    lock: (Option<EmployeeId>, Option<i64>),
-    origin: (Option<&'a str>, Option<&'a str>),
+    has_email: bool,
+    has_phone: bool,
+    lock_by: Option<EmployeeId>,
+    lock_until: Option<i64>,
+    origin_system: Option<&'a str>,
+    origin_external_id: Option<&'a str>,
     doc: String,
 }
 
 impl<'a> Columns<'a> {
     fn of(lead: &'a Lead) -> Result<Columns<'a>, StoreError> {
         Ok(Columns {
-            times: [micros(lead.created_at), micros(lead.updated_at)],
+            created_at: micros(lead.created_at),
+            updated_at: micros(lead.updated_at),
             completed_at: lead.completed_at.map(micros),
             stage: lead.stage.as_str(),
             kind: lead.kind.map(|kind| kind.as_str()),
-            has: [lead.has_email(), lead.has_phone()],
-            lock: (
-                lead.lock.as_ref().map(|lock| lock.by),
-                lead.lock.as_ref().map(|lock| micros(lock.until)),
-            ),
-            origin: (
-                lead.origin.as_ref().map(|origin| origin.system.as_str()),
-                lead.origin
-                    .as_ref()
-                    .map(|origin| origin.external_id.as_str()),
-            ),
+            has_email: lead.has_email(),
+            has_phone: lead.has_phone(),
+            lock_by: lead.lock.as_ref().map(|lock| lock.by),
+            lock_until: lead.lock.as_ref().map(|lock| micros(lock.until)),
+            origin_system: lead.origin.as_ref().map(|origin| origin.system.as_str()),
+            origin_external_id: lead
+                .origin
+                .as_ref()
+                .map(|origin| origin.external_id.as_str()),
             doc: serde_json::to_string(lead)
                 .map_err(|error| StoreError::Database(error.to_string()))?,
             lead,
@@ -420,8 +406,8 @@ impl<'a> Columns<'a> {
 
     fn params(&self) -> [&dyn ToSql; 17] {
         [
-            &self.times[0],
-            &self.times[1],
+            &self.created_at,
+            &self.updated_at,
             &self.completed_at,
             &self.stage,
             &self.kind,
@@ -430,37 +416,24 @@ impl<'a> Columns<'a> {
             &self.lead.completed_by,
             &self.lead.site.id,
             &self.lead.department_id,
-            &self.has[0],
-            &self.has[1],
-            &self.lock.0,
-            &self.lock.1,
-            &self.origin.0,
-            &self.origin.1,
+            &self.has_email,
+            &self.has_phone,
+            &self.lock_by,
+            &self.lock_until,
+            &self.origin_system,
+            &self.origin_external_id,
             &self.doc,
         ]
     }
 }
 
-fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp) {
+fn apply_change(conn: &mut Connection, op: WriteOp) {
     match op {
         WriteOp::Update { id, change, reply } => {
-            contacts.discard_staged();
-            let result = update_lead(conn, contacts, id, change);
-            match &result {
-                Ok(Some(_)) => {
-                    contacts.forget(id);
-                    contacts.commit_staged();
-                }
-                _ => contacts.discard_staged(),
-            }
-            let _ = reply.send(result);
+            let _ = reply.send(update_lead(conn, id, change));
         }
         WriteOp::Delete { id, reply } => {
-            let result = delete_lead(conn, contacts, id);
-            if let Ok(true) = result {
-                contacts.forget(id);
-            }
-            let _ = reply.send(result);
+            let _ = reply.send(delete_lead(conn, id));
         }
         WriteOp::PutSession {
             digest,
@@ -534,7 +507,6 @@ fn stored_doc(tx: &Transaction<'_>, id: LeadId) -> Result<Option<String>, StoreE
 
 fn update_lead(
     conn: &mut Connection,
-    contacts: &mut ContactIndex,
     id: LeadId,
     change: LeadChange,
 ) -> Result<Option<Lead>, StoreError> {
@@ -543,9 +515,9 @@ fn update_lead(
         return Ok(None);
     };
     let mut lead = read_lead(id, &doc)?;
-    // The rows of the contacts it had go; `record_update` writes those it
-    // has now, so a corrected phone no longer leads to this lead's assignee.
-    contacts.delete_rows(&tx, &lead)?;
+    // The rows of the contacts it had go and those it has now are written,
+    // so a corrected phone no longer leads to this lead's assignee.
+    contacts::delete_rows(&tx, &lead)?;
     let before_update = lead.updated_at;
     change(&mut lead)?;
     lead.id = Some(id);
@@ -565,16 +537,12 @@ fn update_lead(
     )?
     .execute(&bound[..])?;
     drop(columns);
-    contacts.record_update(&tx, &lead)?;
+    contacts::insert_rows(&tx, &lead)?;
     tx.commit()?;
     Ok(Some(lead))
 }
 
-fn delete_lead(
-    conn: &mut Connection,
-    contacts: &ContactIndex,
-    id: LeadId,
-) -> Result<bool, StoreError> {
+fn delete_lead(conn: &mut Connection, id: LeadId) -> Result<bool, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let Some(doc) = stored_doc(&tx, id)? else {
         return Ok(false);
@@ -584,7 +552,7 @@ fn delete_lead(
     // Otherwise the rows are exactly the document's contacts: an update
     // swaps them along with the document.
     if let Ok(lead) = read_lead(id, &doc) {
-        contacts.delete_rows(&tx, &lead)?;
+        contacts::delete_rows(&tx, &lead)?;
     }
     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use axum::Router;
+use leadgate::app::Gateway;
 use leadgate::config::Settings;
-use leadgate::gateway::Gateway;
 use leadgate::store::{DeliveryFilter, DeliveryState};
 
 const APIKEY: &str = "bench-apikey";

@@ -9,41 +9,25 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::lead::Employee;
-use crate::mapping::{Mapping, MappingError};
+use crate::mapping::Mapping;
+use crate::problems::Problems;
 
-mod forwarding;
-
-pub use forwarding::{
+pub use crate::dialect::bitrix24::settings::Bitrix24Settings;
+pub use crate::dialect::livetex::settings::LivetexSettings;
+pub use crate::dialect::salesman::settings::SalesmanSettings;
+pub use crate::dialect::uis::settings::UisSettings;
+pub use crate::forward::settings::{
     ForwardRuleSettings, ForwardingSettings, PredicateSettings, RetrySettings, TargetKind,
     TargetSettings,
 };
+pub use crate::problems::ConfigProblem;
 
 /// Prefix of environment overrides: `LEADGATE__SERVER__LISTEN=0.0.0.0:8080`.
 pub const ENV_PREFIX: &str = "LEADGATE";
 /// More connection threads than this is a typo, not a machine.
 const MAX_CONNECTION_THREADS: usize = 1024;
-
-/// One thing wrong with the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{file}: {key}: {problem}")]
-pub struct ConfigProblem {
-    pub file: String,
-    pub key: String,
-    pub problem: String,
-}
-
-impl From<MappingError> for ConfigProblem {
-    fn from(error: MappingError) -> Self {
-        ConfigProblem {
-            file: error.file,
-            key: error.key,
-            problem: error.problem,
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,132 +164,6 @@ impl Default for LeadSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SalesmanSettings {
-    pub enabled: bool,
-    /// Login of the employee who gets leads nobody else claims (SalesMan's
-    /// "coordinator").
-    pub default_assignee: Option<String>,
-    /// The real handler answers `text/html`; some old callers parse that text.
-    pub content_type: String,
-    /// PHP's `json_encode` writes `/` as `\/`; byte-exact clients may compare.
-    pub escape_slashes: bool,
-    pub credentials: Vec<SalesmanCredential>,
-}
-
-impl Default for SalesmanSettings {
-    fn default() -> Self {
-        SalesmanSettings {
-            enabled: true,
-            default_assignee: None,
-            content_type: "text/html; charset=utf-8".into(),
-            escape_slashes: true,
-            credentials: Vec::new(),
-        }
-    }
-}
-
-/// An account key and the employee login it may be used with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SalesmanCredential {
-    pub apikey: String,
-    pub login: String,
-}
-
-/// Bitrix24 REST (`/rest/...`). Without webhooks or tokens every call is
-/// refused with NO_AUTH_FOUND, as a portal does for unknown credentials.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Bitrix24Settings {
-    pub enabled: bool,
-    /// Login of the employee who gets leads added without ASSIGNED_BY_ID.
-    pub default_assignee: Option<String>,
-    /// Incoming webhooks: `/rest/{user_id}/{code}/...`.
-    pub webhooks: Vec<Bitrix24Webhook>,
-    /// Application tokens, sent as `auth`. They never expire: SDKs refresh
-    /// expired tokens at oauth.bitrix24.tech, which the gateway cannot answer.
-    pub tokens: Vec<Bitrix24Token>,
-    /// Bitrix24's leaky bucket per credential; absent means no limit.
-    pub rate_limit: Option<Bitrix24RateLimit>,
-}
-
-impl Default for Bitrix24Settings {
-    fn default() -> Self {
-        Bitrix24Settings {
-            enabled: true,
-            default_assignee: None,
-            webhooks: Vec::new(),
-            tokens: Vec::new(),
-            rate_limit: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bitrix24Webhook {
-    pub user_id: i64,
-    pub code: String,
-    /// The employee the webhook acts as; its id must be `user_id`.
-    pub login: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bitrix24Token {
-    pub token: String,
-    pub login: String,
-}
-
-/// Requests drain from the bucket at `per_second`; above `capacity` queued
-/// requests the answer is 503 QUERY_LIMIT_EXCEEDED. Bitrix24 uses 2/s and 50
-/// (Enterprise: 5/s and 250).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bitrix24RateLimit {
-    pub per_second: f64,
-    pub capacity: f64,
-}
-
-/// LiveTex API v2 (`/v2/leads/...`): HTTP Basic with these logins and
-/// passwords, or Bearer tokens issued by `POST /v2/oauth2/token` for them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LivetexSettings {
-    pub enabled: bool,
-    /// LiveTex refuses `Leads.add` without `conversation_id`; web forms have
-    /// no LiveTex conversation, so a deployment may relax it.
-    pub require_conversation: bool,
-    /// Key that signs Bearer tokens, so every gateway process sharing a store
-    /// accepts the others' tokens. Without it a random key is drawn at start
-    /// and tokens end with the process.
-    pub token_secret: Option<String>,
-    /// Lifetime of an issued token (`expires_in`).
-    pub token_ttl_secs: u64,
-    pub credentials: Vec<LivetexCredential>,
-}
-
-impl Default for LivetexSettings {
-    fn default() -> Self {
-        LivetexSettings {
-            enabled: true,
-            require_conversation: true,
-            token_secret: None,
-            token_ttl_secs: 86_400,
-            credentials: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LivetexCredential {
-    pub login: String,
-    pub password: String,
-}
-
 /// Leads of these sites and departments (an empty list means any) are
 /// routed to these employees (logins).
 #[derive(Debug, Clone, Deserialize)]
@@ -316,56 +174,6 @@ pub struct RoutingSettings {
     #[serde(default)]
     pub department_ids: Vec<i64>,
     pub employees: Vec<String>,
-}
-
-/// UIS / CoMagic Data API v2.0 (`POST /v2.0`, JSON-RPC 2.0).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UisSettings {
-    pub enabled: bool,
-    /// `app_id` that `login.user` reports (the tenant).
-    pub app_id: i64,
-    /// Lifetime of a `login.user` session key; UIS uses one hour.
-    pub session_ttl_secs: u64,
-    /// Points per access token per day and per minute (every successful call
-    /// costs one), reported in `metadata.limits`; over them, -32029.
-    pub day_limit: u64,
-    pub minute_limit: u64,
-    /// Permanent API keys, each acting as an employee; `agent = true` keys
-    /// may act for another employee with `user_id`.
-    pub keys: Vec<UisKey>,
-    /// Logins and passwords `login.user` accepts.
-    pub credentials: Vec<UisCredential>,
-}
-
-impl Default for UisSettings {
-    fn default() -> Self {
-        UisSettings {
-            enabled: true,
-            app_id: 1,
-            session_ttl_secs: 3600,
-            day_limit: 10_000,
-            minute_limit: 300,
-            keys: Vec::new(),
-            credentials: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UisKey {
-    pub key: String,
-    pub login: String,
-    #[serde(default)]
-    pub agent: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UisCredential {
-    pub login: String,
-    pub password: String,
 }
 
 /// Loaded mapping files, one per dialect, compiled.
@@ -412,26 +220,44 @@ impl Settings {
     /// Every semantic problem: references between sections, files that must
     /// exist, numbers that must be positive, and the mapping files.
     pub fn check(&self) -> Result<Mappings, Vec<ConfigProblem>> {
-        let mut problems = Vec::new();
-        let mut problem = |key: &str, text: String| {
-            problems.push(ConfigProblem {
-                file: self.source.clone(),
-                key: key.into(),
-                problem: text,
-            })
-        };
+        let mut problems = Problems::new(&self.source, &self.employees);
+        self.check_server(&mut problems);
+        self.check_employees(&mut problems);
+        self.forwarding.check(&mut problems);
+        self.salesman.check(&mut problems);
+        self.bitrix24.check(&mut problems);
+        self.livetex.check(&mut problems);
+        self.uis.check(&mut problems);
+        for (index, route) in self.routing.iter().enumerate() {
+            for login in &route.employees {
+                problems.employee(&format!("routing[{index}].employees"), login);
+            }
+        }
+        let mut problems = problems.into_vec();
+        match self.mappings() {
+            Ok(mappings) if problems.is_empty() => Ok(mappings),
+            Ok(_) => Err(problems),
+            Err(more) => {
+                problems.extend(more);
+                Err(problems)
+            }
+        }
+    }
 
+    /// `[server]`, `[store]` and `[leads]`.
+    fn check_server(&self, problems: &mut Problems<'_>) {
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            problem(
+            problems.add(
                 "server.listen",
                 format!("{:?} is not an address:port", self.server.listen),
             );
         }
-        if self.server.body_limit_bytes == 0 {
-            problem("server.body_limit_bytes", "must be above 0".into());
-        }
+        problems.above_zero(
+            "server.body_limit_bytes",
+            self.server.body_limit_bytes as u64,
+        );
         if self.server.connection_threads > MAX_CONNECTION_THREADS {
-            problem(
+            problems.add(
                 "server.connection_threads",
                 format!(
                     "{} is more than {MAX_CONNECTION_THREADS} threads (0 means one per core)",
@@ -454,255 +280,52 @@ impl Settings {
             ),
         ] {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
-                problem(key, format!("{value} is not a number of seconds above 0"));
+                problems.add(key, format!("{value} is not a number of seconds above 0"));
             }
         }
         if let Some(tls) = &self.server.tls {
             for (key, path) in [("server.tls.cert", &tls.cert), ("server.tls.key", &tls.key)] {
                 if !path.is_file() {
-                    problem(key, format!("{} is not a readable file", path.display()));
+                    problems.add(key, format!("{} is not a readable file", path.display()));
                 }
             }
         }
         if self.store.path.as_os_str().is_empty() {
-            problem("store.path", "must not be empty".into());
+            problems.add("store.path", "must not be empty");
         }
-        if self.store.read_connections == 0 {
-            problem("store.read_connections", "must be above 0".into());
-        }
-        if self.store.max_batch == 0 {
-            problem("store.max_batch", "must be above 0".into());
-        }
+        problems.above_zero("store.read_connections", self.store.read_connections as u64);
+        problems.above_zero("store.max_batch", self.store.max_batch as u64);
         let country = &self.leads.phone_default_country;
         if country.is_empty() || country.len() > 3 || !country.bytes().all(|b| b.is_ascii_digit()) {
-            problem(
+            problems.add(
                 "leads.phone_default_country",
                 format!("{country:?} is not a country calling code such as \"7\""),
             );
         }
+    }
 
+    /// `[[employees]]`: ids and logins unique, present and positive.
+    fn check_employees(&self, problems: &mut Problems<'_>) {
         let mut ids = HashSet::new();
         let mut logins = HashSet::new();
         for (index, employee) in self.employees.iter().enumerate() {
+            let key = format!("employees[{index}]");
             if !ids.insert(employee.id) {
-                problem(
-                    &format!("employees[{index}].id"),
+                problems.add(
+                    &format!("{key}.id"),
                     format!("id {} is used twice", employee.id),
                 );
             }
             if employee.id <= 0 {
-                problem(&format!("employees[{index}].id"), "must be above 0".into());
+                problems.add(&format!("{key}.id"), "must be above 0");
             }
             if employee.login.trim().is_empty() {
-                problem(
-                    &format!("employees[{index}].login"),
-                    "must not be empty".into(),
-                );
+                problems.add(&format!("{key}.login"), "must not be empty");
             } else if !logins.insert(employee.login.to_lowercase()) {
-                problem(
-                    &format!("employees[{index}].login"),
+                problems.add(
+                    &format!("{key}.login"),
                     format!("login {:?} is used twice", employee.login),
                 );
-            }
-        }
-        self.forwarding.check(&mut problem);
-        let is_employee = |login: &str| {
-            self.employees
-                .iter()
-                .any(|employee| employee.login.eq_ignore_ascii_case(login))
-        };
-
-        if self.salesman.enabled {
-            if let Some(login) = &self.salesman.default_assignee {
-                if !is_employee(login) {
-                    problem(
-                        "salesman.default_assignee",
-                        format!("{login:?} is not the login of any [[employees]] entry"),
-                    );
-                }
-            }
-            if self.salesman.credentials.is_empty() {
-                problem(
-                    "salesman.credentials",
-                    "the dialect is enabled but no credentials are configured".into(),
-                );
-            }
-            for (index, credential) in self.salesman.credentials.iter().enumerate() {
-                if credential.apikey.trim().is_empty() {
-                    problem(
-                        &format!("salesman.credentials[{index}].apikey"),
-                        "must not be empty".into(),
-                    );
-                }
-                if !is_employee(&credential.login) {
-                    problem(
-                        &format!("salesman.credentials[{index}].login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            credential.login
-                        ),
-                    );
-                }
-            }
-        }
-
-        if self.bitrix24.enabled {
-            if let Some(login) = &self.bitrix24.default_assignee {
-                if !is_employee(login) {
-                    problem(
-                        "bitrix24.default_assignee",
-                        format!("{login:?} is not the login of any [[employees]] entry"),
-                    );
-                }
-            }
-            for (index, webhook) in self.bitrix24.webhooks.iter().enumerate() {
-                let key = format!("bitrix24.webhooks[{index}]");
-                if webhook.code.trim().is_empty() || webhook.code.contains('/') {
-                    problem(
-                        &format!("{key}.code"),
-                        "must be a non-empty code without '/'".into(),
-                    );
-                }
-                match self
-                    .employees
-                    .iter()
-                    .find(|employee| employee.login.eq_ignore_ascii_case(&webhook.login))
-                {
-                    None => problem(
-                        &format!("{key}.login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            webhook.login
-                        ),
-                    ),
-                    Some(employee) if employee.id != webhook.user_id => problem(
-                        &format!("{key}.user_id"),
-                        format!(
-                            "{} is not the id of {:?} ({})",
-                            webhook.user_id, webhook.login, employee.id
-                        ),
-                    ),
-                    Some(_) => {}
-                }
-            }
-            for (index, token) in self.bitrix24.tokens.iter().enumerate() {
-                if token.token.trim().is_empty() {
-                    problem(
-                        &format!("bitrix24.tokens[{index}].token"),
-                        "must not be empty".into(),
-                    );
-                }
-                if !is_employee(&token.login) {
-                    problem(
-                        &format!("bitrix24.tokens[{index}].login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            token.login
-                        ),
-                    );
-                }
-            }
-            if let Some(limit) = &self.bitrix24.rate_limit {
-                if !(limit.per_second.is_finite() && limit.per_second > 0.0) {
-                    problem(
-                        "bitrix24.rate_limit.per_second",
-                        "must be a number above 0".into(),
-                    );
-                }
-                if !(limit.capacity.is_finite() && limit.capacity >= 1.0) {
-                    problem(
-                        "bitrix24.rate_limit.capacity",
-                        "must be a number of at least 1".into(),
-                    );
-                }
-            }
-        }
-
-        if self.livetex.enabled {
-            for (index, credential) in self.livetex.credentials.iter().enumerate() {
-                if credential.password.is_empty() {
-                    problem(
-                        &format!("livetex.credentials[{index}].password"),
-                        "must not be empty".into(),
-                    );
-                }
-                if !is_employee(&credential.login) {
-                    problem(
-                        &format!("livetex.credentials[{index}].login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            credential.login
-                        ),
-                    );
-                }
-            }
-            if self.livetex.token_ttl_secs == 0 {
-                problem("livetex.token_ttl_secs", "must be above 0".into());
-            }
-        }
-        for (index, route) in self.routing.iter().enumerate() {
-            for login in &route.employees {
-                if !is_employee(login) {
-                    problem(
-                        &format!("routing[{index}].employees"),
-                        format!("{login:?} is not the login of any [[employees]] entry"),
-                    );
-                }
-            }
-        }
-
-        if self.uis.enabled {
-            for (index, key) in self.uis.keys.iter().enumerate() {
-                if key.key.trim().is_empty() {
-                    problem(
-                        &format!("uis.keys[{index}].key"),
-                        "must not be empty".into(),
-                    );
-                }
-                if !is_employee(&key.login) {
-                    problem(
-                        &format!("uis.keys[{index}].login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            key.login
-                        ),
-                    );
-                }
-            }
-            for (index, credential) in self.uis.credentials.iter().enumerate() {
-                if credential.password.is_empty() {
-                    problem(
-                        &format!("uis.credentials[{index}].password"),
-                        "must not be empty".into(),
-                    );
-                }
-                if !is_employee(&credential.login) {
-                    problem(
-                        &format!("uis.credentials[{index}].login"),
-                        format!(
-                            "{:?} is not the login of any [[employees]] entry",
-                            credential.login
-                        ),
-                    );
-                }
-            }
-            for (key, value) in [
-                ("uis.session_ttl_secs", self.uis.session_ttl_secs),
-                ("uis.day_limit", self.uis.day_limit),
-                ("uis.minute_limit", self.uis.minute_limit),
-            ] {
-                if value == 0 {
-                    problem(key, "must be above 0".into());
-                }
-            }
-        }
-
-        match self.mappings() {
-            Ok(mappings) if problems.is_empty() => Ok(mappings),
-            Ok(_) => Err(problems),
-            Err(more) => {
-                problems.extend(more);
-                Err(problems)
             }
         }
     }

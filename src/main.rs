@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use leadgate::app::Gateway;
 use leadgate::config::Settings;
-use leadgate::gateway::Gateway;
 
 /// See Cargo.toml for why and BENCHMARKS.md for the measurement; the library
 /// leaves the choice of allocator to the binary that embeds it.
@@ -200,7 +200,7 @@ fn serve(config: &std::path::Path) -> ExitCode {
 }
 
 fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
-    use leadgate::deliver::admin::{parse_state, DeliveryAdmin};
+    use leadgate::forward::admin::{parse_state, DeliveryAdmin};
     use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
     use leadgate::store::{DeliveryFilter, Store};
 
@@ -328,7 +328,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
-                let error: leadgate::deliver::admin::AdminError = error;
+                let error: leadgate::forward::admin::AdminError = error;
                 eprintln!("{error}");
                 ExitCode::from(2)
             }
@@ -357,7 +357,7 @@ fn translate(from: &str, to: &str, config: Option<&std::path::Path>, id: i64) ->
         eprintln!("cannot read stdin: {error}");
         return ExitCode::FAILURE;
     }
-    match leadgate::deliver::translate::translate(&settings, from, to, &input, id) {
+    match leadgate::app::translate::translate(&settings, from, to, &input, id) {
         Ok(preview) => {
             print!("{}", preview.text);
             ExitCode::SUCCESS

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use leadgate::config::Settings;
-use leadgate::deliver::translate::{Translator, SOURCES, TARGETS};
+use leadgate::app::translate::{Translator, SOURCES, TARGETS};
 use leadgate::dialect::salesman::client::read_reply;
 use libfuzzer_sys::fuzz_target;
 

@@ -5,7 +5,6 @@
 
 pub mod access;
 mod assign;
-pub mod clock;
 mod employees;
 mod sessions;
 
@@ -14,16 +13,16 @@ use std::sync::Arc;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use thiserror::Error;
 
-use crate::deliver::{Doorbell, ForwardRules};
+use crate::forward::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
     Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, StoreError,
     TimeRange,
 };
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use access::{Routing, RoutingRule, Scope};
 pub use assign::AssignedBy;
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use employees::Employees;
 pub use sessions::Session;
 

@@ -19,7 +19,7 @@ use ring::digest::{digest, SHA256};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::deliver::admin::{parse_state, AdminError, DeliveryAdmin};
+use crate::forward::admin::{parse_state, AdminError, DeliveryAdmin};
 use crate::store::DeliveryFilter;
 
 struct Admin {

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use leadgate::app::Gateway;
 use leadgate::config::Settings;
-use leadgate::gateway::Gateway;
 use tokio::net::TcpListener;
 
 pub const APIKEY: &str = "test-apikey";

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::error::Bitrix24Error;
-use crate::config::{Bitrix24Token, Bitrix24Webhook};
+use super::settings::{Bitrix24Token, Bitrix24Webhook};
 use crate::core::Employees;
 use crate::lead::Employee;
 

@@ -18,9 +18,9 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use super::codec::{CONTACT_LISTS, USER_FIELD_PREFIX};
-use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, id_text};
-use crate::deliver::{same_for_all, Attempt, Pacer, Target};
+use crate::forward::settings::TargetSettings;
+use crate::forward::transport::{self, excerpt, id_text};
+use crate::forward::{same_for_all, Attempt, Pacer, Target};
 use crate::lead::path::FieldPath;
 use crate::lead::Lead;
 use crate::mapping::Mapping;

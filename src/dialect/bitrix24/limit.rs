@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use crate::config::Bitrix24RateLimit;
+use super::settings::Bitrix24RateLimit;
 
 pub struct Limiter {
     per_second: f64,

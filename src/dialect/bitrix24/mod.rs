@@ -21,6 +21,7 @@ mod get;
 mod limit;
 mod list;
 mod reply;
+pub mod settings;
 mod status;
 mod update;
 
@@ -32,12 +33,12 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::Value;
 
-use crate::config::Bitrix24Settings;
 use crate::core::Core;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::{FieldPath, WriteContext};
 use crate::lead::{Employee, EmployeeId, ValidationRules};
 use crate::mapping::{Mapping, ValueMap};
+use settings::Bitrix24Settings;
 
 pub use crate::http::Args;
 pub use error::Bitrix24Error;

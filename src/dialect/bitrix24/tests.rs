@@ -20,8 +20,8 @@ mod encodings_agree {
 
     use super::super::codec::Mode;
     use super::super::{Args, Bitrix24};
-    use crate::config::Bitrix24Settings;
     use crate::core::{Core, Employees};
+    use crate::dialect::bitrix24::settings::Bitrix24Settings;
     use crate::http::Params;
     use crate::lead::path::WriteContext;
     use crate::lead::{Lead, ValidationRules};

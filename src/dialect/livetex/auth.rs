@@ -15,7 +15,7 @@ use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::error::LivetexError;
-use crate::config::LivetexCredential;
+use super::settings::LivetexCredential;
 use crate::core::Employees;
 use crate::lead::Employee;
 

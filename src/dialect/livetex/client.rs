@@ -14,9 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, id_text};
-use crate::deliver::{one_by_one, Attempt, Pacer, Target};
+use crate::forward::settings::TargetSettings;
+use crate::forward::transport::{self, excerpt, id_text};
+use crate::forward::{one_by_one, Attempt, Pacer, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;

@@ -18,6 +18,7 @@ pub mod error;
 mod list;
 mod lock;
 mod query;
+pub mod settings;
 mod show;
 mod token;
 
@@ -31,12 +32,12 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method as Verb, StatusCode};
 use serde_json::{Map, Value};
 
-use crate::config::LivetexSettings;
 use crate::core::{Core, Scope};
 use crate::http::{guard, scalar_text, Args, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, LeadId, ValidationRules};
 use crate::mapping::Mapping;
+use settings::LivetexSettings;
 
 pub use codec::{parse_fields, project};
 pub use error::LivetexError;
@@ -343,8 +344,8 @@ mod round_trip {
     use serde_json::Value;
 
     use super::Livetex;
-    use crate::config::LivetexSettings;
     use crate::core::{Core, Employees};
+    use crate::dialect::livetex::settings::LivetexSettings;
     use crate::http::{Args, Params};
     use crate::lead::path::WriteContext;
     use crate::lead::{Employee, Role};

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use http::HeaderMap;
 
+use super::settings::SalesmanCredential;
 use super::SalesmanError;
-use crate::config::SalesmanCredential;
 use crate::core::Employees;
 use crate::http::Params;
 use crate::lead::Employee;

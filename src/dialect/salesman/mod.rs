@@ -13,6 +13,7 @@ pub mod error;
 mod info;
 mod list;
 mod reply;
+pub mod settings;
 mod stat;
 
 use std::collections::HashMap;
@@ -23,13 +24,13 @@ use axum::response::Response;
 use axum::Router;
 use http::Method;
 
-use crate::config::SalesmanSettings;
 use crate::core::Core;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
 use crate::mapping::Mapping;
 use crate::store::SortKey;
+use settings::SalesmanSettings;
 
 pub use error::SalesmanError;
 use reply::Reply;

@@ -12,7 +12,7 @@ use chrono::Duration;
 use serde_json::{Map, Value};
 
 use super::error::UisError;
-use crate::config::{UisCredential, UisKey};
+use super::settings::{UisCredential, UisKey};
 use crate::core::{Core, Session};
 use crate::lead::{Employee, EmployeeDirectory};
 

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use tokio::sync::Mutex;
 
-use crate::config::TargetSettings;
-use crate::deliver::transport::{self, excerpt, id_text};
-use crate::deliver::{same_for_all, Attempt, Pacer, Target};
+use crate::forward::settings::TargetSettings;
+use crate::forward::transport::{self, excerpt, id_text};
+use crate::forward::{same_for_all, Attempt, Pacer, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;

@@ -17,6 +17,7 @@ pub mod funnel;
 mod limits;
 mod report;
 mod session;
+pub mod settings;
 mod upload;
 
 use std::sync::Arc;
@@ -33,12 +34,12 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::{json, Map, Value};
 use tower::Service;
 
-use crate::config::UisSettings;
 use crate::core::Core;
 use crate::http::{guard, Failure, Limits};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
 use crate::mapping::Mapping;
+use settings::UisSettings;
 
 pub use error::UisError;
 
@@ -362,8 +363,8 @@ mod round_trip {
     use serde_json::{json, Value};
 
     use super::Uis;
-    use crate::config::UisSettings;
     use crate::core::{Core, Employees};
+    use crate::dialect::uis::settings::UisSettings;
     use crate::lead::path::WriteContext;
     use crate::lead::ValidationRules;
     use crate::mapping::Mapping;

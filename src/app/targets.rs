@@ -4,15 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::backoff::RetryPolicy;
-use super::nats::NatsTarget;
-use super::webhook::Webhook;
-use super::{ForwarderOptions, Pacer, Target, TargetWorker};
 use crate::config::{ConfigProblem, ForwardingSettings, Mappings, TargetKind, TargetSettings};
 use crate::dialect::bitrix24::client::Bitrix24Client;
 use crate::dialect::livetex::client::LivetexClient;
 use crate::dialect::salesman::client::SalesmanClient;
 use crate::dialect::uis::client::UisClient;
+use crate::forward::backoff::RetryPolicy;
+use crate::forward::nats::NatsTarget;
+use crate::forward::webhook::Webhook;
+use crate::forward::{ForwarderOptions, Pacer, Target, TargetWorker};
 use crate::mapping::{Mapping, FORWARD_RECORD};
 
 /// One worker set per target, or the problems that stop them being built.

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use super::webhook::{Webhook, SIGNATURE_HEADER};
 use crate::config::{ConfigProblem, Mappings, Settings, TargetKind, TargetSettings};
 use crate::core::{Core, Employees};
 use crate::dialect::bitrix24::client::Bitrix24Client;
@@ -21,6 +20,7 @@ use crate::dialect::livetex::Livetex;
 use crate::dialect::salesman::client::SalesmanClient;
 use crate::dialect::uis::client::UisClient;
 use crate::dialect::uis::Uis;
+use crate::forward::webhook::{Webhook, SIGNATURE_HEADER};
 use crate::http::{Args, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, Lead, Role, ValidationRules};

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use crate::config::{ForwardRuleSettings, PredicateSettings};
+use super::settings::{ForwardRuleSettings, PredicateSettings};
 use crate::lead::path::{FieldPath, FieldValue};
 use crate::lead::{Channel, ContactPoint, Lead};
 

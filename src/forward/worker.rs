@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::backoff::RetryPolicy;
 use super::{Attempt, Pacer, Target};
-use crate::core::Clock;
+use crate::clock::Clock;
 use crate::store::{ClaimedDelivery, DeliveryOutcome, FinishedDelivery, Outbox};
 
 /// Wakes a target's idle workers when a lead is queued for it.

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use crate::lead::path::FieldPath;
+use crate::problems::Problems;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -203,28 +204,28 @@ impl Default for RetrySettings {
 const DIALECTS: &[&str] = &["salesman", "bitrix24", "livetex", "uis"];
 
 impl ForwardingSettings {
-    pub(super) fn check(&self, problem: &mut dyn FnMut(&str, String)) {
+    pub fn check(&self, problems: &mut Problems<'_>) {
         let mut names = HashSet::new();
         for (index, target) in self.targets.iter().enumerate() {
             let key = format!("forwarding.targets[{index}]");
             if target.name.trim().is_empty() {
-                problem(&format!("{key}.name"), "must not be empty".into());
+                problems.add(&format!("{key}.name"), "must not be empty");
             } else if !names.insert(target.name.as_str()) {
-                problem(
+                problems.add(
                     &format!("{key}.name"),
                     format!("target {:?} is named twice", target.name),
                 );
             }
-            check_target(target, &key, problem);
+            check_target(target, &key, problems);
         }
         for (index, rule) in self.rules.iter().enumerate() {
             let key = format!("forwarding.rules[{index}]");
             if rule.targets.is_empty() {
-                problem(&format!("{key}.targets"), "names no target".into());
+                problems.add(&format!("{key}.targets"), "names no target");
             }
             for name in &rule.targets {
                 if !names.contains(name.as_str()) {
-                    problem(
+                    problems.add(
                         &format!("{key}.targets"),
                         format!("{name:?} is not the name of any [[forwarding.targets]] entry"),
                     );
@@ -232,7 +233,7 @@ impl ForwardingSettings {
             }
             for dialect in &rule.dialects {
                 if !DIALECTS.contains(&dialect.as_str()) {
-                    problem(
+                    problems.add(
                         &format!("{key}.dialects"),
                         format!("{dialect:?} is not one of {}", DIALECTS.join(", ")),
                     );
@@ -240,7 +241,7 @@ impl ForwardingSettings {
             }
             for channel in &rule.channels {
                 if crate::lead::Channel::parse(channel).is_none() {
-                    problem(
+                    problems.add(
                         &format!("{key}.channels"),
                         format!("{channel:?} is not a canonical channel"),
                     );
@@ -249,7 +250,7 @@ impl ForwardingSettings {
             for (position, predicate) in rule.when.iter().enumerate() {
                 let key = format!("{key}.when[{position}]");
                 if FieldPath::parse(&predicate.field).is_none() {
-                    problem(
+                    problems.add(
                         &format!("{key}.field"),
                         format!("{:?} is not a canonical field path", predicate.field),
                     );
@@ -262,16 +263,16 @@ impl ForwardingSettings {
                     predicate.present.is_some(),
                 ];
                 if tests.iter().filter(|given| **given).count() != 1 {
-                    problem(
+                    problems.add(
                         &key,
-                        "needs exactly one of equals, not_equals, one_of, contains, present".into(),
+                        "needs exactly one of equals, not_equals, one_of, contains, present",
                     );
                 }
             }
         }
         let retry = &self.retry;
         if retry.max_attempts == 0 {
-            problem("forwarding.retry.max_attempts", "must be above 0".into());
+            problems.add("forwarding.retry.max_attempts", "must be above 0");
         }
         for (key, value) in [
             (
@@ -282,7 +283,7 @@ impl ForwardingSettings {
             ("forwarding.lease_secs", self.lease_secs),
         ] {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0 * 7.0) {
-                problem(key, format!("{value} is not a number of seconds above 0"));
+                problems.add(key, format!("{value} is not a number of seconds above 0"));
             }
         }
         if self.gateway_id.trim().is_empty()
@@ -291,30 +292,27 @@ impl ForwardingSettings {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            problem(
+            problems.add(
                 "forwarding.gateway_id",
-                "must be letters, digits, '-', '_' or '.'".into(),
+                "must be letters, digits, '-', '_' or '.'",
             );
         }
         if self.poll_interval_ms == 0 {
-            problem("forwarding.poll_interval_ms", "must be above 0".into());
+            problems.add("forwarding.poll_interval_ms", "must be above 0");
         }
         if matches!(&self.admin_token, Some(token) if token.trim().len() < 16) {
-            problem(
-                "forwarding.admin_token",
-                "must be at least 16 characters".into(),
-            );
+            problems.add("forwarding.admin_token", "must be at least 16 characters");
         }
     }
 }
 
-fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str, String)) {
+fn check_target(target: &TargetSettings, key: &str, problems: &mut Problems<'_>) {
     let scheme_ok = match target.kind {
         TargetKind::Nats => target.url.starts_with("nats://") || target.url.starts_with("tls://"),
         _ => target.url.starts_with("http://") || target.url.starts_with("https://"),
     };
     if !scheme_ok {
-        problem(
+        problems.add(
             &format!("{key}.url"),
             format!(
                 "{:?} is not a {} URL",
@@ -329,7 +327,7 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
     }
     let mut require = |field: &str, given: bool| {
         if !given {
-            problem(
+            problems.add(
                 &format!("{key}.{field}"),
                 format!("a {} target needs it", target.kind.as_str()),
             );
@@ -357,7 +355,7 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
     }
     if let Some(rate) = target.requests_per_second {
         if !(rate.is_finite() && (0.001..=100_000.0).contains(&rate)) {
-            problem(
+            problems.add(
                 &format!("{key}.requests_per_second"),
                 format!("{rate} is not a rate between 0.001 and 100000"),
             );
@@ -366,7 +364,7 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
     if let Some(size) = target.batch_size {
         let limit = target.protocol_batch_limit();
         if size == 0 || size > limit {
-            problem(
+            problems.add(
                 &format!("{key}.batch_size"),
                 format!(
                     "must be between 1 and {limit} for a {} target",
@@ -376,13 +374,13 @@ fn check_target(target: &TargetSettings, key: &str, problem: &mut dyn FnMut(&str
         }
     }
     if target.concurrency == Some(0) {
-        problem(&format!("{key}.concurrency"), "must be above 0".into());
+        problems.add(&format!("{key}.concurrency"), "must be above 0");
     }
     if !(target.timeout_secs.is_finite()
         && target.timeout_secs > 0.0
         && target.timeout_secs <= 3600.0)
     {
-        problem(
+        problems.add(
             &format!("{key}.timeout_secs"),
             format!(
                 "{} is not a number of seconds in (0, 3600]",

@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigProblem, Settings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
-use crate::deliver::{self, Doorbell, ForwardRules, Forwarder};
 use crate::dialect::bitrix24::{self, Bitrix24};
 use crate::dialect::livetex::{self, Livetex};
 use crate::dialect::salesman::{self, Salesman};
 use crate::dialect::uis::{self, Uis};
+use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
 use crate::lead::path::WriteContext;
@@ -69,7 +69,7 @@ impl Gateway {
     ) -> Result<Gateway, StartError> {
         let mappings = settings.check().map_err(StartError::Config)?;
         let target_workers =
-            deliver::targets::build(&settings.forwarding, &mappings, &settings.source)
+            super::targets::build(&settings.forwarding, &mappings, &settings.source)
                 .map_err(StartError::Config)?;
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
@@ -136,7 +136,7 @@ impl Gateway {
 
         let mut router = Router::new().merge(health::routes(store.clone()));
         if let Some(token) = &settings.forwarding.admin_token {
-            let deliveries = deliver::admin::DeliveryAdmin::new(
+            let deliveries = forward::admin::DeliveryAdmin::new(
                 store.clone(),
                 settings
                     .forwarding
@@ -205,7 +205,7 @@ impl Gateway {
             store.clone(),
             clock,
             target_workers,
-            deliver::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
+            super::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
             &doorbell,
         );
         let server = server::spawn(

@@ -11,7 +11,7 @@ use ring::hmac;
 
 use super::transport;
 use super::{one_by_one, Attempt, Pacer, Target};
-use crate::config::TargetSettings;
+use crate::forward::settings::TargetSettings;
 use crate::lead::Lead;
 use crate::store::ClaimedDelivery;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::config::RetrySettings;
+use super::settings::RetrySettings;
 
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {

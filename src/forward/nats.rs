@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use super::webhook::Webhook;
 use super::{same_for_all, Attempt, Pacer, Target};
-use crate::config::TargetSettings;
+use crate::forward::settings::TargetSettings;
 use crate::store::ClaimedDelivery;
 
 pub struct NatsTarget {

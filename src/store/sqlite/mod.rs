@@ -7,6 +7,8 @@
 //! `synchronous = FULL`. Reads run on a small pool of separate connections and
 //! never wait for the writer.
 
+mod bloom;
+mod bucket_filters;
 mod checkpoint;
 mod contacts;
 mod outbox;
@@ -39,8 +41,8 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Writes waiting for the writer before callers wait to enqueue (back-pressure).
     pub queue_depth: usize,
-    /// This process keeps the file tidy: WAL checkpoints and the TRUNCATE
-    /// on close. `leadgate deliveries`, which
+    /// This process keeps the file tidy: WAL checkpoints, the TRUNCATE on
+    /// close and merging the contact index. `leadgate deliveries`, which
     /// opens the store beside a running gateway, turns it off so it never
     /// holds the log or the write lock longer than its own statements.
     pub maintenance: bool,
@@ -121,6 +123,7 @@ impl SqliteStore {
             path: options.path.display().to_string(),
             reason: format!("migration failed: {error}"),
         })?;
+        let contacts = contacts::ContactIndex::load(&write_conn, options.maintenance)?;
         let mut readers = Vec::with_capacity(options.read_connections.max(1));
         for _ in 0..options.read_connections.max(1) {
             readers.push(open_connection(&options.path, true)?);
@@ -132,7 +135,7 @@ impl SqliteStore {
         let maintenance = options.maintenance;
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || writer::run(write_conn, queue, max_batch, &writer_restart, maintenance))
+            .spawn(move || writer::run(write_conn, contacts, queue, max_batch, &writer_restart, maintenance))
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),

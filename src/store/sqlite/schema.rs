@@ -135,35 +135,6 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE lead_contacts;
     ALTER TABLE lead_contacts_bucketed RENAME TO lead_contacts;
     "#,
-    // 7: lead_contacts as a plain index written in each lead's own
-    // transaction, keyed by contact. Versions 2-6 merged it in bulk from an
-    // in-memory tail; the leads after `contacts_merged_upto` had their
-    // contacts only in that tail, so they are read from the documents here.
-    r#"
-    CREATE TABLE lead_contacts_plain (
-        kind    TEXT    NOT NULL,
-        value   TEXT    NOT NULL,
-        lead_id INTEGER NOT NULL,
-        PRIMARY KEY (kind, value, lead_id)
-    ) WITHOUT ROWID;
-    INSERT INTO lead_contacts_plain (kind, value, lead_id)
-        SELECT kind, value, lead_id FROM lead_contacts ORDER BY kind, value, lead_id;
-    INSERT OR IGNORE INTO lead_contacts_plain (kind, value, lead_id)
-        SELECT 'phone', json_extract(point.value, '$.normalized'), leads.id
-        FROM leads, json_each(leads.doc, '$.phones') AS point
-        WHERE leads.id > COALESCE(
-                  (SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'), 0)
-          AND COALESCE(json_extract(point.value, '$.normalized'), '') <> '';
-    INSERT OR IGNORE INTO lead_contacts_plain (kind, value, lead_id)
-        SELECT 'email', json_extract(point.value, '$.normalized'), leads.id
-        FROM leads, json_each(leads.doc, '$.emails') AS point
-        WHERE leads.id > COALESCE(
-                  (SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'), 0)
-          AND COALESCE(json_extract(point.value, '$.normalized'), '') <> '';
-    DROP TABLE lead_contacts;
-    ALTER TABLE lead_contacts_plain RENAME TO lead_contacts;
-    DELETE FROM store_meta WHERE key = 'contacts_merged_upto';
-    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -290,62 +261,39 @@ mod tests {
         assert_eq!(foreign_keys, 0);
     }
 
-    fn contact_rows(conn: &Connection) -> Vec<(String, String, i64)> {
-        conn.prepare("SELECT kind, value, lead_id FROM lead_contacts")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    }
-
-    /// A version-5 store keeps every contact row through both rebuilds.
+    /// A version-5 store keeps every contact row, each in the bucket the
+    /// contact index computes for its lead.
     #[test]
-    fn contact_rows_survive_the_bucketed_layout() {
+    fn contact_rows_move_into_their_leads_buckets() {
         let conn = upgraded_from(
             5,
             "INSERT INTO lead_contacts VALUES ('phone', '+79001112233', 1),
                  ('phone', '+79001112233', 40000), ('email', 'anna@example.ru', 16384);",
         );
-        assert_eq!(
-            contact_rows(&conn),
-            [
-                ("email".into(), "anna@example.ru".into(), 16384),
-                ("phone".into(), "+79001112233".into(), 1),
-                ("phone".into(), "+79001112233".into(), 40000),
-            ]
-        );
-    }
-
-    /// A version-6 store had the contacts of its newest leads (after the
-    /// merge mark) only in the gateway's memory: the upgrade reads them from
-    /// the leads' documents, skipping points that normalise to nothing, and
-    /// drops the mark.
-    #[test]
-    fn contacts_of_unmerged_leads_are_read_from_their_documents() {
-        let conn = upgraded_from(
-            6,
-            r#"INSERT INTO leads (id, created_at, updated_at, stage, has_email, has_phone, doc)
-                 VALUES (1, 0, 0, 'new', 0, 1, '{}'),
-                        (2, 0, 0, 'new', 1, 1, '{"phones":[{"value":"8 900 111-22-33",
-                            "normalized":"+79001112233"},{"value":"-","normalized":""}],
-                          "emails":[{"value":"Anna@Example.ru","normalized":"anna@example.ru"}]}'),
-                        (3, 0, 0, 'new', 0, 0, '{"name":"no contacts"}');
-               INSERT INTO lead_contacts VALUES (0, 'phone', '+79001112233', 1);
-               UPDATE store_meta SET value = 1 WHERE key = 'contacts_merged_upto';"#,
-        );
-        assert_eq!(
-            contact_rows(&conn),
-            [
-                ("email".into(), "anna@example.ru".into(), 2),
-                ("phone".into(), "+79001112233".into(), 1),
-                ("phone".into(), "+79001112233".into(), 2),
-            ]
-        );
-        let marks: i64 = conn
-            .query_row("SELECT COUNT(*) FROM store_meta", [], |row| row.get(0))
+        let rows: Vec<(i64, String, String, i64)> = conn
+            .prepare("SELECT bucket, kind, value, lead_id FROM lead_contacts")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
-        assert_eq!(marks, 0);
+        let bucket = super::super::contacts::bucket_of;
+        assert_eq!(
+            rows,
+            [
+                (bucket(1), "phone".into(), "+79001112233".into(), 1),
+                (
+                    bucket(16384),
+                    "email".into(),
+                    "anna@example.ru".into(),
+                    16384
+                ),
+                (bucket(40000), "phone".into(), "+79001112233".into(), 40000),
+            ]
+        );
+        assert_eq!((bucket(1), bucket(16384), bucket(40000)), (0, 1, 2));
     }
 
     /// Deleting a lead touches no table but `leads` by itself: no cascade

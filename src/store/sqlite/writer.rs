@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use chrono::{DateTime, Utc};
 
-use super::contacts;
+use super::contacts::ContactIndex;
 use super::outbox;
 use super::read::{micros, read_lead};
 use crate::lead::{EmployeeId, Lead, LeadId};
@@ -82,6 +82,7 @@ pub(super) enum WriteOp {
 
 pub(super) fn run(
     mut conn: Connection,
+    mut contacts: ContactIndex,
     mut queue: mpsc::Receiver<WriteOp>,
     max_batch: usize,
     restart_wanted: &AtomicBool,
@@ -106,12 +107,19 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch);
+            commit_batch(&mut conn, &mut contacts, &mut batch);
         }
         // Updates and deletes are rare: each gets its own transaction, so
         // one that fails never touches the inserts around it.
         for change in changes.drain(..) {
-            apply_change(&mut conn, change);
+            apply_change(&mut conn, &mut contacts, change);
+        }
+        if closing.is_some() {
+            // The next open then has no tail to rebuild; should this fail,
+            // it rebuilds it from the leads instead.
+            if let Err(error) = contacts.merge_all(&mut conn) {
+                tracing::warn!(%error, "contact index merge on close failed");
+            }
         }
         if restart_wanted.swap(false, Ordering::Relaxed) {
             // The checkpoint thread has copied most of the log already but
@@ -209,12 +217,16 @@ fn fail_all<T>(
     }
 }
 
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
+fn commit_batch(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    batch: &mut Vec<PendingInsert>,
+) {
     // Fast path: the whole batch in one transaction without savepoints
     // (savepoints copy every touched page to a sub-journal). If any write
     // fails, everything is rolled back and the batch is redone with one
     // savepoint per write, so only the bad write fails.
-    match write_batch(conn, batch, false) {
+    match write_batch(conn, contacts, batch, false) {
         Ok(outcomes) => return answer(batch, outcomes),
         Err(error) => {
             tracing::warn!(%error, "batch failed; retrying each write on its own");
@@ -223,7 +235,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
             }
         }
     }
-    match write_batch(conn, batch, true) {
+    match write_batch(conn, contacts, batch, true) {
         Ok(outcomes) => answer(batch, outcomes),
         Err(error) => fail_all(batch.drain(..).map(|pending| pending.reply), &error),
     }
@@ -233,6 +245,22 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<PendingInsert>) {
 /// the already-stored lead with the same origin, or that write's own error.
 fn write_batch(
     conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    batch: &mut [PendingInsert],
+    isolate: bool,
+) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
+    contacts.discard_staged();
+    let result = write_batch_in(conn, contacts, batch, isolate);
+    match &result {
+        Ok(_) => contacts.commit_staged(),
+        Err(_) => contacts.discard_staged(),
+    }
+    result
+}
+
+fn write_batch_in(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
     batch: &mut [PendingInsert],
     isolate: bool,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
@@ -244,12 +272,13 @@ fn write_batch(
         let forward_to = &pending.forward_to;
         let outcome = if isolate {
             in_savepoint(&tx, |tx| {
-                insert_lead(tx, lead, &pending.assignment, forward_to, now)
+                insert_lead(tx, contacts, lead, &pending.assignment, forward_to, now)
             })
         } else {
             // Dropping `tx` on the way out rolls the whole batch back.
             Ok(insert_lead(
                 &tx,
+                contacts,
                 lead,
                 &pending.assignment,
                 forward_to,
@@ -258,6 +287,7 @@ fn write_batch(
         };
         outcomes.push(outcome);
     }
+    contacts.write_merge_slice(&tx)?;
     // Nobody hears success before the commit (and its fsync) has returned.
     tx.commit()?;
     Ok(outcomes)
@@ -313,6 +343,7 @@ fn in_savepoint<T>(
 
 fn insert_lead(
     tx: &Transaction<'_>,
+    contacts: &mut ContactIndex,
     lead: &mut Lead,
     assignment: &Assignment,
     forward_to: &[String],
@@ -334,7 +365,7 @@ fn insert_lead(
     let mut assigned_by_contact = false;
     if lead.assigned_to.is_none() {
         if assignment.by_earlier_contact {
-            if let Some(assignee) = contacts::latest_assignee(tx, lead, &assignment.eligible)? {
+            if let Some(assignee) = contacts.latest_assignee(tx, lead, &assignment.eligible)? {
                 lead.assigned_to = Some(assignee);
                 assigned_by_contact = true;
                 if let Some(stage) = assignment.stage_when_found {
@@ -357,7 +388,7 @@ fn insert_lead(
     let id = tx.last_insert_rowid();
     lead.id = Some(id);
     outbox::enqueue(tx, id, forward_to, now)?;
-    contacts::insert_rows(tx, lead)?;
+    contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
     })
@@ -427,13 +458,26 @@ impl<'a> Columns<'a> {
     }
 }
 
-fn apply_change(conn: &mut Connection, op: WriteOp) {
+fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp) {
     match op {
         WriteOp::Update { id, change, reply } => {
-            let _ = reply.send(update_lead(conn, id, change));
+            contacts.discard_staged();
+            let result = update_lead(conn, contacts, id, change);
+            match &result {
+                Ok(Some(_)) => {
+                    contacts.forget(id);
+                    contacts.commit_staged();
+                }
+                _ => contacts.discard_staged(),
+            }
+            let _ = reply.send(result);
         }
         WriteOp::Delete { id, reply } => {
-            let _ = reply.send(delete_lead(conn, id));
+            let result = delete_lead(conn, contacts, id);
+            if let Ok(true) = result {
+                contacts.forget(id);
+            }
+            let _ = reply.send(result);
         }
         WriteOp::PutSession {
             digest,
@@ -507,6 +551,7 @@ fn stored_doc(tx: &Transaction<'_>, id: LeadId) -> Result<Option<String>, StoreE
 
 fn update_lead(
     conn: &mut Connection,
+    contacts: &mut ContactIndex,
     id: LeadId,
     change: LeadChange,
 ) -> Result<Option<Lead>, StoreError> {
@@ -515,9 +560,9 @@ fn update_lead(
         return Ok(None);
     };
     let mut lead = read_lead(id, &doc)?;
-    // The rows of the contacts it had go and those it has now are written,
-    // so a corrected phone no longer leads to this lead's assignee.
-    contacts::delete_rows(&tx, &lead)?;
+    // The rows of the contacts it had go; `record_update` writes those it
+    // has now, so a corrected phone no longer leads to this lead's assignee.
+    contacts.delete_rows(&tx, &lead)?;
     let before_update = lead.updated_at;
     change(&mut lead)?;
     lead.id = Some(id);
@@ -537,12 +582,16 @@ fn update_lead(
     )?
     .execute(&bound[..])?;
     drop(columns);
-    contacts::insert_rows(&tx, &lead)?;
+    contacts.record_update(&tx, &lead)?;
     tx.commit()?;
     Ok(Some(lead))
 }
 
-fn delete_lead(conn: &mut Connection, id: LeadId) -> Result<bool, StoreError> {
+fn delete_lead(
+    conn: &mut Connection,
+    contacts: &ContactIndex,
+    id: LeadId,
+) -> Result<bool, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let Some(doc) = stored_doc(&tx, id)? else {
         return Ok(false);
@@ -552,7 +601,7 @@ fn delete_lead(conn: &mut Connection, id: LeadId) -> Result<bool, StoreError> {
     // Otherwise the rows are exactly the document's contacts: an update
     // swaps them along with the document.
     if let Ok(lead) = read_lead(id, &doc) {
-        contacts::delete_rows(&tx, &lead)?;
+        contacts.delete_rows(&tx, &lead)?;
     }
     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;

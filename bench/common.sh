@@ -35,7 +35,7 @@ login = "bench@example.ru"
 TOML
 }
 
-# The Bitrix24 webhook examples/loadgen.rs calls, for the same employee.
+# The Bitrix24 webhook bench/loadgen.rs calls, for the same employee.
 bitrix24_section() {
   cat <<TOML
 [[bitrix24.webhooks]]

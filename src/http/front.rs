@@ -6,7 +6,7 @@
 //! One service around the whole router rather than tower-http layers inside
 //! it: axum boxes every route again for each `Router::layer` and clones the
 //! boxes for every request. This and the one-layer dialect guard made
-//! durable adds 6.5% faster (BENCHMARKS.md, 2026-11-27).
+//! durable adds 6.5% faster.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -28,8 +28,7 @@ pub enum Failure {
 /// One layer does both: every `Router::layer` boxes each route again and
 /// axum clones that box per request. As two layers (a `from_fn` timeout and
 /// tower-http's panic catch) next to three shared ones they cost up to ~11%
-/// of durable adds; this layer and `Front` won back 6.5% (BENCHMARKS.md,
-/// 2026-11-27).
+/// of durable adds; this layer and `Front` won back 6.5%.
 pub fn guarded<A>(router: Router, timeout: Duration, answer: A) -> Router
 where
     A: Fn(Failure) -> Response + Clone + Send + Sync + 'static,

@@ -9,7 +9,7 @@
 //! work stealing, the wake-ups between its workers and the one timer wheel
 //! they both lock cost more than a lead's own handling. With connections
 //! pinned, durable SalesMan adds at 64 connections got 10-15% faster
-//! (BENCHMARKS.md, 2026-11-27, fourth session). The trade: a busy
+//! (BENCHMARKS.md, "Levers tried"). The trade: a busy
 //! connection cannot move to an idle core, so each new connection goes to
 //! the runtime serving the fewest.
 

@@ -1,10 +1,10 @@
 //! `leadgate translate --from DIALECT --to DIALECT`: reads one request in a
 //! dialect (or a canonical lead as JSON) and prints the request the
 //! gateway would send to a target of the other kind, so an integration team
-//! can check a mapping offline. Decoding runs through the very dialect code
-//! the server uses (over a store that keeps nothing), encoding through the
-//! very forwarding clients, with the configured mapping files and, when the
-//! configuration has a target of that kind, its settings.
+//! can check a mapping offline. Decoding runs through the very decoders the
+//! server uses (they need no store), encoding through the very forwarding
+//! clients, with the configured mapping files and, when the configuration
+//! has a target of that kind, its settings.
 
 use std::sync::Arc;
 
@@ -12,19 +12,16 @@ use serde_json::{json, Value};
 use thiserror::Error;
 
 use crate::config::{ConfigProblem, Mappings, Settings, TargetKind, TargetSettings};
-use crate::core::{Core, Employees};
+use crate::core::Employees;
 use crate::dialect::bitrix24::client::Bitrix24Client;
-use crate::dialect::bitrix24::Bitrix24;
-use crate::dialect::livetex::client::LivetexClient;
-use crate::dialect::livetex::Livetex;
+use crate::dialect::bitrix24::codec::Codec;
+use crate::dialect::livetex::{self, client::LivetexClient};
 use crate::dialect::salesman::client::SalesmanClient;
-use crate::dialect::uis::client::UisClient;
-use crate::dialect::uis::Uis;
+use crate::dialect::uis::{self, client::UisClient};
 use crate::forward::webhook::{Webhook, SIGNATURE_HEADER};
 use crate::http::{Args, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, Lead, Role, ValidationRules};
-use crate::store::offline::OfflineStore;
 
 pub const SOURCES: &[&str] = &["salesman", "bitrix24", "livetex", "uis", "canonical"];
 pub const TARGETS: &[&str] = &[
@@ -146,11 +143,8 @@ fn decode(
         max_field_chars: settings.leads.max_field_chars,
         require_contact: false,
     };
-    let core = Arc::new(Core::new(
-        Arc::new(OfflineStore),
-        Employees::new(settings.employees.clone()),
-    ));
-    let limit = settings.server.body_limit_bytes;
+    let employees = Arc::new(Employees::new(settings.employees.clone()));
+    let now = crate::lead::truncate_to_micros(chrono::Utc::now());
     match from {
         "canonical" => serde_json::from_slice::<Lead>(input)
             .map(|lead| vec![lead])
@@ -163,28 +157,13 @@ fn decode(
         }
         "bitrix24" => {
             let args = Args::from_params(&params(from, input)?);
-            let bitrix24 = Bitrix24::new(
-                core,
-                mappings.bitrix24.clone(),
-                &settings.bitrix24,
-                rules,
-                write_context,
-                limit,
-            );
-            bitrix24
+            Codec::new(mappings.bitrix24.clone(), write_context, employees)
                 .decode_add(&args)
                 .map(|lead| vec![lead])
                 .map_err(|error| input_error(from, error))
         }
         "livetex" => {
             let args = Args::from_params(&params(from, input)?);
-            let livetex = Livetex::new(
-                core,
-                mappings.livetex.clone(),
-                &settings.livetex,
-                write_context,
-                limit,
-            );
             let operator = Employee {
                 id: 0,
                 name: "translate".into(),
@@ -192,8 +171,8 @@ fn decode(
                 role: Role::Admin,
                 active: true,
             };
-            livetex
-                .decode_add(&args, &operator)
+            livetex::decoder(mappings.livetex.clone(), &settings.livetex, write_context)
+                .decode_add(&args, &operator, now)
                 .map(|lead| vec![lead])
                 .map_err(|error| input_error(from, format!("{error:?}")))
         }
@@ -210,14 +189,8 @@ fn decode(
                 Value::Object(_) => vec![items.clone()],
                 _ => return Err(input_error(from, "no offline_messages")),
             };
-            let uis = Uis::new(
-                core,
-                mappings.uis.clone(),
-                &settings.uis,
-                rules,
-                write_context,
-            );
-            uis.decode_offline_messages(&items)
+            uis::decoder(mappings.uis.clone(), rules, write_context)
+                .decode_offline_messages(&items, now)
                 .map_err(|error| input_error(from, format!("{error:?}")))
         }
     }

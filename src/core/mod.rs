@@ -84,7 +84,7 @@ pub struct EmployeeStats<'a> {
 pub struct Core {
     store: Arc<dyn LeadStore>,
     sessions: Arc<dyn SessionStore>,
-    employees: Employees,
+    employees: Arc<Employees>,
     routing: Routing,
     clock: Arc<dyn Clock>,
     forwarding: ForwardRules,
@@ -105,7 +105,7 @@ impl Core {
         Core {
             store,
             sessions,
-            employees,
+            employees: Arc::new(employees),
             routing: Routing::default(),
             clock: Arc::new(SystemClock),
             forwarding: ForwardRules::default(),
@@ -281,6 +281,11 @@ impl Core {
 
     pub fn employees(&self) -> &Employees {
         &self.employees
+    }
+
+    /// The directory itself, for the dialects' store-free codecs.
+    pub fn shared_employees(&self) -> Arc<Employees> {
+        self.employees.clone()
     }
 
     /// Validates, assigns and stores a lead. Returns only once it is durable.

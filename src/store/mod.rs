@@ -3,7 +3,8 @@
 //! imports by origin, and later locks and delivery claims); nothing of that is
 //! kept in process memory. The store knows nothing of HTTP or dialects.
 
-pub mod offline;
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod outbox;
 pub mod sqlite;
 

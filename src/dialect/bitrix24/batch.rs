@@ -52,7 +52,7 @@ pub async fn run(
     let mut totals: IndexMap<String, Value> = IndexMap::new();
     let mut nexts: IndexMap<String, Value> = IndexMap::new();
     let mut times: IndexMap<String, Value> = IndexMap::new();
-    let timezone = bitrix24.mapping.timezone;
+    let timezone = bitrix24.codec.mapping.timezone;
     let mut record =
         |key: String, outcome: Result<Output, Bitrix24Error>, timing: Timing| match outcome {
             Ok(output) => {

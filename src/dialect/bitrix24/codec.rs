@@ -3,13 +3,16 @@
 //! say: multifields (PHONE/EMAIL/WEB/IM as lists of {VALUE, VALUE_TYPE}),
 //! UF_CRM_* user fields (kept as custom fields) and IS_RETURN_CUSTOMER.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::error::Bitrix24Error;
-use super::Bitrix24;
-use crate::http::scalar_text;
-use crate::lead::path::FieldPath;
-use crate::lead::{ContactKind, ContactPoint, Lead};
+use crate::core::Employees;
+use crate::http::{scalar_text, Args};
+use crate::lead::path::{FieldPath, WriteContext};
+use crate::lead::{ContactKind, ContactPoint, EmployeeDirectory, Lead};
+use crate::mapping::{Mapping, ValueMap};
 
 /// Prefix of user fields; anything after it is the portal's own name.
 pub const USER_FIELD_PREFIX: &str = "UF_";
@@ -60,7 +63,87 @@ pub enum Mode {
     Update,
 }
 
-impl Bitrix24 {
+/// Lead ⇄ `fields` through the mapping file. It holds no store, so
+/// `leadgate translate` and tests decode with it alone.
+pub struct Codec {
+    pub(super) mapping: Arc<Mapping>,
+    pub(super) write_context: WriteContext,
+    employees: Arc<Employees>,
+    /// Multifield wire names (PHONE, EMAIL, ...) with their contact list, in
+    /// result order.
+    pub(super) multifields: Vec<(String, FieldPath)>,
+    /// Fields kept whole as custom values (LINK) that no result column
+    /// shows: (wire name, custom name). Written only when present.
+    pub(super) kept_whole: Vec<(String, String)>,
+}
+
+impl Codec {
+    pub fn new(
+        mapping: Arc<Mapping>,
+        write_context: WriteContext,
+        employees: Arc<Employees>,
+    ) -> Codec {
+        let mut multifields: Vec<(String, FieldPath)> = mapping
+            .fields()
+            .filter(|(_, path)| CONTACT_LISTS.contains(path))
+            .map(|(name, path)| (name.to_owned(), path.clone()))
+            .collect();
+        multifields.sort_by_key(|(name, path)| {
+            (
+                CONTACT_LISTS.iter().position(|list| list == path),
+                name.clone(),
+            )
+        });
+        let shown: Vec<&str> = mapping
+            .record("lead")
+            .map(|record| record.column_names().collect())
+            .unwrap_or_default();
+        let mut kept_whole: Vec<(String, String)> = mapping
+            .fields()
+            .filter(|(name, _)| !shown.contains(name))
+            .filter_map(|(name, path)| match path {
+                FieldPath::Custom(custom) => Some((name.to_owned(), custom.clone())),
+                _ => None,
+            })
+            .collect();
+        kept_whole.sort();
+        Codec {
+            mapping,
+            write_context,
+            employees,
+            multifields,
+            kept_whole,
+        }
+    }
+
+    fn value_types(&self) -> Option<&ValueMap> {
+        self.mapping.value_map("value_type")
+    }
+
+    /// The lead a `crm.lead.add` call describes, not yet stored.
+    pub fn decode_add(&self, args: &Args) -> Result<Lead, Bitrix24Error> {
+        let empty = Map::new();
+        let fields = match args.get("fields") {
+            Some(Value::Object(fields)) => fields,
+            None | Some(Value::String(_)) => &empty,
+            Some(_) => {
+                return Err(Bitrix24Error::BadArgument(
+                    "fields must be an object".into(),
+                ))
+            }
+        };
+        let mut lead = Lead::new(chrono::Utc::now());
+        self.decode_fields(fields, &mut lead, Mode::Add)?;
+        if let Some(id) = lead.assigned_to {
+            if self.employees.by_id(id).is_none() {
+                return Err(Bitrix24Error::Invalid(format!(
+                    "Field ASSIGNED_BY_ID: user {id} not found"
+                )));
+            }
+        }
+        Ok(lead)
+    }
+
     /// Writes `fields` into `lead`.
     pub fn decode_fields(
         &self,
@@ -250,7 +333,7 @@ impl Bitrix24 {
         let Some(record) = self.mapping.record("lead") else {
             return Map::new();
         };
-        let mut object = record.encode(&self.mapping, lead, self.core.employees());
+        let mut object = record.encode(&self.mapping, lead, self.employees.as_ref());
         if object.contains_key(RETURN_CUSTOMER) {
             let returning = lead.company_id.is_some() || !lead.contact_ids.is_empty();
             object.insert(

@@ -46,10 +46,11 @@ impl Bitrix24 {
         if name.starts_with(USER_FIELD_PREFIX) {
             return Some(FieldPath::Custom(name.to_owned()));
         }
-        if let Some((path, _)) = self.mapping.field(name) {
+        if let Some((path, _)) = self.codec.mapping.field(name) {
             return Some(path.clone());
         }
-        self.mapping
+        self.codec
+            .mapping
             .record("lead")
             .and_then(|record| record.column_path(name))
             .cloned()
@@ -165,11 +166,16 @@ impl Bitrix24 {
             }
             FieldPath::Phones => Operand::Text(normalize_phone(
                 text,
-                &self.write_context.default_country_code,
+                &self.codec.write_context.default_country_code,
             )),
             FieldPath::Emails => Operand::Text(text.to_lowercase()),
             path if CONTACT_LISTS.contains(path) => Operand::Text(text.to_owned()),
-            _ => match self.mapping.field(name).and_then(|(_, values)| values) {
+            _ => match self
+                .codec
+                .mapping
+                .field(name)
+                .and_then(|(_, values)| values)
+            {
                 // STATUS_ID=NEW: compare the canonical stage.
                 Some(values) => match values.to_canonical(text) {
                     Some(canonical) => Operand::Text(canonical.to_owned()),
@@ -202,7 +208,8 @@ impl Bitrix24 {
                 .find_map(|format| NaiveDate::parse_from_str(text, format).ok())
                 .map(|date| date.and_time(chrono::NaiveTime::MIN))
         })?;
-        self.mapping
+        self.codec
+            .mapping
             .timezone
             .from_local_datetime(&naive)
             .single()

@@ -12,5 +12,5 @@ pub async fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Err
         .get(id)
         .await?
         .ok_or(Bitrix24Error::NotFound)?;
-    Ok(Output::of(Value::Object(bitrix24.encode_lead(&lead))))
+    Ok(Output::of(Value::Object(bitrix24.codec.encode_lead(&lead))))
 }

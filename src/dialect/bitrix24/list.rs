@@ -49,8 +49,16 @@ impl Selection {
     fn apply(&self, bitrix24: &Bitrix24, full: Map<String, Value>) -> Map<String, Value> {
         // Lists (multifields, LINK) come only when named, as on a portal.
         let multifield = |name: &str| {
-            bitrix24.multifields.iter().any(|(multi, _)| multi == name)
-                || bitrix24.kept_whole.iter().any(|(kept, _)| kept == name)
+            bitrix24
+                .codec
+                .multifields
+                .iter()
+                .any(|(multi, _)| multi == name)
+                || bitrix24
+                    .codec
+                    .kept_whole
+                    .iter()
+                    .any(|(kept, _)| kept == name)
         };
         full.into_iter()
             .filter(|(name, _)| {
@@ -87,7 +95,7 @@ pub async fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Err
     let leads: Vec<Value> = page
         .leads
         .iter()
-        .map(|lead| Value::Object(selection.apply(bitrix24, bitrix24.encode_lead(lead))))
+        .map(|lead| Value::Object(selection.apply(bitrix24, bitrix24.codec.encode_lead(lead))))
         .collect();
     let next = page
         .total

@@ -12,7 +12,7 @@ mod add;
 mod auth;
 mod batch;
 pub mod client;
-mod codec;
+pub mod codec;
 mod delete;
 pub mod error;
 mod fields;
@@ -35,9 +35,9 @@ use serde_json::Value;
 
 use crate::core::Core;
 use crate::http::{guard, Failure, Limits, Params};
-use crate::lead::path::{FieldPath, WriteContext};
+use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
-use crate::mapping::{Mapping, ValueMap};
+use crate::mapping::Mapping;
 use settings::Bitrix24Settings;
 
 pub use crate::http::Args;
@@ -59,17 +59,11 @@ pub fn missing_in_mapping(mapping: &Mapping) -> Vec<(String, String)> {
 /// Everything the methods need, built once at start-up.
 pub struct Bitrix24 {
     core: Arc<Core>,
-    mapping: std::sync::Arc<Mapping>,
+    /// Lead ⇄ `fields`; owns the mapping.
+    codec: codec::Codec,
     credentials: auth::Credentials,
     default_assignee: Option<EmployeeId>,
     rules: ValidationRules,
-    write_context: WriteContext,
-    /// Multifield wire names (PHONE, EMAIL, ...) with their contact list, in
-    /// result order.
-    multifields: Vec<(String, FieldPath)>,
-    /// Fields kept whole as custom values (LINK) that no result column
-    /// shows: (wire name, custom name). Written only when present.
-    kept_whole: Vec<(String, String)>,
     /// The `crm.lead.fields` answer.
     field_descriptions: Value,
     limiter: Option<limit::Limiter>,
@@ -121,43 +115,17 @@ impl Bitrix24 {
             .as_deref()
             .and_then(|login| core.employees().by_login(login))
             .map(|employee| employee.id);
-        let mut multifields: Vec<(String, FieldPath)> = mapping
-            .fields()
-            .filter(|(_, path)| codec::CONTACT_LISTS.contains(path))
-            .map(|(name, path)| (name.to_owned(), path.clone()))
-            .collect();
-        multifields.sort_by_key(|(name, path)| {
-            (
-                codec::CONTACT_LISTS.iter().position(|list| list == path),
-                name.clone(),
-            )
-        });
-        let shown: Vec<&str> = mapping
-            .record("lead")
-            .map(|record| record.column_names().collect())
-            .unwrap_or_default();
-        let mut kept_whole: Vec<(String, String)> = mapping
-            .fields()
-            .filter(|(name, _)| !shown.contains(name))
-            .filter_map(|(name, path)| match path {
-                FieldPath::Custom(custom) => Some((name.to_owned(), custom.clone())),
-                _ => None,
-            })
-            .collect();
-        kept_whole.sort();
-        let field_descriptions = fields::describe(&mapping, &multifields);
+        let codec = codec::Codec::new(mapping, write_context, core.shared_employees());
+        let field_descriptions = fields::describe(&codec.mapping, &codec.multifields);
         Bitrix24 {
             credentials: auth::Credentials::new(&settings.webhooks, &settings.tokens),
             default_assignee,
             rules,
-            write_context,
-            multifields,
-            kept_whole,
             field_descriptions,
             limiter: settings.rate_limit.as_ref().map(limit::Limiter::new),
             body_limit,
             core,
-            mapping,
+            codec,
         }
     }
 
@@ -165,10 +133,6 @@ impl Bitrix24 {
         use crate::lead::EmployeeDirectory;
         self.default_assignee
             .and_then(|id| self.core.employees().by_id(id))
-    }
-
-    fn value_types(&self) -> Option<&ValueMap> {
-        self.mapping.value_map("value_type")
     }
 
     /// Runs one method for `caller`. `in_batch` refuses a nested batch.
@@ -232,7 +196,7 @@ async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Resp
     match serve(&bitrix24, request).await {
         Ok(output) => reply::json(
             http::StatusCode::OK,
-            &output.envelope(timing.block(bitrix24.mapping.timezone)),
+            &output.envelope(timing.block(bitrix24.codec.mapping.timezone)),
         ),
         Err(error) => {
             tracing::debug!(code = error.code(), "bitrix24 error: {error}");

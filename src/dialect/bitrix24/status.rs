@@ -21,11 +21,11 @@ pub fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Error> {
         }),
         _ => false,
     };
-    let semantics = bitrix24.mapping.value_map("semantics");
+    let semantics = bitrix24.codec.mapping.value_map("semantics");
     let mut entries = Vec::new();
     let mut next_id = 1;
     for (entity, map_name) in DIRECTORIES {
-        let Some(map) = bitrix24.mapping.value_map(map_name) else {
+        let Some(map) = bitrix24.codec.mapping.value_map(map_name) else {
             continue;
         };
         let included = wanted

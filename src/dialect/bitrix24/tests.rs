@@ -175,6 +175,7 @@ mod encodings_agree {
             .and_then(Value::as_object)
             .unwrap_or(&empty);
         bitrix24
+            .codec
             .decode_fields(fields, &mut lead, Mode::Add)
             .map_err(|error| error.to_string())?;
         Ok(lead)

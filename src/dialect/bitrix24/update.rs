@@ -31,7 +31,7 @@ pub async fn run(bitrix24: &Arc<Bitrix24>, args: &Args) -> Result<Output, Bitrix
         let refused = Arc::clone(&refused);
         move |lead: &mut Lead| {
             let before = lead.assigned_to;
-            let mut result = bitrix24.decode_fields(&fields, lead, Mode::Update);
+            let mut result = bitrix24.codec.decode_fields(&fields, lead, Mode::Update);
             if let Some(assignee) = lead.assigned_to.filter(|id| Some(*id) != before) {
                 if bitrix24.core.employees().by_id(assignee).is_none() {
                     result = Err(Bitrix24Error::Invalid(format!(

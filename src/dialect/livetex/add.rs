@@ -4,17 +4,37 @@
 //! characters, other strings at most 255. The lead gets `type=chat` and is
 //! created by, and assigned to, the calling employee, as in LiveTex.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::error::LivetexError;
 use super::{Livetex, Output};
 use crate::core::NewLead;
 use crate::http::{scalar_text, Args};
+use crate::lead::path::WriteContext;
 use crate::lead::{Employee, Lead, LeadKind};
+use crate::mapping::Mapping;
 
-impl Livetex {
-    /// The lead a `Leads.add` call describes for `caller`, not yet stored.
-    pub fn decode_add(&self, args: &Args, caller: &Employee) -> Result<Lead, LivetexError> {
+/// Decodes `Leads.add` through the mapping. It holds no store, so `leadgate
+/// translate` decodes with it alone.
+pub struct Decoder {
+    pub(super) mapping: Arc<Mapping>,
+    pub(super) write_context: WriteContext,
+    /// LiveTex refuses a lead without `conversation_id`; a deployment may not.
+    pub(super) require_conversation: bool,
+}
+
+impl Decoder {
+    /// The lead a `Leads.add` call describes for `caller`, created `now`,
+    /// not yet stored.
+    pub fn decode_add(
+        &self,
+        args: &Args,
+        caller: &Employee,
+        now: DateTime<Utc>,
+    ) -> Result<Lead, LivetexError> {
         let mut required = vec!["name", "site_id"];
         if self.require_conversation {
             required.push("conversation_id");
@@ -62,7 +82,7 @@ impl Livetex {
                 pairs.push((name.to_owned(), value));
             }
         }
-        let mut lead = Lead::new(self.core.now());
+        let mut lead = Lead::new(now);
         self.mapping
             .decode_into(
                 &mut lead,
@@ -89,7 +109,9 @@ pub async fn run(
     args: &Args,
     caller: &Employee,
 ) -> Result<Output, LivetexError> {
-    let lead = livetex.decode_add(args, caller)?;
+    let lead = livetex
+        .decoder
+        .decode_add(args, caller, livetex.core.now())?;
     let new = NewLead {
         lead,
         requested_assignee: None,

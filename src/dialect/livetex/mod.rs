@@ -8,7 +8,7 @@
 //! `core::access`, once for every dialect. One module per method; `error` is
 //! the one place failures become LiveTex errors.
 
-mod add;
+pub mod add;
 mod auth;
 mod batch;
 pub mod client;
@@ -61,8 +61,8 @@ pub struct Livetex {
     mapping: std::sync::Arc<Mapping>,
     credentials: auth::Credentials,
     rules: ValidationRules,
-    write_context: WriteContext,
-    require_conversation: bool,
+    /// `Leads.add` → lead, without the store.
+    decoder: add::Decoder,
     body_limit: usize,
 }
 
@@ -158,6 +158,19 @@ fn lead_id(args: &Args) -> Result<LeadId, LivetexError> {
         .ok_or_else(|| LivetexError::invalid("id"))
 }
 
+/// The store-free decoder of `Leads.add` (what `leadgate translate` uses).
+pub fn decoder(
+    mapping: std::sync::Arc<Mapping>,
+    settings: &LivetexSettings,
+    write_context: WriteContext,
+) -> add::Decoder {
+    add::Decoder {
+        mapping,
+        write_context,
+        require_conversation: settings.require_conversation,
+    }
+}
+
 impl Livetex {
     pub fn new(
         core: Arc<Core>,
@@ -176,10 +189,9 @@ impl Livetex {
                 max_field_chars: MAX_STRING_CHARS,
                 ..ValidationRules::livetex()
             },
-            require_conversation: settings.require_conversation,
+            decoder: decoder(mapping.clone(), settings, write_context),
             core,
             mapping,
-            write_context,
             body_limit,
         }
     }
@@ -399,7 +411,10 @@ mod round_trip {
                 .append_pair("site_id", &site_id.to_string())
                 .append_pair("conversation_id", &conversation_id.to_string());
             let args = Args::from_params(&Params::from_query(&form.finish()).unwrap());
-            let lead = livetex.decode_add(&args, &caller()).unwrap();
+            let lead = livetex
+                .decoder
+                .decode_add(&args, &caller(), livetex.core.now())
+                .unwrap();
             let object = livetex.encode_lead(&lead, &caller());
             prop_assert_eq!(&object["name"], &Value::String(name));
             prop_assert_eq!(&object["email"], &Value::String(email));

@@ -18,7 +18,7 @@ mod limits;
 mod report;
 mod session;
 pub mod settings;
-mod upload;
+pub mod upload;
 
 use std::sync::Arc;
 
@@ -76,9 +76,26 @@ pub struct Uis {
     limits: limits::Limits,
     funnel_spec: engine::Spec,
     report_spec: engine::Spec,
+    /// `upload.offline_messages` items → leads, without the store.
+    decoder: upload::Decoder,
+    app_id: i64,
+}
+
+/// The store-free decoder of `upload.offline_messages` (what `leadgate
+/// translate` uses); UIS refuses an item without a phone or an e-mail.
+pub fn decoder(
+    mapping: std::sync::Arc<Mapping>,
     rules: ValidationRules,
     write_context: WriteContext,
-    app_id: i64,
+) -> upload::Decoder {
+    upload::Decoder {
+        mapping,
+        rules: ValidationRules {
+            require_contact: true,
+            ..rules
+        },
+        write_context,
+    }
 }
 
 impl Uis {
@@ -100,12 +117,8 @@ impl Uis {
             report_spec: report::spec(&mapping),
             app_id: settings.app_id,
             core,
+            decoder: decoder(mapping.clone(), rules, write_context),
             mapping,
-            rules: ValidationRules {
-                require_contact: true,
-                ..rules
-            },
-            write_context,
         }
     }
 
@@ -401,7 +414,11 @@ mod round_trip {
             let dir = tempfile::tempdir().unwrap();
             let uis = dialect(&dir);
             let item = json!({"name": name, "message": message, "phone": phone, "site_id": site_id, "form_name": form_name});
-            let lead = super::upload::decode(&uis, 0, &item).unwrap();
+            let lead = uis
+                .decoder
+                .decode_offline_messages(&[item], uis.core.now())
+                .unwrap()
+                .remove(0);
             let record = uis.mapping.record("report").unwrap();
             let row = record.encode(&uis.mapping, &lead, uis.core.employees());
             prop_assert_eq!(&row["visitor_name"], &Value::String(name));

@@ -4,126 +4,163 @@
 //! without storing half of it; `ext_id` makes an item idempotent (the stored
 //! lead's id comes back on a retry). Result: one `{"id"}` per item, in order.
 
-use chrono::{NaiveDateTime, TimeZone, Utc};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
 use super::error::UisError;
 use super::Uis;
 use crate::core::NewLead;
 use crate::http::scalar_text;
-use crate::lead::{Employee, Lead, Origin};
+use crate::lead::path::WriteContext;
+use crate::lead::{Employee, Lead, Origin, ValidationRules};
+use crate::mapping::Mapping;
 
 pub const MAX_ITEMS: usize = 50;
 
 /// Item keys this method takes besides the mapping's fields.
 const CONTROL: &[&str] = &["date_time", "ext_id", "user_fields"];
 
-pub(super) fn decode(uis: &Uis, index: usize, item: &Value) -> Result<Lead, UisError> {
-    let at = |name: &str| format!("offline_messages[{index}].{name}");
-    let Value::Object(item) = item else {
-        return Err(UisError::data_type(
-            &format!("offline_messages[{index}]"),
-            Some(item),
-        ));
-    };
-    for (name, value) in item {
-        if !CONTROL.contains(&name.as_str()) && uis.mapping.field(name).is_none() {
-            return Err(UisError::unexpected(&at(name), Some(value)));
-        }
+/// Decodes `offline_messages` items through the mapping. It holds no store,
+/// so `leadgate translate` decodes with it alone.
+pub struct Decoder {
+    pub(super) mapping: Arc<Mapping>,
+    pub(super) rules: ValidationRules,
+    pub(super) write_context: WriteContext,
+}
+
+impl Decoder {
+    /// The leads an `offline_messages` list describes, checked item by item
+    /// as the method checks them, not stored.
+    pub fn decode_offline_messages(
+        &self,
+        items: &[Value],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Lead>, UisError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| self.decode_item(index, item, now))
+            .collect()
     }
-    let now = uis.core.now();
-    let created = match item.get("date_time") {
-        None | Some(Value::Null) => now,
-        Some(value) => {
-            let invalid = || {
-                let mut error = UisError::invalid_value(&at("date_time"), Some(value));
-                error.mnemonic = "invalid_date_time";
-                error
-            };
-            let text = value.as_str().ok_or_else(invalid)?;
-            let naive = NaiveDateTime::parse_from_str(text, &uis.mapping.datetime_format)
-                .map_err(|_| invalid())?;
-            let time = uis
-                .mapping
-                .timezone
-                .from_local_datetime(&naive)
-                .single()
-                .ok_or_else(invalid)?
-                .with_timezone(&Utc);
-            if time > now {
-                return Err(invalid());
+
+    /// One item of the list, checked as the method checks it; `now` is when
+    /// an item without `date_time` was created.
+    fn decode_item(
+        &self,
+        index: usize,
+        item: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Lead, UisError> {
+        let at = |name: &str| format!("offline_messages[{index}].{name}");
+        let Value::Object(item) = item else {
+            return Err(UisError::data_type(
+                &format!("offline_messages[{index}]"),
+                Some(item),
+            ));
+        };
+        for (name, value) in item {
+            if !CONTROL.contains(&name.as_str()) && self.mapping.field(name).is_none() {
+                return Err(UisError::unexpected(&at(name), Some(value)));
             }
-            crate::lead::truncate_to_micros(time)
         }
-    };
-    let present = |name: &str| {
-        item.get(name)
+        let created = match item.get("date_time") {
+            None | Some(Value::Null) => now,
+            Some(value) => {
+                let invalid = || {
+                    let mut error = UisError::invalid_value(&at("date_time"), Some(value));
+                    error.mnemonic = "invalid_date_time";
+                    error
+                };
+                let text = value.as_str().ok_or_else(invalid)?;
+                let naive = NaiveDateTime::parse_from_str(text, &self.mapping.datetime_format)
+                    .map_err(|_| invalid())?;
+                let time = self
+                    .mapping
+                    .timezone
+                    .from_local_datetime(&naive)
+                    .single()
+                    .ok_or_else(invalid)?
+                    .with_timezone(&Utc);
+                if time > now {
+                    return Err(invalid());
+                }
+                crate::lead::truncate_to_micros(time)
+            }
+        };
+        let present = |name: &str| {
+            item.get(name)
+                .and_then(scalar_text)
+                .is_some_and(|text| !text.trim().is_empty())
+        };
+        if !present("phone") && !present("email") {
+            return Err(UisError::required(&at("phone")));
+        }
+        if !present("visitor_session_id") && !present("campaign_id") && !present("site_id") {
+            return Err(UisError::required(&at("site_id")));
+        }
+        if item.get("campaign_id").and_then(Value::as_i64) == Some(-1) && !present("site_id") {
+            return Err(UisError::required(&at("site_id")));
+        }
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in item {
+            if CONTROL.contains(&name.as_str()) {
+                continue;
+            }
+            let text =
+                scalar_text(value).ok_or_else(|| UisError::data_type(&at(name), Some(value)))?;
+            pairs.push((name.clone(), text));
+        }
+        let mut lead = Lead::new(created);
+        self.mapping
+            .decode_into(
+                &mut lead,
+                pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+                &[],
+                &self.write_context,
+            )
+            .map_err(|error| {
+                UisError::invalid_value(&at(error.wire_field()), item.get(error.wire_field()))
+            })?;
+        // Custom fields keep the JSON type they were sent with (campaign_id 3
+        // reads back as 3, not "3").
+        for (name, value) in item {
+            if let Some((crate::lead::path::FieldPath::Custom(custom), _)) =
+                self.mapping.field(name)
+            {
+                if value.is_number() || value.is_boolean() {
+                    lead.custom.insert(custom.clone(), value.clone());
+                }
+            }
+        }
+        lead.updated_at = now;
+        if let Some(ext_id) = item
+            .get("ext_id")
             .and_then(scalar_text)
-            .is_some_and(|text| !text.trim().is_empty())
-    };
-    if !present("phone") && !present("email") {
-        return Err(UisError::required(&at("phone")));
-    }
-    if !present("visitor_session_id") && !present("campaign_id") && !present("site_id") {
-        return Err(UisError::required(&at("site_id")));
-    }
-    if item.get("campaign_id").and_then(Value::as_i64) == Some(-1) && !present("site_id") {
-        return Err(UisError::required(&at("site_id")));
-    }
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for (name, value) in item {
-        if CONTROL.contains(&name.as_str()) {
-            continue;
+            .filter(|text| !text.is_empty())
+        {
+            lead.origin = Some(Origin {
+                system: "uis".into(),
+                external_id: ext_id,
+            });
         }
-        let text = scalar_text(value).ok_or_else(|| UisError::data_type(&at(name), Some(value)))?;
-        pairs.push((name.clone(), text));
-    }
-    let mut lead = Lead::new(created);
-    uis.mapping
-        .decode_into(
-            &mut lead,
-            pairs
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-            &[],
-            &uis.write_context,
-        )
-        .map_err(|error| {
-            UisError::invalid_value(&at(error.wire_field()), item.get(error.wire_field()))
-        })?;
-    // Custom fields keep the JSON type they were sent with (campaign_id 3
-    // reads back as 3, not "3").
-    for (name, value) in item {
-        if let Some((crate::lead::path::FieldPath::Custom(custom), _)) = uis.mapping.field(name) {
-            if value.is_number() || value.is_boolean() {
-                lead.custom.insert(custom.clone(), value.clone());
+        if let Some(fields) = item.get("user_fields") {
+            if !fields.is_array() {
+                return Err(UisError::data_type(&at("user_fields"), Some(fields)));
             }
+            lead.custom.insert("user_fields".into(), fields.clone());
         }
+        self.rules.check(&lead).map_err(|error| {
+            UisError::invalid_value(
+                &at(self.mapping.wire_name(error.field().unwrap_or("name"))),
+                None,
+            )
+        })?;
+        Ok(lead)
     }
-    lead.updated_at = now;
-    if let Some(ext_id) = item
-        .get("ext_id")
-        .and_then(scalar_text)
-        .filter(|text| !text.is_empty())
-    {
-        lead.origin = Some(Origin {
-            system: "uis".into(),
-            external_id: ext_id,
-        });
-    }
-    if let Some(fields) = item.get("user_fields") {
-        if !fields.is_array() {
-            return Err(UisError::data_type(&at("user_fields"), Some(fields)));
-        }
-        lead.custom.insert("user_fields".into(), fields.clone());
-    }
-    uis.rules.check(&lead).map_err(|error| {
-        UisError::invalid_value(
-            &at(uis.mapping.wire_name(error.field().unwrap_or("name"))),
-            None,
-        )
-    })?;
-    Ok(lead)
 }
 
 pub async fn run(
@@ -148,11 +185,7 @@ pub async fn run(
     if items.len() > MAX_ITEMS {
         return Err(UisError::data_limit("offline_messages", MAX_ITEMS));
     }
-    let leads = items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| decode(uis, index, item))
-        .collect::<Result<Vec<_>, _>>()?;
+    let leads = uis.decoder.decode_offline_messages(items, uis.core.now())?;
     // Stored together: they share commits, and ids follow item order.
     let inserts = leads.into_iter().map(|lead| {
         uis.core.create_lead(
@@ -164,7 +197,7 @@ pub async fn run(
                 keep_stage: true,
                 received_via: "uis",
             },
-            &uis.rules,
+            &uis.decoder.rules,
         )
     });
     let mut data = Vec::with_capacity(items.len());
@@ -173,16 +206,4 @@ pub async fn run(
         data.push(json!({"id": inserted.lead.id}));
     }
     Ok(Value::Array(data))
-}
-
-impl Uis {
-    /// The leads an `offline_messages` list describes, checked item by item
-    /// as the method checks them, not stored (`leadgate translate`).
-    pub fn decode_offline_messages(&self, items: &[Value]) -> Result<Vec<Lead>, UisError> {
-        items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| decode(self, index, item))
-            .collect()
-    }
 }

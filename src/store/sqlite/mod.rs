@@ -135,7 +135,16 @@ impl SqliteStore {
         let maintenance = options.maintenance;
         let writer_thread = std::thread::Builder::new()
             .name("leadgate-sqlite-writer".into())
-            .spawn(move || writer::run(write_conn, contacts, queue, max_batch, &writer_restart, maintenance))
+            .spawn(move || {
+                writer::run(
+                    write_conn,
+                    contacts,
+                    queue,
+                    max_batch,
+                    &writer_restart,
+                    maintenance,
+                )
+            })
             .map_err(|error| StoreError::Open {
                 path: options.path.display().to_string(),
                 reason: format!("cannot start the writer thread: {error}"),

@@ -148,7 +148,7 @@ fn check(config: &std::path::Path) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    match settings.check() {
+    match leadgate::app::wiring::check(&settings) {
         Ok(_) => {
             println!("{}: ok", config.display());
             ExitCode::SUCCESS

@@ -56,6 +56,11 @@ impl<'a> Problems<'a> {
         });
     }
 
+    /// A problem found in another file (a mapping file names its own).
+    pub fn push(&mut self, problem: ConfigProblem) {
+        self.found.push(problem);
+    }
+
     /// The employee whose login is `login` (case-insensitive); a problem at
     /// `key` when there is none.
     pub fn employee(&mut self, key: &str, login: &str) -> Option<&'a Employee> {

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use leadgate::config::Settings;
-use leadgate::app::translate::{Translator, SOURCES, TARGETS};
+use leadgate::app::translate::Translator;
 use leadgate::dialect::salesman::client::read_reply;
 use libfuzzer_sys::fuzz_target;
 
@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     let Some(translator) = translator else {
         return;
     };
-    let from = SOURCES[selector as usize % SOURCES.len()];
-    let to = TARGETS[(selector as usize / SOURCES.len()) % TARGETS.len()];
+    let (sources, targets) = (translator.sources(), translator.targets());
+    let from = sources[selector as usize % sources.len()];
+    let to = targets[(selector as usize / sources.len()) % targets.len()];
     let _ = translator.translate(from, to, input, 1);
 });

@@ -1,4 +1,5 @@
-//! Wiring: settings → store → core → dialects → one router → server. Used by
+//! The running gateway: settings → store → core → every enabled dialect's
+//! routes → one router → server, and the forwarder beside it. Used by
 //! `leadgate serve` and by the end-to-end tests, which start the very same
 //! gateway on an ephemeral port.
 
@@ -10,10 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::config::{ConfigProblem, Settings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
-use crate::dialect::bitrix24::{self, Bitrix24};
-use crate::dialect::livetex::{self, Livetex};
-use crate::dialect::salesman::{self, Salesman};
-use crate::dialect::uis::{self, Uis};
+use crate::dialect::Serve;
 use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
@@ -67,10 +65,8 @@ impl Gateway {
         listener: Option<TcpListener>,
         clock: Arc<dyn Clock>,
     ) -> Result<Gateway, StartError> {
-        let mappings = settings.check().map_err(StartError::Config)?;
-        let target_workers =
-            super::targets::build(&settings.forwarding, &mappings, &settings.source)
-                .map_err(StartError::Config)?;
+        let wiring = super::wiring::check(settings).map_err(StartError::Config)?;
+        let target_workers = super::targets::build(&settings.forwarding, &wiring);
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
             None => None,
@@ -147,47 +143,18 @@ impl Gateway {
             );
             router = router.merge(gateway_http::admin::routes(deliveries, token));
         }
-        if settings.salesman.enabled {
-            let salesman = Arc::new(Salesman::new(
-                core.clone(),
-                mappings.salesman,
-                &settings.salesman,
-                rules.clone(),
-                write_context.clone(),
-                limits.body_limit_bytes,
-            ));
-            router = router.merge(salesman::routes(salesman, limits));
-        }
-        if settings.bitrix24.enabled {
-            let bitrix24 = Arc::new(Bitrix24::new(
-                core.clone(),
-                mappings.bitrix24,
-                &settings.bitrix24,
-                rules.clone(),
-                write_context.clone(),
-                limits.body_limit_bytes,
-            ));
-            router = router.merge(bitrix24::routes(bitrix24, limits));
-        }
-        if settings.livetex.enabled {
-            let livetex = Arc::new(Livetex::new(
-                core.clone(),
-                mappings.livetex,
-                &settings.livetex,
-                write_context.clone(),
-                limits.body_limit_bytes,
-            ));
-            router = router.merge(livetex::routes(livetex, limits));
-        }
-        if settings.uis.enabled {
-            let uis = Arc::new(Uis::new(
-                core.clone(),
-                mappings.uis,
-                &settings.uis,
-                rules.clone(),
-                write_context.clone(),
-            ));
-            router = router.merge(uis::routes(uis, limits));
+        for wired in wiring
+            .dialects
+            .iter()
+            .filter(|wired| wired.dialect.enabled())
+        {
+            router = router.merge(wired.dialect.routes(Serve {
+                core: core.clone(),
+                mapping: wired.mapping.clone(),
+                rules: rules.clone(),
+                write_context: write_context.clone(),
+                limits,
+            }));
         }
         let front = gateway_http::Front::new(router);
 

@@ -6,5 +6,6 @@
 pub mod gateway;
 pub mod targets;
 pub mod translate;
+pub mod wiring;
 
 pub use gateway::{Gateway, StartError};

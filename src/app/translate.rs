@@ -11,34 +11,23 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use crate::config::{ConfigProblem, Mappings, Settings, TargetKind, TargetSettings};
+use super::wiring::{self, Wiring};
+use crate::config::{ConfigProblem, Settings};
 use crate::core::Employees;
-use crate::dialect::bitrix24::client::Bitrix24Client;
-use crate::dialect::bitrix24::codec::Codec;
-use crate::dialect::livetex::{self, client::LivetexClient};
-use crate::dialect::salesman::client::SalesmanClient;
-use crate::dialect::uis::{self, client::UisClient};
-use crate::forward::webhook::{Webhook, SIGNATURE_HEADER};
-use crate::http::{Args, Params};
+use crate::dialect::Decode;
+use crate::forward::webhook::{self, Webhook, SIGNATURE_HEADER};
 use crate::lead::path::WriteContext;
-use crate::lead::{Employee, Lead, Role, ValidationRules};
+use crate::lead::{Lead, ValidationRules};
 
-pub const SOURCES: &[&str] = &["salesman", "bitrix24", "livetex", "uis", "canonical"];
-pub const TARGETS: &[&str] = &[
-    "salesman",
-    "bitrix24",
-    "livetex",
-    "uis",
-    "webhook",
-    "canonical",
-];
+/// Besides the dialects: a canonical lead as JSON, in or out.
+const CANONICAL: &str = "canonical";
 
 #[derive(Debug, Error)]
 pub enum TranslateError {
-    #[error("--from must be one of {}", SOURCES.join(", "))]
-    UnknownSource,
-    #[error("--to must be one of {}", TARGETS.join(", "))]
-    UnknownTarget,
+    #[error("--from must be one of {}", .0.join(", "))]
+    UnknownSource(Vec<&'static str>),
+    #[error("--to must be one of {}", .0.join(", "))]
+    UnknownTarget(Vec<&'static str>),
     #[error("the input is not a {dialect} request: {reason}")]
     Input { dialect: String, reason: String },
     #[error("the {0} request holds no lead")]
@@ -56,15 +45,29 @@ pub struct Preview {
 /// Mapping files compiled once, for any number of previews.
 pub struct Translator {
     settings: Settings,
-    mappings: Mappings,
+    wiring: Wiring,
 }
 
 impl Translator {
     pub fn new(settings: &Settings) -> Result<Translator, TranslateError> {
         Ok(Translator {
             settings: settings.clone(),
-            mappings: settings.mappings().map_err(TranslateError::Config)?,
+            wiring: wiring::build(settings).map_err(TranslateError::Config)?,
         })
+    }
+
+    /// What `--from` takes: every dialect, and a canonical lead.
+    pub fn sources(&self) -> Vec<&'static str> {
+        let mut sources = self.wiring.dialect_names();
+        sources.push(CANONICAL);
+        sources
+    }
+
+    /// What `--to` takes: every dialect, the webhook, and a canonical lead.
+    pub fn targets(&self) -> Vec<&'static str> {
+        let mut targets = self.wiring.dialect_names();
+        targets.extend([webhook::PROTOCOL.kind, CANONICAL]);
+        targets
     }
 
     pub fn translate(
@@ -74,13 +77,15 @@ impl Translator {
         input: &[u8],
         lead_id: i64,
     ) -> Result<Preview, TranslateError> {
-        if !SOURCES.contains(&from) {
-            return Err(TranslateError::UnknownSource);
+        let sources = self.sources();
+        if !sources.contains(&from) {
+            return Err(TranslateError::UnknownSource(sources));
         }
-        if !TARGETS.contains(&to) {
-            return Err(TranslateError::UnknownTarget);
+        let targets = self.targets();
+        if !targets.contains(&to) {
+            return Err(TranslateError::UnknownTarget(targets));
         }
-        let mut leads = decode(&self.settings, &self.mappings, from, input)?;
+        let mut leads = decode(&self.settings, &self.wiring, from, input)?;
         if leads.is_empty() {
             return Err(TranslateError::Empty(from.to_owned()));
         }
@@ -89,7 +94,7 @@ impl Translator {
         }
         let text = leads
             .iter()
-            .map(|lead| encode(&self.settings, &self.mappings, to, lead))
+            .map(|lead| encode(&self.settings, &self.wiring, to, lead))
             .collect::<Vec<_>>()
             .join("\n");
         Ok(Preview {
@@ -117,202 +122,67 @@ fn input_error(dialect: &str, reason: impl ToString) -> TranslateError {
     }
 }
 
-/// The request as parameters: a JSON body, or a query string / form body.
-fn params(dialect: &str, input: &[u8]) -> Result<Params, TranslateError> {
-    let trimmed = input.trim_ascii();
-    if trimmed.starts_with(b"{") {
-        Params::from_json(trimmed).map_err(|error| input_error(dialect, error))
-    } else {
-        let text = std::str::from_utf8(trimmed).map_err(|error| input_error(dialect, error))?;
-        Params::from_query(text.trim_start_matches('?'))
-            .map_err(|error| input_error(dialect, error))
-    }
-}
-
 fn decode(
     settings: &Settings,
-    mappings: &Mappings,
+    wiring: &Wiring,
     from: &str,
     input: &[u8],
 ) -> Result<Vec<Lead>, TranslateError> {
-    let write_context = WriteContext {
-        default_country_code: settings.leads.phone_default_country.clone(),
-    };
-    let rules = ValidationRules {
-        max_text_chars: settings.leads.max_text_chars,
-        max_field_chars: settings.leads.max_field_chars,
-        require_contact: false,
-    };
-    let employees = Arc::new(Employees::new(settings.employees.clone()));
-    let now = crate::lead::truncate_to_micros(chrono::Utc::now());
-    match from {
-        "canonical" => serde_json::from_slice::<Lead>(input)
+    if from == CANONICAL {
+        return serde_json::from_slice::<Lead>(input)
             .map(|lead| vec![lead])
-            .map_err(|error| input_error(from, error)),
-        "salesman" => {
-            let params = params(from, input)?;
-            crate::dialect::salesman::add::decode(&mappings.salesman, &params, &write_context)
-                .map(|lead| vec![lead])
-                .map_err(|error| input_error(from, error.envelope()))
-        }
-        "bitrix24" => {
-            let args = Args::from_params(&params(from, input)?);
-            Codec::new(mappings.bitrix24.clone(), write_context, employees)
-                .decode_add(&args)
-                .map(|lead| vec![lead])
-                .map_err(|error| input_error(from, error))
-        }
-        "livetex" => {
-            let args = Args::from_params(&params(from, input)?);
-            let operator = Employee {
-                id: 0,
-                name: "translate".into(),
-                login: "translate".into(),
-                role: Role::Admin,
-                active: true,
-            };
-            livetex::decoder(mappings.livetex.clone(), &settings.livetex, write_context)
-                .decode_add(&args, &operator, now)
-                .map(|lead| vec![lead])
-                .map_err(|error| input_error(from, format!("{error:?}")))
-        }
-        _ => {
-            // A whole JSON-RPC request, its params, or the item list.
-            let request: Value =
-                serde_json::from_slice(input).map_err(|error| input_error(from, error))?;
-            let items = request
-                .pointer("/params/offline_messages")
-                .or_else(|| request.get("offline_messages"))
-                .unwrap_or(&request);
-            let items = match items {
-                Value::Array(items) => items.clone(),
-                Value::Object(_) => vec![items.clone()],
-                _ => return Err(input_error(from, "no offline_messages")),
-            };
-            uis::decoder(mappings.uis.clone(), rules, write_context)
-                .decode_offline_messages(&items, now)
-                .map_err(|error| input_error(from, format!("{error:?}")))
-        }
+            .map_err(|error| input_error(from, error));
     }
-}
-
-/// The configured target of this kind, or one with placeholder credentials.
-fn target(settings: &Settings, kind: TargetKind, url: &str) -> TargetSettings {
-    settings
-        .forwarding
-        .targets
-        .iter()
-        .find(|target| target.kind == kind)
-        .cloned()
-        .unwrap_or_else(|| TargetSettings {
-            name: kind.as_str().into(),
-            kind,
-            url: url.into(),
-            login: Some("<login>".into()),
-            apikey: Some("<apikey>".into()),
-            password: Some("<password>".into()),
-            token: Some("<access_token>".into()),
-            secret: None,
-            subject: None,
-            stream: None,
-            site_id: None,
-            conversation_id: None,
-            campaign_id: None,
-            requests_per_second: None,
-            batch_size: None,
-            concurrency: None,
-            timeout_secs: 15.0,
-        })
-}
-
-fn form_text(form: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish()
+    let wired = wiring
+        .dialect(from)
+        .ok_or_else(|| TranslateError::UnknownSource(wiring.dialect_names()))?;
+    let decode = Decode {
+        mapping: wired.mapping.clone(),
+        employees: Arc::new(Employees::new(settings.employees.clone())),
+        rules: ValidationRules {
+            max_text_chars: settings.leads.max_text_chars,
+            max_field_chars: settings.leads.max_field_chars,
+            require_contact: false,
+        },
+        write_context: WriteContext {
+            default_country_code: settings.leads.phone_default_country.clone(),
+        },
+        now: crate::lead::truncate_to_micros(chrono::Utc::now()),
+    };
+    wired
+        .dialect
+        .decode(input, decode)
+        .map_err(|reason| input_error(from, reason))
 }
 
 fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-fn encode(settings: &Settings, mappings: &Mappings, to: &str, lead: &Lead) -> String {
+fn encode(settings: &Settings, wiring: &Wiring, to: &str, lead: &Lead) -> String {
     let gateway_id = &settings.forwarding.gateway_id;
-    let form_request = |url: &str, form: &[(String, String)]| {
-        format!(
-            "POST {url}\nContent-Type: application/x-www-form-urlencoded\n\n{}\n",
-            form_text(form)
-        )
-    };
-    match to {
-        "salesman" => {
-            let target = target(
-                settings,
-                TargetKind::Salesman,
-                "https://<crm>/developer/v1/leads",
-            );
-            let client = SalesmanClient::new(&target, mappings.salesman.clone(), gateway_id);
-            form_request(&target.url, &client.form(lead))
-        }
-        "bitrix24" => {
-            let target = target(
-                settings,
-                TargetKind::Bitrix24,
-                "https://<portal>/rest/<user>/<code>/",
-            );
-            let client = Bitrix24Client::new(&target, mappings.bitrix24.clone(), gateway_id);
-            let body =
-                json!({"fields": client.fields(lead), "params": {"REGISTER_SONET_EVENT": "Y"}});
-            format!(
-                "POST {}/crm.lead.add.json\nContent-Type: application/json\n\n{}\n",
-                target.url.trim_end_matches('/'),
-                pretty(&body)
-            )
-        }
-        "livetex" => {
-            let target = target(settings, TargetKind::Livetex, "https://api.livetex.ru/v2/");
-            let client = LivetexClient::new(&target, mappings.livetex.clone());
-            form_request(
-                &format!("{}/leads/add", target.url.trim_end_matches('/')),
-                &client.form(lead),
-            )
-        }
-        "uis" => {
-            let target = target(settings, TargetKind::Uis, "https://dataapi.uiscom.ru/v2.0");
-            let client = UisClient::new(&target, mappings.uis.clone());
-            let item = match client.item(lead) {
-                Ok(item) => item,
-                Err(reason) => return format!("not sent to UIS: {reason}\n"),
-            };
-            let token = target
-                .token
-                .clone()
-                .unwrap_or_else(|| "<access_token>".into());
-            let body = json!({"jsonrpc": "2.0", "id": "leadgate_upload.offline_messages",
-                "method": "upload.offline_messages",
-                "params": {"access_token": token, "offline_messages": [item]}});
-            format!(
-                "POST {}\nContent-Type: application/json\n\n{}\n",
-                target.url,
-                pretty(&body)
-            )
-        }
-        "webhook" => {
-            let target = target(settings, TargetKind::Webhook, "https://<receiver>/leads");
-            let webhook = Webhook::new(&target);
-            let body = Webhook::event(lead, 0);
-            let signature = webhook
-                .sign(&body)
-                .map(|signed| format!("{SIGNATURE_HEADER}: {signed}\n"))
-                .unwrap_or_default();
-            format!(
-                "POST {}\nContent-Type: application/json\nidempotency-key: leadgate-{}\n{signature}\n{}\n",
-                target.url,
-                lead.id.unwrap_or_default(),
-                String::from_utf8_lossy(&body)
-            )
-        }
-        _ => format!("{}\n", pretty(&json!(lead))),
+    if let Some(wired) = wiring.dialect(to) {
+        let target = wiring::target_or_example(settings, to, wired.dialect.protocol());
+        return wired
+            .dialect
+            .preview(&target, wired.mapping.clone(), gateway_id, lead);
     }
+    if to == webhook::PROTOCOL.kind {
+        let target = wiring::target_or_example(settings, to, &webhook::PROTOCOL);
+        let webhook = Webhook::new(&target);
+        let body = Webhook::event(lead, 0);
+        let signature = webhook
+            .sign(&body)
+            .map(|signed| format!("{SIGNATURE_HEADER}: {signed}\n"))
+            .unwrap_or_default();
+        return format!(
+            "POST {}\nContent-Type: application/json\nidempotency-key: leadgate-{}\n{signature}\n{}\n",
+            target.url,
+            lead.id.unwrap_or_default(),
+            String::from_utf8_lossy(&body)
+        );
+    }
+    format!("{}\n", pretty(&json!(lead)))
 }
 
 #[cfg(test)]
@@ -391,7 +261,7 @@ mod tests {
         ));
         assert!(matches!(
             translate(&settings(), "fax", "salesman", b"", 1),
-            Err(TranslateError::UnknownSource)
+            Err(TranslateError::UnknownSource(_))
         ));
     }
 }

@@ -1,8 +1,133 @@
 //! One folder per dialect. Each folder holds both directions of its dialect:
-//! the server side (decode requests, encode answers and errors) and, with the
-//! forwarding work, the client side. Dialects meet only in `core` and `lead`.
+//! the server side (decode requests, encode answers and errors) and the
+//! forwarding client. Every dialect plugs in through [`Dialect`]; dialects
+//! never import each other, and only the composition root (`app`) lists
+//! them.
 
 pub mod bitrix24;
 pub mod livetex;
 pub mod salesman;
 pub mod uis;
+
+use std::sync::Arc;
+
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::core::{Core, Employees};
+use crate::forward::settings::TargetSettings;
+use crate::forward::{Protocol, Target};
+use crate::http::Limits;
+use crate::lead::path::WriteContext;
+use crate::lead::{Lead, ValidationRules};
+use crate::mapping::Mapping;
+use crate::problems::Problems;
+
+/// One dialect as the composition root sees it, built from its own section
+/// of the settings file (see [`from_section`]).
+pub trait Dialect: Send + Sync {
+    /// Its name everywhere: the settings section, the key under
+    /// `[mappings]`, the built-in mapping file, the forwarding target
+    /// `kind`, the API a lead was received through, and `leadgate
+    /// translate --from/--to`.
+    fn name(&self) -> &'static str;
+
+    /// Whether its routes are served (`enabled` in its section).
+    fn enabled(&self) -> bool;
+
+    /// Checks its own section.
+    fn check(&self, problems: &mut Problems<'_>);
+
+    /// What its mapping file must declare and lacks, as (key, problem).
+    fn missing_in_mapping(&self, mapping: &Mapping) -> Vec<(String, String)>;
+
+    /// Its routes, guarded so every failure answers in its own shape.
+    fn routes(&self, serve: Serve) -> Router;
+
+    /// A request in this dialect as the leads it would create, decoded
+    /// without a store (`leadgate translate`).
+    fn decode(&self, input: &[u8], decode: Decode) -> Result<Vec<Lead>, String>;
+
+    /// Its forwarding client's wire protocol.
+    fn protocol(&self) -> &'static Protocol;
+
+    /// Its forwarding client for `target`.
+    fn target(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+    ) -> Arc<dyn Target>;
+
+    /// The request its forwarding client would send for `lead`, as text
+    /// (`leadgate translate`).
+    fn preview(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+        lead: &Lead,
+    ) -> String;
+}
+
+/// What a dialect serves with, from the rest of the gateway.
+pub struct Serve {
+    pub core: Arc<Core>,
+    pub mapping: Arc<Mapping>,
+    pub rules: ValidationRules,
+    pub write_context: WriteContext,
+    pub limits: Limits,
+}
+
+/// What a dialect decodes with: no store.
+pub struct Decode {
+    pub mapping: Arc<Mapping>,
+    pub employees: Arc<Employees>,
+    pub rules: ValidationRules,
+    pub write_context: WriteContext,
+    /// When the decoded leads were created.
+    pub now: DateTime<Utc>,
+}
+
+/// A dialect's settings from its section of the settings file, or the
+/// defaults when the file has none. A problem names the section's key.
+pub fn from_section<S: DeserializeOwned + Default>(
+    name: &str,
+    section: Option<&serde_json::Value>,
+) -> Result<S, (String, String)> {
+    match section {
+        None => Ok(S::default()),
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|error| (name.to_owned(), error.to_string())),
+    }
+}
+
+/// A request as parameters, for decoders that read form or query pairs:
+/// a JSON object, or a query string / form body.
+pub fn request_params(input: &[u8]) -> Result<crate::http::Params, String> {
+    let trimmed = input.trim_ascii();
+    if trimmed.starts_with(b"{") {
+        crate::http::Params::from_json(trimmed).map_err(|error| error.to_string())
+    } else {
+        let text = std::str::from_utf8(trimmed).map_err(|error| error.to_string())?;
+        crate::http::Params::from_query(text.trim_start_matches('?'))
+            .map_err(|error| error.to_string())
+    }
+}
+
+/// A form POST as `leadgate translate` prints it.
+pub fn form_post_preview(url: &str, form: &[(String, String)]) -> String {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    format!("POST {url}\nContent-Type: application/x-www-form-urlencoded\n\n{body}\n")
+}
+
+/// A JSON POST as `leadgate translate` prints it.
+pub fn json_post_preview(url: &str, body: &serde_json::Value) -> String {
+    format!(
+        "POST {url}\nContent-Type: application/json\n\n{}\n",
+        serde_json::to_string_pretty(body).unwrap_or_default()
+    )
+}

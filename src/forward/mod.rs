@@ -62,6 +62,33 @@ impl Attempt {
     }
 }
 
+/// What forwarding must know of a kind of target before it builds one:
+/// each adapter (a dialect's client, the webhook, NATS) describes its wire
+/// protocol with one of these.
+#[derive(Debug)]
+pub struct Protocol {
+    /// The target `kind` in `[[forwarding.targets]]`.
+    pub kind: &'static str,
+    /// Most leads one request carries (`batch_size` may be lower).
+    pub batch_limit: usize,
+    /// Requests per second when the target sets none (a Bitrix24 portal's 2).
+    pub default_rate: Option<f64>,
+    /// Requests in flight when the target sets none.
+    pub default_concurrency: usize,
+    /// What `url` must start with.
+    pub url_schemes: &'static [&'static str],
+    /// The keys a target of this kind needs and lacks.
+    pub missing_keys: fn(&settings::TargetSettings) -> Vec<&'static str>,
+    /// Where `leadgate translate` says the request goes when the
+    /// configuration has no target of this kind.
+    pub example_url: &'static str,
+}
+
+/// For protocols that need no keys beyond the URL.
+pub fn no_missing_keys(_: &settings::TargetSettings) -> Vec<&'static str> {
+    Vec::new()
+}
+
 /// A target system, in its own wire protocol.
 #[async_trait]
 pub trait Target: Send + Sync + 'static {

@@ -15,9 +15,27 @@ use async_trait::async_trait;
 use tokio::sync::Mutex;
 
 use super::webhook::Webhook;
-use super::{same_for_all, Attempt, Pacer, Target};
+use super::{same_for_all, Attempt, Pacer, Protocol, Target};
 use crate::forward::settings::TargetSettings;
 use crate::store::ClaimedDelivery;
+
+/// Publishes are pipelined inside one batch already, so one batch at a
+/// time.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "nats",
+    batch_limit: 256,
+    default_rate: None,
+    default_concurrency: 1,
+    url_schemes: &["nats://", "tls://"],
+    missing_keys: |target| {
+        if target.subject.is_none() {
+            vec!["subject"]
+        } else {
+            Vec::new()
+        }
+    },
+    example_url: "nats://127.0.0.1:4222",
+};
 
 pub struct NatsTarget {
     url: String,

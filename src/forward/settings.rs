@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::Protocol;
 use crate::lead::path::FieldPath;
 use crate::problems::Problems;
 
@@ -42,37 +43,14 @@ impl Default for ForwardingSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    Bitrix24,
-    Salesman,
-    Livetex,
-    Uis,
-    Webhook,
-    Nats,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Bitrix24 => "bitrix24",
-            TargetKind::Salesman => "salesman",
-            TargetKind::Livetex => "livetex",
-            TargetKind::Uis => "uis",
-            TargetKind::Webhook => "webhook",
-            TargetKind::Nats => "nats",
-        }
-    }
-}
-
-/// One place leads are forwarded to. Which keys apply depends on `kind`;
-/// `leadgate check` names any that is missing.
+/// One place leads are forwarded to. Which keys apply depends on `kind`
+/// (its [`Protocol`]); `leadgate check` names any that is missing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSettings {
     pub name: String,
-    pub kind: TargetKind,
+    /// `webhook`, `nats`, or the name of a dialect.
+    pub kind: String,
     /// Bitrix24: the webhook URL (`https://portal/rest/1/code/`); SalesMan:
     /// the leads endpoint; LiveTex: the API base (`https://host/v2/`); UIS:
     /// the JSON-RPC endpoint; webhook: where to POST; NATS: the server URL.
@@ -113,40 +91,21 @@ fn default_timeout() -> f64 {
 }
 
 impl TargetSettings {
-    /// The most leads one request carries that the protocol allows.
-    pub fn protocol_batch_limit(&self) -> usize {
-        match self.kind {
-            TargetKind::Bitrix24 | TargetKind::Uis => 50,
-            TargetKind::Salesman | TargetKind::Livetex | TargetKind::Webhook => 1,
-            TargetKind::Nats => 256,
-        }
-    }
-
-    pub fn batch_size(&self) -> usize {
+    /// Leads per request: as configured, within what `protocol` allows.
+    pub fn batch_size(&self, protocol: &Protocol) -> usize {
         self.batch_size
-            .unwrap_or(self.protocol_batch_limit())
-            .clamp(1, self.protocol_batch_limit())
+            .unwrap_or(protocol.batch_limit)
+            .clamp(1, protocol.batch_limit)
     }
 
-    pub fn requests_per_second(&self) -> Option<f64> {
-        match (self.kind, self.requests_per_second) {
-            (_, Some(rate)) => Some(rate),
-            // A portal answers QUERY_LIMIT_EXCEEDED above 2 requests a second.
-            (TargetKind::Bitrix24, None) => Some(2.0),
-            _ => None,
-        }
+    /// Requests per second at most: as configured, or the protocol's own
+    /// limit (a Bitrix24 portal answers QUERY_LIMIT_EXCEEDED above 2).
+    pub fn requests_per_second(&self, protocol: &Protocol) -> Option<f64> {
+        self.requests_per_second.or(protocol.default_rate)
     }
 
-    pub fn concurrency(&self) -> usize {
-        self.concurrency.unwrap_or(match self.kind {
-            // Paced anyway; one request at a time keeps the pace exact.
-            TargetKind::Bitrix24 => 1,
-            TargetKind::Uis => 2,
-            // One lead per request: keep enough of them in flight.
-            TargetKind::Salesman | TargetKind::Livetex | TargetKind::Webhook => 16,
-            // Publishes are pipelined inside one batch already.
-            TargetKind::Nats => 1,
-        })
+    pub fn concurrency(&self, protocol: &Protocol) -> usize {
+        self.concurrency.unwrap_or(protocol.default_concurrency)
     }
 }
 
@@ -201,9 +160,10 @@ impl Default for RetrySettings {
     }
 }
 
-const DIALECTS: &[&str] = &["salesman", "bitrix24", "livetex", "uis"];
-
 impl ForwardingSettings {
+    /// Everything but what depends on a target's kind (the composition
+    /// root checks that with [`check_target`] and the kind's protocol) and
+    /// on which dialects exist (`rules[].dialects`).
     pub fn check(&self, problems: &mut Problems<'_>) {
         let mut names = HashSet::new();
         for (index, target) in self.targets.iter().enumerate() {
@@ -216,7 +176,6 @@ impl ForwardingSettings {
                     format!("target {:?} is named twice", target.name),
                 );
             }
-            check_target(target, &key, problems);
         }
         for (index, rule) in self.rules.iter().enumerate() {
             let key = format!("forwarding.rules[{index}]");
@@ -228,14 +187,6 @@ impl ForwardingSettings {
                     problems.add(
                         &format!("{key}.targets"),
                         format!("{name:?} is not the name of any [[forwarding.targets]] entry"),
-                    );
-                }
-            }
-            for dialect in &rule.dialects {
-                if !DIALECTS.contains(&dialect.as_str()) {
-                    problems.add(
-                        &format!("{key}.dialects"),
-                        format!("{dialect:?} is not one of {}", DIALECTS.join(", ")),
                     );
                 }
             }
@@ -306,52 +257,33 @@ impl ForwardingSettings {
     }
 }
 
-fn check_target(target: &TargetSettings, key: &str, problems: &mut Problems<'_>) {
-    let scheme_ok = match target.kind {
-        TargetKind::Nats => target.url.starts_with("nats://") || target.url.starts_with("tls://"),
-        _ => target.url.starts_with("http://") || target.url.starts_with("https://"),
-    };
-    if !scheme_ok {
+/// The checks of one target that depend on its kind's `protocol`: the URL's
+/// scheme, the keys the protocol needs, and the numbers within its limits.
+pub fn check_target(
+    target: &TargetSettings,
+    key: &str,
+    protocol: &Protocol,
+    problems: &mut Problems<'_>,
+) {
+    if !protocol
+        .url_schemes
+        .iter()
+        .any(|scheme| target.url.starts_with(scheme))
+    {
         problems.add(
             &format!("{key}.url"),
             format!(
                 "{:?} is not a {} URL",
                 target.url,
-                if target.kind == TargetKind::Nats {
-                    "nats://"
-                } else {
-                    "http(s)://"
-                }
+                protocol.url_schemes.join(" or ")
             ),
         );
     }
-    let mut require = |field: &str, given: bool| {
-        if !given {
-            problems.add(
-                &format!("{key}.{field}"),
-                format!("a {} target needs it", target.kind.as_str()),
-            );
-        }
-    };
-    match target.kind {
-        TargetKind::Bitrix24 | TargetKind::Webhook => {}
-        TargetKind::Salesman => {
-            require("login", target.login.is_some());
-            require("apikey", target.apikey.is_some());
-        }
-        TargetKind::Livetex => {
-            require(
-                "token (or login and password)",
-                target.token.is_some() || (target.login.is_some() && target.password.is_some()),
-            );
-        }
-        TargetKind::Uis => {
-            require(
-                "token (or login and password)",
-                target.token.is_some() || (target.login.is_some() && target.password.is_some()),
-            );
-        }
-        TargetKind::Nats => require("subject", target.subject.is_some()),
+    for missing in (protocol.missing_keys)(target) {
+        problems.add(
+            &format!("{key}.{missing}"),
+            format!("a {} target needs it", protocol.kind),
+        );
     }
     if let Some(rate) = target.requests_per_second {
         if !(rate.is_finite() && (0.001..=100_000.0).contains(&rate)) {
@@ -362,13 +294,13 @@ fn check_target(target: &TargetSettings, key: &str, problems: &mut Problems<'_>)
         }
     }
     if let Some(size) = target.batch_size {
-        let limit = target.protocol_batch_limit();
+        let limit = protocol.batch_limit;
         if size == 0 || size > limit {
             problems.add(
                 &format!("{key}.batch_size"),
                 format!(
                     "must be between 1 and {limit} for a {} target",
-                    target.kind.as_str()
+                    protocol.kind
                 ),
             );
         }

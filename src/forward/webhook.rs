@@ -10,10 +10,21 @@ use async_trait::async_trait;
 use ring::hmac;
 
 use super::transport;
-use super::{one_by_one, Attempt, Pacer, Target};
+use super::{no_missing_keys, one_by_one, Attempt, Pacer, Protocol, Target};
 use crate::forward::settings::TargetSettings;
 use crate::lead::Lead;
 use crate::store::ClaimedDelivery;
+
+/// One lead per POST, no keys beyond the URL.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "webhook",
+    batch_limit: 1,
+    default_rate: None,
+    default_concurrency: 16,
+    url_schemes: &["http://", "https://"],
+    missing_keys: no_missing_keys,
+    example_url: "https://<receiver>/leads",
+};
 
 /// `X-Leadgate-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
 pub const SIGNATURE_HEADER: &str = "x-leadgate-signature";

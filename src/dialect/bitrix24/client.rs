@@ -20,11 +20,23 @@ use serde_json::{json, Map, Value};
 use super::codec::{CONTACT_LISTS, USER_FIELD_PREFIX};
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt, id_text};
-use crate::forward::{same_for_all, Attempt, Pacer, Target};
+use crate::forward::{no_missing_keys, same_for_all, Attempt, Pacer, Protocol, Target};
 use crate::lead::path::FieldPath;
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
+
+/// `batch` of up to 50 `crm.lead.add`; paced to the portal's 2 requests a
+/// second, one at a time so the pace is exact.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "bitrix24",
+    batch_limit: 50,
+    default_rate: Some(2.0),
+    default_concurrency: 1,
+    url_schemes: &["http://", "https://"],
+    missing_keys: no_missing_keys,
+    example_url: "https://<portal>/rest/<user>/<code>/",
+};
 
 /// Error codes a portal uses for "not now".
 const TRANSIENT_ERRORS: &[&str] = &[

@@ -20,6 +20,7 @@ mod filter;
 mod get;
 mod limit;
 mod list;
+pub mod plugin;
 mod reply;
 pub mod settings;
 mod status;

@@ -16,10 +16,27 @@ use serde_json::Value;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt, id_text};
-use crate::forward::{one_by_one, Attempt, Pacer, Target};
+use crate::forward::{one_by_one, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
+
+/// One lead per `Leads.add`: keep enough of them in flight.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "livetex",
+    batch_limit: 1,
+    default_rate: None,
+    default_concurrency: 16,
+    url_schemes: &["http://", "https://"],
+    missing_keys: |target| {
+        if target.token.is_some() || (target.login.is_some() && target.password.is_some()) {
+            Vec::new()
+        } else {
+            vec!["token (or login and password)"]
+        }
+    },
+    example_url: "https://api.livetex.ru/v2/",
+};
 
 /// LiveTex refuses longer texts (422).
 const TEXT_LIMIT: usize = 2000;

@@ -17,6 +17,7 @@ mod complete;
 pub mod error;
 mod list;
 mod lock;
+pub mod plugin;
 mod query;
 pub mod settings;
 mod show;

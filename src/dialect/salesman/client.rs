@@ -19,10 +19,30 @@ use serde_json::Value;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt};
-use crate::forward::{one_by_one, Attempt, Pacer, Target};
+use crate::forward::{one_by_one, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
+
+/// One lead per form post: keep enough of them in flight.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "salesman",
+    batch_limit: 1,
+    default_rate: None,
+    default_concurrency: 16,
+    url_schemes: &["http://", "https://"],
+    missing_keys: |target| {
+        let mut missing = Vec::new();
+        if target.login.is_none() {
+            missing.push("login");
+        }
+        if target.apikey.is_none() {
+            missing.push("apikey");
+        }
+        missing
+    },
+    example_url: "https://<crm>/developer/v1/leads",
+};
 
 pub struct SalesmanClient {
     url: String,

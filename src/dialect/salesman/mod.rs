@@ -12,6 +12,7 @@ pub mod client;
 pub mod error;
 mod info;
 mod list;
+pub mod plugin;
 mod reply;
 pub mod settings;
 mod stat;

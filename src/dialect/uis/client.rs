@@ -20,10 +20,27 @@ use tokio::sync::Mutex;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt, id_text};
-use crate::forward::{same_for_all, Attempt, Pacer, Target};
+use crate::forward::{same_for_all, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
+
+/// `upload.offline_messages` of up to 50 items.
+pub const PROTOCOL: Protocol = Protocol {
+    kind: "uis",
+    batch_limit: 50,
+    default_rate: None,
+    default_concurrency: 2,
+    url_schemes: &["http://", "https://"],
+    missing_keys: |target| {
+        if target.token.is_some() || (target.login.is_some() && target.password.is_some()) {
+            Vec::new()
+        } else {
+            vec!["token (or login and password)"]
+        }
+    },
+    example_url: "https://dataapi.uiscom.ru/v2.0",
+};
 
 /// JSON-RPC errors worth retrying: UIS's internal error and its limits.
 const TRANSIENT_CODES: &[i64] = &[-32603, -32029];

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod funnel;
 mod limits;
+pub mod plugin;
 mod report;
 mod session;
 pub mod settings;

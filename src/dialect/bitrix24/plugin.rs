@@ -1,0 +1,97 @@
+//! Bitrix24 as the composition root plugs it in: `[bitrix24]` settings,
+//! the `/rest/` routes, the `batch` forwarding client, and `crm.lead.add`
+//! decoded without a store.
+
+use std::sync::Arc;
+
+use axum::Router;
+use serde_json::json;
+
+use super::client::{Bitrix24Client, PROTOCOL};
+use super::codec::Codec;
+use super::settings::Bitrix24Settings;
+use super::{missing_in_mapping, routes, Bitrix24};
+use crate::dialect::{from_section, json_post_preview, request_params, Decode, Dialect, Serve};
+use crate::forward::settings::TargetSettings;
+use crate::forward::{Protocol, Target};
+use crate::http::Args;
+use crate::lead::Lead;
+use crate::mapping::Mapping;
+use crate::problems::Problems;
+
+pub struct Bitrix24Dialect {
+    settings: Bitrix24Settings,
+}
+
+/// Builds the dialect from its `[bitrix24]` section.
+pub fn plugin(section: Option<&serde_json::Value>) -> Result<Box<dyn Dialect>, (String, String)> {
+    Ok(Box::new(Bitrix24Dialect {
+        settings: from_section("bitrix24", section)?,
+    }))
+}
+
+impl Dialect for Bitrix24Dialect {
+    fn name(&self) -> &'static str {
+        "bitrix24"
+    }
+
+    fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn check(&self, problems: &mut Problems<'_>) {
+        self.settings.check(problems);
+    }
+
+    fn missing_in_mapping(&self, mapping: &Mapping) -> Vec<(String, String)> {
+        missing_in_mapping(mapping)
+    }
+
+    fn routes(&self, serve: Serve) -> Router {
+        let bitrix24 = Bitrix24::new(
+            serve.core,
+            serve.mapping,
+            &self.settings,
+            serve.rules,
+            serve.write_context,
+            serve.limits.body_limit_bytes,
+        );
+        routes(Arc::new(bitrix24), serve.limits)
+    }
+
+    fn decode(&self, input: &[u8], decode: Decode) -> Result<Vec<Lead>, String> {
+        let args = Args::from_params(&request_params(input)?);
+        Codec::new(decode.mapping, decode.write_context, decode.employees)
+            .decode_add(&args)
+            .map(|lead| vec![lead])
+            .map_err(|error| error.to_string())
+    }
+
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
+    fn target(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+    ) -> Arc<dyn Target> {
+        Arc::new(Bitrix24Client::new(target, mapping, gateway_id))
+    }
+
+    fn preview(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+        lead: &Lead,
+    ) -> String {
+        let client = Bitrix24Client::new(target, mapping, gateway_id);
+        let body = json!({"fields": client.fields(lead), "params": {"REGISTER_SONET_EVENT": "Y"}});
+        json_post_preview(
+            &format!("{}/crm.lead.add.json", target.url.trim_end_matches('/')),
+            &body,
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! SalesMan as the composition root plugs it in: `[salesman]` settings,
+//! the `leads` routes, the form-posting forwarding client, and form adds
+//! decoded without a store.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use super::client::{SalesmanClient, PROTOCOL};
+use super::settings::SalesmanSettings;
+use super::{add, missing_in_mapping, routes, Salesman};
+use crate::dialect::{form_post_preview, from_section, request_params, Decode, Dialect, Serve};
+use crate::forward::settings::TargetSettings;
+use crate::forward::{Protocol, Target};
+use crate::lead::Lead;
+use crate::mapping::Mapping;
+use crate::problems::Problems;
+
+pub struct SalesmanDialect {
+    settings: SalesmanSettings,
+}
+
+/// Builds the dialect from its `[salesman]` section.
+pub fn plugin(section: Option<&serde_json::Value>) -> Result<Box<dyn Dialect>, (String, String)> {
+    Ok(Box::new(SalesmanDialect {
+        settings: from_section("salesman", section)?,
+    }))
+}
+
+impl Dialect for SalesmanDialect {
+    fn name(&self) -> &'static str {
+        "salesman"
+    }
+
+    fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    fn check(&self, problems: &mut Problems<'_>) {
+        self.settings.check(problems);
+    }
+
+    fn missing_in_mapping(&self, mapping: &Mapping) -> Vec<(String, String)> {
+        missing_in_mapping(mapping)
+    }
+
+    fn routes(&self, serve: Serve) -> Router {
+        let salesman = Salesman::new(
+            serve.core,
+            serve.mapping,
+            &self.settings,
+            serve.rules,
+            serve.write_context,
+            serve.limits.body_limit_bytes,
+        );
+        routes(Arc::new(salesman), serve.limits)
+    }
+
+    fn decode(&self, input: &[u8], decode: Decode) -> Result<Vec<Lead>, String> {
+        let params = request_params(input)?;
+        add::decode(&decode.mapping, &params, &decode.write_context)
+            .map(|lead| vec![lead])
+            .map_err(|error| error.envelope().to_string())
+    }
+
+    fn protocol(&self) -> &'static Protocol {
+        &PROTOCOL
+    }
+
+    fn target(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+    ) -> Arc<dyn Target> {
+        Arc::new(SalesmanClient::new(target, mapping, gateway_id))
+    }
+
+    fn preview(
+        &self,
+        target: &TargetSettings,
+        mapping: Arc<Mapping>,
+        gateway_id: &str,
+        lead: &Lead,
+    ) -> String {
+        let client = SalesmanClient::new(target, mapping, gateway_id);
+        form_post_preview(&target.url, &client.form(lead))
+    }
+}

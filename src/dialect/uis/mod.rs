@@ -5,7 +5,9 @@
 //! JSON type). In front of it, `screen` answers what UIS refuses in its own
 //! words before jsonrpsee would answer differently: unreadable JSON (id
 //! null), batch arrays and notifications (-32099), a bad envelope, unknown
-//! methods. Every answer is HTTP 200. One module per method; `engine` is the
+//! methods. The screen parses each request once; the parsed `params` reach
+//! the method through the request's extensions, so jsonrpsee's raw params
+//! are never parsed again. Every answer is HTTP 200. One module per method; `engine` is the
 //! filter/sort/fields/paging machinery every `get.*` method shares; `error`
 //! is the one place failures become UIS errors.
 
@@ -27,7 +29,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method as Verb, StatusCode};
 use jsonrpsee::server::{RpcModule, ServerHandle, TowerService};
@@ -128,25 +129,17 @@ impl Uis {
     async fn dispatch(
         &self,
         method: &str,
-        params: Option<&str>,
+        params: &Map<String, Value>,
     ) -> Result<Value, ErrorObjectOwned> {
         let empty = json!({});
-        let params: Map<String, Value> = match params.map(serde_json::from_str::<Value>) {
-            None => Map::new(),
-            Some(Ok(Value::Object(params))) => params,
-            Some(Ok(other)) => {
-                return Err(UisError::data_type("params", Some(&other)).into_rpc(&empty))
-            }
-            Some(Err(_)) => return Err(UisError::parse_error().into_rpc(&empty)),
-        };
         match method {
             "login.user" => {
-                return session::login(self, &params)
+                return session::login(self, params)
                     .await
                     .map_err(|error| error.into_rpc(&empty))
             }
             "logout.user" => {
-                return session::logout(self, &params)
+                return session::logout(self, params)
                     .await
                     .map_err(|error| error.into_rpc(&empty))
             }
@@ -155,7 +148,7 @@ impl Uis {
         let now = self.core.now();
         let caller = self
             .auth
-            .caller(&params, &self.core)
+            .caller(params, &self.core)
             .await
             .map_err(|error| error.into_rpc(&empty))?;
         let metadata = |total: Option<u64>| {
@@ -170,12 +163,12 @@ impl Uis {
         }
         let outcome = match method {
             "get.sales_funnel" => {
-                funnel::run(self, &params).map(|(data, total)| (Value::Array(data), Some(total)))
+                funnel::run(self, params).map(|(data, total)| (Value::Array(data), Some(total)))
             }
-            "get.offline_messages_report" => report::run(self, &params)
+            "get.offline_messages_report" => report::run(self, params)
                 .await
                 .map(|(data, total)| (Value::Array(data), Some(total))),
-            "upload.offline_messages" => upload::run(self, &params, caller.employee)
+            "upload.offline_messages" => upload::run(self, params, caller.employee)
                 .await
                 .map(|data| (data, None)),
             _ => Err(UisError::method_not_found()),
@@ -190,13 +183,25 @@ impl Uis {
     }
 }
 
-/// The jsonrpsee side: one async method per UIS method, all through `dispatch`.
+/// The params of the call in flight as the screen parsed them, handed to
+/// the method through the request's extensions.
+#[derive(Clone)]
+struct ScreenedParams(Arc<Map<String, Value>>);
+
+/// The jsonrpsee side: one async method per UIS method, all through
+/// `dispatch`, with the params the screen parsed.
 fn rpc_module(uis: Arc<Uis>) -> RpcModule<Uis> {
     let mut module = RpcModule::from_arc(uis);
     for method in METHODS {
-        let registered = module.register_async_method(method, move |params, uis, _| async move {
-            uis.dispatch(method, params.as_str()).await
-        });
+        let registered =
+            module.register_async_method(method, move |_, uis, extensions| async move {
+                match extensions.get::<ScreenedParams>() {
+                    Some(ScreenedParams(params)) => uis.dispatch(method, params).await,
+                    // Every request passes the screen first; nothing else
+                    // reaches this module.
+                    None => Err(UisError::internal().into_rpc(&json!({}))),
+                }
+            });
         if let Err(error) = registered {
             tracing::error!(%error, method, "UIS method not registered");
         }
@@ -206,6 +211,7 @@ fn rpc_module(uis: Arc<Uis>) -> RpcModule<Uis> {
 
 /// The jsonrpsee service and the handle that keeps it running.
 pub struct Endpoint {
+    uis: Arc<Uis>,
     service: TowerService<tower::layer::util::Identity, tower::layer::util::Identity>,
     _running: ServerHandle,
     body_limit: usize,
@@ -223,8 +229,9 @@ pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
     let service = jsonrpsee::server::Server::builder()
         .set_config(config)
         .to_service_builder()
-        .build(rpc_module(uis), stop);
+        .build(rpc_module(uis.clone()), stop);
     let endpoint = Arc::new(Endpoint {
+        uis,
         service,
         _running: running,
         body_limit: limits.body_limit_bytes,
@@ -247,13 +254,12 @@ fn reply(body: &Value) -> Response {
     response
 }
 
-/// What the screen passes on: the request with a stand-in id, and the id
-/// the caller sent. jsonrpsee only takes unsigned integers and strings as
-/// ids, while UIS echoes any number (`-7`, `1.5`) as sent.
+/// A call the screen let through, parsed once.
 struct Screened {
-    /// The request to forward when the id had to be stood in for.
-    substituted: Option<Map<String, Value>>,
+    /// As the caller sent it: a string or any number.
     id: Value,
+    method: &'static str,
+    params: Map<String, Value>,
 }
 
 /// The answer UIS gives `body` before any method runs, if it refuses it
@@ -262,7 +268,7 @@ pub fn refusal(body: &[u8]) -> Option<Value> {
     screen(body).err()
 }
 
-/// Answers UIS gives before a method runs, or the call for jsonrpsee to run.
+/// Answers UIS gives before a method runs, or the call to run.
 fn screen(body: &[u8]) -> Result<Screened, Value> {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return Err(UisError::parse_error().response(Value::Null));
@@ -272,7 +278,7 @@ fn screen(body: &[u8]) -> Result<Screened, Value> {
         Value::Object(object) => object,
         _ => return Err(UisError::invalid_request().response(Value::Null)),
     };
-    let Some(id) = object.get("id").cloned() else {
+    let Some(id) = object.remove("id") else {
         return Err(UisError::notifications_not_supported().response(Value::Null));
     };
     if !(id.is_string() || id.is_number()) {
@@ -283,29 +289,22 @@ fn screen(body: &[u8]) -> Result<Screened, Value> {
             .at("jsonrpc", object.get("jsonrpc"))
             .response(id));
     }
-    let Some(method) = object.get("method").and_then(Value::as_str) else {
-        return Err(UisError::invalid_request()
-            .at("method", object.get("method"))
-            .response(id));
+    let requested = object.get("method").and_then(Value::as_str);
+    let Some(method) = requested.and_then(|name| METHODS.iter().find(|known| **known == name))
+    else {
+        let error = if requested.is_none() {
+            UisError::invalid_request()
+        } else {
+            UisError::method_not_found()
+        };
+        return Err(error.at("method", object.get("method")).response(id));
     };
-    if !METHODS.contains(&method) {
-        return Err(UisError::method_not_found()
-            .at("method", object.get("method"))
-            .response(id));
-    }
-    match object.get("params") {
-        None | Some(Value::Object(_)) => {}
-        Some(other) => return Err(UisError::data_type("params", Some(other)).response(id)),
-    }
-    // jsonrpsee echoes strings and unsigned integers itself; other numbers
-    // travel as a stand-in and are put back in the answer.
-    let substituted = if id.is_string() || id.is_u64() {
-        None
-    } else {
-        object.insert("id".into(), Value::from(1));
-        Some(object)
+    let params = match object.remove("params") {
+        None => Map::new(),
+        Some(Value::Object(params)) => params,
+        Some(other) => return Err(UisError::data_type("params", Some(&other)).response(id)),
     };
-    Ok(Screened { substituted, id })
+    Ok(Screened { id, method, params })
 }
 
 async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
@@ -330,42 +329,43 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         Ok(screened) => screened,
         Err(answer) => return reply(&answer),
     };
-    let restore_id = screened.substituted.is_some();
-    let body = match screened.substituted {
-        Some(request) => Bytes::from(Value::Object(request).to_string()),
-        None => bytes,
-    };
+    if !(screened.id.is_string() || screened.id.is_u64()) {
+        // jsonrpsee takes only strings and unsigned integers as ids, while
+        // UIS echoes any number (`-7`, `1.5`) as sent: such a call runs the
+        // same dispatch, and its envelope, in jsonrpsee's field order, is
+        // written here.
+        let answer = match endpoint
+            .uis
+            .dispatch(screened.method, &screened.params)
+            .await
+        {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": screened.id, "result": result}),
+            Err(error) => json!({"jsonrpc": "2.0", "id": screened.id, "error": error}),
+        };
+        return reply(&answer);
+    }
     // jsonrpsee insists on a JSON content type; the screen has just parsed it.
     let mut forwarded = http::Request::builder()
         .method(Verb::POST)
         .uri(parts.uri.clone())
         .header(CONTENT_TYPE, "application/json")
-        .body(http_body_util::Full::new(body))
+        .body(http_body_util::Full::new(bytes))
         .unwrap_or_default();
     *forwarded.version_mut() = parts.version;
+    forwarded
+        .extensions_mut()
+        .insert(ScreenedParams(Arc::new(screened.params)));
     let mut service = endpoint.service.clone();
-    let response = match service.call(forwarded).await {
-        Ok(response) => response,
+    match service.call(forwarded).await {
+        Ok(response) => {
+            let (mut parts, body) = response.into_parts();
+            parts.status = StatusCode::OK;
+            Response::from_parts(parts, Body::new(body))
+        }
         Err(error) => {
             tracing::error!(%error, "jsonrpsee service failed");
-            return reply(&UisError::internal().response(screened.id));
+            reply(&UisError::internal().response(screened.id))
         }
-    };
-    if !restore_id {
-        let (mut parts, body) = response.into_parts();
-        parts.status = StatusCode::OK;
-        return Response::from_parts(parts, Body::new(body));
-    }
-    let answer = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
-        .await
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-    match answer {
-        Some(mut answer) => {
-            answer["id"] = screened.id;
-            reply(&answer)
-        }
-        None => reply(&UisError::internal().response(screened.id)),
     }
 }
 

@@ -8,8 +8,9 @@ mod request;
 
 use std::sync::{Arc, OnceLock};
 
-use leadgate::config::Bitrix24Settings;
 use leadgate::core::{Core, Employees};
+use leadgate::dialect::bitrix24::codec::Codec;
+use leadgate::dialect::bitrix24::settings::Bitrix24Settings;
 use leadgate::dialect::bitrix24::{Args, Bitrix24};
 use leadgate::lead::path::WriteContext;
 use leadgate::lead::ValidationRules;
@@ -38,15 +39,29 @@ fn dialect() -> &'static Bitrix24 {
     })
 }
 
+/// The store-free codec the dialect and `leadgate translate` decode with.
+fn codec() -> &'static Codec {
+    static CODEC: OnceLock<Codec> = OnceLock::new();
+    CODEC.get_or_init(|| {
+        Codec::new(
+            Mapping::built_in("bitrix24")
+                .expect("built-in mapping compiles")
+                .into(),
+            WriteContext::default(),
+            Arc::new(Employees::new(Vec::new())),
+        )
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some(params) = request::params(data, "/rest/1/code/crm.lead.add", true) else {
         return;
     };
     let args = Args::from_params(&params);
     let bitrix24 = dialect();
-    if let Ok(lead) = bitrix24.decode_add(&args) {
+    if let Ok(lead) = codec().decode_add(&args) {
         let _ = ValidationRules::default().check(&lead);
-        let _ = bitrix24.encode_lead(&lead);
+        let _ = codec().encode_lead(&lead);
     }
     let _ = bitrix24.conditions(&args);
     let _ = bitrix24.sort(&args);

@@ -5,8 +5,8 @@
 
 use std::sync::OnceLock;
 
-use leadgate::config::Settings;
 use leadgate::app::translate::Translator;
+use leadgate::config::Settings;
 use leadgate::dialect::salesman::client::read_reply;
 use libfuzzer_sys::fuzz_target;
 

@@ -8,9 +8,10 @@ mod request;
 
 use std::sync::{Arc, OnceLock};
 
-use leadgate::config::LivetexSettings;
+use leadgate::clock::{Clock, SystemClock};
 use leadgate::core::{Core, Employees, Scope};
-use leadgate::dialect::livetex::{parse_fields, Livetex};
+use leadgate::dialect::livetex::settings::LivetexSettings;
+use leadgate::dialect::livetex::{add, decoder, parse_fields, Livetex};
 use leadgate::http::Args;
 use leadgate::lead::path::WriteContext;
 use leadgate::lead::{Employee, Role, ValidationRules};
@@ -52,6 +53,20 @@ fn dialect() -> &'static Livetex {
     })
 }
 
+/// The store-free decoder the dialect and `leadgate translate` decode with.
+fn add_decoder() -> &'static add::Decoder {
+    static DECODER: OnceLock<add::Decoder> = OnceLock::new();
+    DECODER.get_or_init(|| {
+        decoder(
+            Mapping::built_in("livetex")
+                .expect("built-in mapping compiles")
+                .into(),
+            &LivetexSettings::default(),
+            WriteContext::default(),
+        )
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some(params) = request::params(data, "/v2/leads/add", true) else {
         return;
@@ -64,7 +79,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(fields) = args.text("fields") {
         let _ = parse_fields(fields);
     }
-    if let Ok(lead) = livetex.decode_add(&args, caller()) {
+    if let Ok(lead) = add_decoder().decode_add(&args, caller(), SystemClock.now()) {
         let _ = ValidationRules::livetex().check(&lead);
         let _ = livetex.encode_lead(&lead, caller());
     }

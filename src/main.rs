@@ -4,11 +4,27 @@
 
 #![forbid(unsafe_code)]
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use leadgate::app::Gateway;
+
+/// Writes a line of a listing to standard output, inside a block that
+/// returns `Result<(), _>`. A reader that has gone away (`leadgate
+/// deliveries list | head`) ends the listing quietly instead of a panic;
+/// any other write error is reported on standard error and ends it too.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("cannot write the output: {error}");
+            }
+            return Ok(());
+        }
+    };
+}
 use leadgate::config::Settings;
 
 /// See Cargo.toml for why and BENCHMARKS.md for the measurement; the library
@@ -259,12 +275,12 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                     let rows = admin.list(filter).await?;
                     if json {
                         for row in &rows {
-                            println!("{}", serde_json::to_string(row).unwrap_or_default());
+                            out!("{}", serde_json::to_string(row).unwrap_or_default());
                         }
                         return Ok(());
                     }
                     for counts in admin.counts().await? {
-                        println!(
+                        out!(
                             "{}: {} pending, {} in flight, {} delivered, {} dead",
                             counts.target,
                             counts.pending,
@@ -273,9 +289,15 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                             counts.dead
                         );
                     }
-                    println!(
+                    out!(
                         "{:>8} {:>8} {:<16} {:<10} {:>8}  {:<20} {:<12} last error",
-                        "id", "lead", "target", "state", "attempts", "due", "external id"
+                        "id",
+                        "lead",
+                        "target",
+                        "state",
+                        "attempts",
+                        "due",
+                        "external id"
                     );
                     for row in rows {
                         let state = if row.in_flight {
@@ -283,7 +305,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                         } else {
                             row.state.as_str()
                         };
-                        println!(
+                        out!(
                             "{:>8} {:>8} {:<16} {:<10} {:>8}  {:<20} {:<12} {}",
                             row.id,
                             row.lead_id,
@@ -305,7 +327,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                         ..Default::default()
                     };
                     let moved = admin.retry(filter).await?;
-                    println!("{moved} deliveries back in the queue");
+                    out!("{moved} deliveries back in the queue");
                     Ok(())
                 }
                 DeliveriesAction::Replay {
@@ -316,7 +338,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                     let queued = admin
                         .replay(&target, since.as_deref(), until.as_deref())
                         .await?;
-                    println!("{queued} leads queued for {target}");
+                    out!("{queued} leads queued for {target}");
                     Ok(())
                 }
             }
@@ -359,8 +381,14 @@ fn translate(from: &str, to: &str, config: Option<&std::path::Path>, id: i64) ->
     }
     match leadgate::app::translate::translate(&settings, from, to, &input, id) {
         Ok(preview) => {
-            print!("{}", preview.text);
-            ExitCode::SUCCESS
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(preview.text.as_bytes()) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("cannot write the output: {error}");
+                    ExitCode::FAILURE
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(error) => {
             eprintln!("{error}");

@@ -433,6 +433,23 @@ targets = ["hook"]
     let (code, _, stderr) = run(&["list", "--state", "lost"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("not a delivery state"), "{stderr}");
+    // A reader that is already gone (`| head` after its lines): every
+    // listing ends quietly, with no panic and a clean exit.
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .arg("deliveries")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
 
     // The same over HTTP.
     let admin = |path: &str| format!("{}/admin/deliveries{path}", gateway.base);

@@ -58,3 +58,17 @@ wait_port() {
 }
 
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+# How many leads the store in the scratch directory holds.
+stored() {
+  python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from leads').fetchone()[0])" "$work/leads.db"
+}
+
+# Adds leads through Bitrix24 `batch` (50 a request, scattered contacts) to
+# the gateway on port 18080 until the store holds at least $1.
+fill_to() {
+  while [ "$(stored)" -lt "$1" ]; do
+    LOADGEN_CONTACTS=random LOADGEN_MODE=bitrix24-batch \
+      "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" http://127.0.0.1:18080 16 5 >/dev/null
+  done
+}

@@ -20,17 +20,10 @@ cargo build --release --quiet --example loadgen
 . bench/common.sh
 { salesman_section; bitrix24_section; } | write_config 18080
 
-stored() {
-  python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from leads').fetchone()[0])" "$work/leads.db"
-}
-
 "$gateway_bin" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & gateway=$!
 wait_port 18080
 started=$SECONDS
-while [ "$(stored)" -lt "$leads" ]; do
-  LOADGEN_CONTACTS=random LOADGEN_MODE=bitrix24-batch \
-    "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" http://127.0.0.1:18080 16 5 >/dev/null
-done
+fill_to "$leads"
 kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true
 cp "$work/leads.db" "$out"
 echo "$(stored) leads in $((SECONDS - started)) s; $(du -m "$out" | cut -f1) MB at $out"

@@ -89,6 +89,15 @@ pub fn no_missing_keys(_: &settings::TargetSettings) -> Vec<&'static str> {
     Vec::new()
 }
 
+/// For protocols that authenticate with a token, or a login and a password.
+pub fn needs_token_or_login(target: &settings::TargetSettings) -> Vec<&'static str> {
+    if target.token.is_some() || (target.login.is_some() && target.password.is_some()) {
+        Vec::new()
+    } else {
+        vec!["token (or login and password)"]
+    }
+}
+
 /// A target system, in its own wire protocol.
 #[async_trait]
 pub trait Target: Send + Sync + 'static {

@@ -26,7 +26,7 @@ pub(crate) trait Backend: Send + Sync + 'static {
 }
 
 /// Stores `lead` with its own assignee (no look-up) and returns its id.
-async fn insert_as_is(store: &impl LeadStore, lead: Lead) -> LeadId {
+pub(crate) async fn insert_as_is(store: &impl LeadStore, lead: Lead) -> LeadId {
     store
         .insert(Box::new(lead), Assignment::default(), Vec::new())
         .await
@@ -36,7 +36,8 @@ async fn insert_as_is(store: &impl LeadStore, lead: Lead) -> LeadId {
         .unwrap()
 }
 
-fn lead_at(minute: i64) -> Lead {
+/// A lead created `minute` minutes into a fixed morning.
+pub(crate) fn lead_at(minute: i64) -> Lead {
     let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
     Lead::new(base + Duration::minutes(minute))
 }

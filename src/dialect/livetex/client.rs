@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt, id_text};
-use crate::forward::{one_by_one, Attempt, Pacer, Protocol, Target};
+use crate::forward::{needs_token_or_login, one_by_one, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
@@ -28,13 +28,7 @@ pub const PROTOCOL: Protocol = Protocol {
     default_rate: None,
     default_concurrency: 16,
     url_schemes: &["http://", "https://"],
-    missing_keys: |target| {
-        if target.token.is_some() || (target.login.is_some() && target.password.is_some()) {
-            Vec::new()
-        } else {
-            vec!["token (or login and password)"]
-        }
-    },
+    missing_keys: needs_token_or_login,
     example_url: "https://api.livetex.ru/v2/",
 };
 

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt, id_text};
-use crate::forward::{same_for_all, Attempt, Pacer, Protocol, Target};
+use crate::forward::{needs_token_or_login, same_for_all, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
@@ -32,13 +32,7 @@ pub const PROTOCOL: Protocol = Protocol {
     default_rate: None,
     default_concurrency: 2,
     url_schemes: &["http://", "https://"],
-    missing_keys: |target| {
-        if target.token.is_some() || (target.login.is_some() && target.password.is_some()) {
-            Vec::new()
-        } else {
-            vec!["token (or login and password)"]
-        }
-    },
+    missing_keys: needs_token_or_login,
     example_url: "https://dataapi.uiscom.ru/v2.0",
 };
 

@@ -7,6 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 
 use super::*;
 use crate::lead::ContactPoint;
+use crate::store::conformance::{insert_as_is, lead_at};
 use crate::store::Assignment;
 
 fn open(dir: &tempfile::TempDir) -> SqliteStore {
@@ -24,27 +25,6 @@ fn stored_number(dir: &tempfile::TempDir, sql: &str) -> i64 {
         .unwrap()
 }
 
-/// Stores `lead` with its own assignee (no look-up) and returns its id.
-async fn insert_as_is(store: &SqliteStore, lead: Lead) -> LeadId {
-    store
-        .insert(Box::new(lead), Assignment::default(), Vec::new())
-        .await
-        .unwrap()
-        .lead
-        .id
-        .unwrap()
-}
-
-fn lead_at(minute: i64) -> Lead {
-    let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
-    Lead::new(base + Duration::minutes(minute))
-}
-
-/// A merge is written a slice per insert batch (8 leads per merge and 4
-/// contacts per one-lead batch under test), so lookups run while part of it is in the
-/// table and part only in memory; a lead deleted before its slice is written
-/// must not leave rows behind for a lead that is gone, and everything is in
-/// the table with the mark at the end after close.
 #[tokio::test]
 async fn contacts_stay_findable_while_a_merge_is_written_in_slices() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Duration, Utc};
 
 use super::*;
 use crate::lead::ContactPoint;

@@ -19,6 +19,7 @@ path = "$work/leads.db"
 id = 1
 name = "Bench"
 login = "bench@example.ru"
+role = "admin"
 TOML
     cat
   } > "$work/bench.toml"
@@ -41,6 +42,28 @@ bitrix24_section() {
 [[bitrix24.webhooks]]
 user_id = 1
 code = "bench-webhook"
+login = "bench@example.ru"
+TOML
+}
+
+# A LiveTex login (HTTP Basic) and a UIS key, for the same employee.
+livetex_section() {
+  cat <<TOML
+[livetex]
+require_conversation = false
+[[livetex.credentials]]
+login = "bench@example.ru"
+password = "bench-password"
+TOML
+}
+
+uis_section() {
+  cat <<TOML
+[uis]
+day_limit = 100000000
+minute_limit = 100000000
+[[uis.keys]]
+key = "bench-uis-key"
 login = "bench@example.ru"
 TOML
 }

@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 
 use regex::Regex;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::error::UisError;
@@ -324,50 +325,215 @@ impl Filter {
 }
 
 impl Query {
+    /// Neither a filter nor a sort: the store can page the rows itself.
+    pub fn is_plain(&self) -> bool {
+        self.filter.is_none() && self.sort.is_empty()
+    }
+
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Only the requested fields of a row the caller no longer needs, moved
+    /// out of it rather than copied.
+    pub fn project_owned(&self, mut row: Map<String, Value>) -> Value {
+        let mut projected = Map::with_capacity(self.fields.len());
+        for field in &self.fields {
+            projected.insert(field.clone(), row.remove(field).unwrap_or(Value::Null));
+        }
+        Value::Object(projected)
+    }
+
+    /// Only the requested fields, in the requested order.
+    pub fn project(&self, row: &Map<String, Value>) -> Value {
+        let mut projected = Map::with_capacity(self.fields.len());
+        for field in &self.fields {
+            projected.insert(
+                field.clone(),
+                row.get(field).cloned().unwrap_or(Value::Null),
+            );
+        }
+        Value::Object(projected)
+    }
+
+    /// A page built from rows streamed in id order (see [`PageBuilder`]).
+    pub fn page_builder(&self) -> PageBuilder<'_> {
+        PageBuilder {
+            query: self,
+            total: 0,
+            rows: Vec::new(),
+            ranked: Vec::new(),
+        }
+    }
+
+    /// Sorts two rows' sort keys as `sort` asks (nulls first).
+    fn order(&self, left: &[Value], right: &[Value]) -> Ordering {
+        for ((_, descending), (left, right)) in self.sort.iter().zip(left.iter().zip(right)) {
+            let ordering = sort_order(left, right);
+            let ordering = if *descending {
+                ordering.reverse()
+            } else {
+                ordering
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        Ordering::Equal
+    }
+
     /// Filters, sorts, pages and projects `rows`; also the number of matches.
     pub fn apply(&self, rows: Vec<Map<String, Value>>) -> (Vec<Value>, u64) {
-        let mut matched: Vec<Map<String, Value>> = rows
-            .into_iter()
-            .filter(|row| {
-                self.filter
-                    .as_ref()
-                    .is_none_or(|filter| filter.matches(row))
-            })
-            .collect();
-        if !self.sort.is_empty() {
-            matched.sort_by(|left, right| {
-                for (field, descending) in &self.sort {
-                    let null = Value::Null;
-                    let ordering = sort_order(
-                        left.get(field).unwrap_or(&null),
-                        right.get(field).unwrap_or(&null),
-                    );
-                    let ordering = if *descending {
-                        ordering.reverse()
-                    } else {
-                        ordering
-                    };
-                    if ordering != Ordering::Equal {
-                        return ordering;
-                    }
-                }
-                Ordering::Equal
-            });
+        let mut builder = self.page_builder();
+        for (index, row) in rows.iter().enumerate() {
+            builder.push(index as i64, row);
         }
-        let total = matched.len() as u64;
-        let page = matched
+        match builder.finish() {
+            Page::Rows { rows, total } => (rows, total),
+            // Here the "ids" are positions in `rows`.
+            Page::Ids { ids, total } => {
+                let page = ids
+                    .into_iter()
+                    .filter_map(|index| rows.get(usize::try_from(index).ok()?))
+                    .map(|row| self.project(row))
+                    .collect();
+                (page, total)
+            }
+        }
+    }
+}
+
+/// A JSON array written an element at a time, so a page of ten thousand
+/// report rows is held as its text, not as ten thousand `Value` trees.
+pub struct JsonArray {
+    text: Vec<u8>,
+    empty: bool,
+}
+
+impl Default for JsonArray {
+    fn default() -> Self {
+        JsonArray {
+            text: b"[".to_vec(),
+            empty: true,
+        }
+    }
+}
+
+impl JsonArray {
+    pub fn push(&mut self, element: &Value) {
+        if !self.empty {
+            self.text.push(b',');
+        }
+        self.empty = false;
+        // Writing a `Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.text, element);
+    }
+
+    pub fn finish(mut self) -> Box<RawValue> {
+        self.text.push(b']');
+        String::from_utf8(self.text)
+            .ok()
+            .and_then(|text| RawValue::from_string(text).ok())
+            .unwrap_or_else(|| RawValue::from_string("[]".into()).unwrap_or_default())
+    }
+}
+
+/// A page of a `get.*` answer built from rows streamed in id order. It
+/// holds at most the page's rows or, when the call sorts, the sort keys and
+/// ids of the first `offset + limit` matches, never every row: a report
+/// over a window of a million leads stays within a few megabytes.
+pub struct PageBuilder<'a> {
+    query: &'a Query,
+    total: u64,
+    /// Unsorted: the page's rows, projected.
+    rows: Vec<Value>,
+    /// Sorted: the best matches so far, trimmed as they grow.
+    ranked: Vec<Ranked>,
+}
+
+/// A sorted match: its sort keys, then its place in the stream (so equal
+/// keys keep id order, as a stable sort would), and its id.
+struct Ranked {
+    keys: Vec<Value>,
+    sequence: u64,
+    id: i64,
+}
+
+/// What a [`PageBuilder`] ends with.
+pub enum Page {
+    /// The page itself (unsorted calls), and the number of matches.
+    Rows { rows: Vec<Value>, total: u64 },
+    /// The ids of the page's rows in order, for the caller to encode again
+    /// (sorted calls), and the number of matches.
+    Ids { ids: Vec<i64>, total: u64 },
+}
+
+impl PageBuilder<'_> {
+    /// Offers the row of lead `id`; true when it matched.
+    pub fn push(&mut self, id: i64, row: &Map<String, Value>) -> bool {
+        let query = self.query;
+        if !query
+            .filter
+            .as_ref()
+            .is_none_or(|filter| filter.matches(row))
+        {
+            return false;
+        }
+        let sequence = self.total;
+        self.total += 1;
+        if query.sort.is_empty() {
+            if sequence >= query.offset && (self.rows.len() as u64) < query.limit {
+                self.rows.push(query.project(row));
+            }
+        } else {
+            let null = Value::Null;
+            let keys = query
+                .sort
+                .iter()
+                .map(|(field, _)| row.get(field).unwrap_or(&null).clone())
+                .collect();
+            self.ranked.push(Ranked { keys, sequence, id });
+            let keep = (query.offset + query.limit) as usize;
+            if self.ranked.len() >= keep.saturating_mul(2).max(4096) {
+                self.trim();
+            }
+        }
+        true
+    }
+
+    /// Keeps only the first `offset + limit` matches in sort order.
+    fn trim(&mut self) {
+        let query = self.query;
+        self.ranked.sort_by(|left, right| {
+            query
+                .order(&left.keys, &right.keys)
+                .then(left.sequence.cmp(&right.sequence))
+        });
+        self.ranked.truncate((query.offset + query.limit) as usize);
+    }
+
+    pub fn finish(mut self) -> Page {
+        if self.query.sort.is_empty() {
+            return Page::Rows {
+                rows: self.rows,
+                total: self.total,
+            };
+        }
+        self.trim();
+        let ids = self
+            .ranked
             .into_iter()
-            .skip(self.offset as usize)
-            .take(self.limit as usize)
-            .map(|mut row| {
-                let mut projected = Map::with_capacity(self.fields.len());
-                for field in &self.fields {
-                    projected.insert(field.clone(), row.remove(field).unwrap_or(Value::Null));
-                }
-                Value::Object(projected)
-            })
+            .skip(self.query.offset as usize)
+            .map(|ranked| ranked.id)
             .collect();
-        (page, total)
+        Page::Ids {
+            ids,
+            total: self.total,
+        }
     }
 }
 
@@ -375,6 +541,57 @@ impl Query {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The page builder keeps only the first offset + limit sort keys, trimming
+    /// as rows stream in; its page must be exactly what a full stable sort of
+    /// every row gives, ties in stream order.
+    #[test]
+    fn a_bounded_sorted_page_equals_a_full_sort() {
+        let rows: Vec<Map<String, Value>> = (0..20_000i64)
+            .map(|id| {
+                // Few distinct names, so ties are many; some nulls.
+                let name = match (id * 7919) % 13 {
+                    0 => Value::Null,
+                    bucket => Value::String(format!("name {bucket:02}")),
+                };
+                json!({"id": id, "name": name, "n": id % 5})
+                    .as_object()
+                    .cloned()
+                    .unwrap()
+            })
+            .collect();
+        for (offset, limit, descending) in [(0, 10, false), (5_000, 100, true), (19_990, 50, false)]
+        {
+            let query = spec()
+                .check(
+                    json!({"sort": [{"field": "name", "order": if descending { "desc" } else { "asc" }}],
+                           "filter": {"field": "n", "operator": "!=", "value": 3},
+                           "offset": offset, "limit": limit, "fields": ["id"]})
+                    .as_object()
+                    .unwrap(),
+                )
+                .unwrap();
+            let (page, total) = query.apply(rows.clone());
+            let mut expected: Vec<&Map<String, Value>> =
+                rows.iter().filter(|row| row["n"] != json!(3)).collect();
+            expected.sort_by(|left, right| {
+                let ordering = sort_order(&left["name"], &right["name"]);
+                if descending {
+                    ordering.reverse()
+                } else {
+                    ordering
+                }
+            });
+            assert_eq!(total, expected.len() as u64);
+            let expected: Vec<Value> = expected
+                .into_iter()
+                .skip(offset)
+                .take(limit)
+                .map(|row| json!({"id": row["id"]}))
+                .collect();
+            assert_eq!(page, expected, "offset {offset}, limit {limit}");
+        }
+    }
 
     fn spec() -> Spec {
         let names = |list: &[&str]| {

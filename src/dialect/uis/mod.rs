@@ -33,6 +33,7 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderValue, Method as Verb, StatusCode};
 use jsonrpsee::server::{RpcModule, ServerHandle, TowerService};
 use jsonrpsee::types::ErrorObjectOwned;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tower::Service;
 
@@ -126,21 +127,25 @@ impl Uis {
 
     /// One call: authenticate (except login.user), check the caller's
     /// budget, run, charge; `metadata` rides on successes and errors alike.
+    /// The result is JSON text: a report page is written row by row, never
+    /// held as a tree (see `engine::JsonArray`).
     async fn dispatch(
         &self,
         method: &str,
         params: &Map<String, Value>,
-    ) -> Result<Value, ErrorObjectOwned> {
+    ) -> Result<Box<RawValue>, ErrorObjectOwned> {
         let empty = json!({});
         match method {
             "login.user" => {
                 return session::login(self, params)
                     .await
+                    .and_then(|result| raw(&result))
                     .map_err(|error| error.into_rpc(&empty))
             }
             "logout.user" => {
                 return session::logout(self, params)
                     .await
+                    .and_then(|result| raw(&result))
                     .map_err(|error| error.into_rpc(&empty))
             }
             _ => {}
@@ -162,25 +167,35 @@ impl Uis {
             return Err(error.into_rpc(&metadata(None)));
         }
         let outcome = match method {
-            "get.sales_funnel" => {
-                funnel::run(self, params).map(|(data, total)| (Value::Array(data), Some(total)))
-            }
+            "get.sales_funnel" => funnel::run(self, params)
+                .and_then(|(data, total)| Ok((raw(&Value::Array(data))?, Some(total)))),
             "get.offline_messages_report" => report::run(self, params)
                 .await
-                .map(|(data, total)| (Value::Array(data), Some(total))),
+                .map(|(data, total)| (data, Some(total))),
             "upload.offline_messages" => upload::run(self, params, caller.employee)
                 .await
-                .map(|data| (data, None)),
+                .and_then(|data| Ok((raw(&data)?, None))),
             _ => Err(UisError::method_not_found()),
         };
         match outcome {
             Ok((data, total)) => {
                 self.limits.charge(&caller.key, now);
-                Ok(json!({"data": data, "metadata": metadata(total)}))
+                let metadata = serde_json::to_string(&metadata(total))
+                    .map_err(|_| UisError::internal().into_rpc(&empty))?;
+                RawValue::from_string(format!(
+                    r#"{{"data":{},"metadata":{metadata}}}"#,
+                    data.get()
+                ))
+                .map_err(|_| UisError::internal().into_rpc(&empty))
             }
             Err(error) => Err(error.into_rpc(&metadata(None))),
         }
     }
+}
+
+/// A result as JSON text.
+fn raw(value: &Value) -> Result<Box<RawValue>, UisError> {
+    serde_json::value::to_raw_value(value).map_err(|_| UisError::internal())
 }
 
 /// The params of the call in flight as the screen parsed them, handed to
@@ -246,7 +261,11 @@ pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
 }
 
 fn reply(body: &Value) -> Response {
-    let mut response = Response::new(Body::from(body.to_string()));
+    reply_text(body.to_string())
+}
+
+fn reply_text(body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -339,10 +358,14 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
             .dispatch(screened.method, &screened.params)
             .await
         {
-            Ok(result) => json!({"jsonrpc": "2.0", "id": screened.id, "result": result}),
-            Err(error) => json!({"jsonrpc": "2.0", "id": screened.id, "error": error}),
+            Ok(result) => format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
+                screened.id,
+                result.get()
+            ),
+            Err(error) => json!({"jsonrpc": "2.0", "id": screened.id, "error": error}).to_string(),
         };
-        return reply(&answer);
+        return reply_text(answer);
     }
     // jsonrpsee insists on a JSON content type; the screen has just parsed it.
     let mut forwarded = http::Request::builder()

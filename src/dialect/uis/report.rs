@@ -1,16 +1,25 @@
 //! `get.offline_messages_report`: leads created between `date_from` and
 //! `date_till` (account time, at most 3 months apart) as report rows laid
 //! out by the mapping's `report` record, lead stages shown as statuses,
-//! through the shared get engine.
+//! through the shared get engine. Memory stays bounded whatever the window:
+//! a plain call is paged by the store, and a filtered or sorted one streams
+//! the window through the engine's page builder a chunk at a time.
 
 use chrono::{DateTime, Months, NaiveDateTime, TimeZone, Utc};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::engine::Spec;
+use super::engine::{JsonArray, Page, Spec};
 use super::error::UisError;
 use super::Uis;
+use crate::lead::path::FieldPath;
+use crate::lead::{Lead, LeadId};
 use crate::mapping::Mapping;
-use crate::store::{LeadQuery, TimeRange};
+use crate::store::{Compare, Condition, LeadQuery, Operand, Sort, SortKey, TimeRange};
+
+/// Leads read from the store at a time while a filtered or sorted report
+/// scans its window: what the report holds at once, besides its page.
+const SCAN_CHUNK: u64 = 2_000;
 
 /// Fields that are lists, which a filter or sort cannot use.
 const LISTS: &[&str] = &[
@@ -54,7 +63,8 @@ fn date(uis: &Uis, params: &Map<String, Value>, name: &str) -> Result<DateTime<U
         .ok_or_else(|| UisError::invalid_value(name, Some(value)))
 }
 
-pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Vec<Value>, u64), UisError> {
+/// The page of report rows as JSON text, and how many rows match.
+pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue>, u64), UisError> {
     let query = uis.report_spec.check(params)?;
     let from = date(uis, params, "date_from")?;
     let till = date(uis, params, "date_till")?;
@@ -70,27 +80,112 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Vec<Value>, 
     {
         return Err(UisError::date_interval());
     }
-    let page = uis
-        .core
-        .query(LeadQuery {
-            created: TimeRange {
-                from: Some(from),
-                to: Some(till + chrono::Duration::seconds(1)),
-            },
-            sort: vec![crate::store::Sort {
-                key: crate::store::SortKey::Id,
-                descending: false,
-            }],
-            ..LeadQuery::default()
-        })
-        .await?;
     let Some(record) = uis.mapping.record("report") else {
-        return Ok((Vec::new(), 0));
+        return Ok((JsonArray::default().finish(), 0));
     };
-    let rows = page
-        .leads
-        .iter()
-        .map(|lead| record.encode(&uis.mapping, lead, uis.core.employees()))
-        .collect();
-    Ok(query.apply(rows))
+    let window = TimeRange {
+        from: Some(from),
+        to: Some(till + chrono::Duration::seconds(1)),
+    };
+    let by_id = || Sort {
+        key: SortKey::Id,
+        descending: false,
+    };
+    let encode = |lead: &Lead| record.encode(&uis.mapping, lead, uis.core.employees());
+    let after = |id: Option<LeadId>| -> Vec<Condition> {
+        id.map(|id| Condition {
+            field: FieldPath::Id,
+            compare: Compare::Greater,
+            operands: vec![Operand::Int(id)],
+        })
+        .into_iter()
+        .collect()
+    };
+    if query.is_plain() {
+        // No filter and no sort: the store pages and counts by itself, and
+        // the page is read a chunk at a time.
+        let mut rows = JsonArray::default();
+        let mut total = None;
+        let mut last = None;
+        let mut remaining = query.limit();
+        while remaining > 0 {
+            let chunk = uis
+                .core
+                .query(LeadQuery {
+                    created: window,
+                    conditions: after(last),
+                    sort: vec![by_id()],
+                    offset: if last.is_none() { query.offset() } else { 0 },
+                    limit: Some(remaining.min(SCAN_CHUNK)),
+                    count_total: total.is_none(),
+                    ..LeadQuery::default()
+                })
+                .await?;
+            total = total.or(chunk.total);
+            let read = chunk.leads.len() as u64;
+            for lead in chunk.leads {
+                last = lead.id;
+                rows.push(&query.project_owned(encode(&lead)));
+            }
+            if read < remaining.min(SCAN_CHUNK) {
+                break;
+            }
+            remaining -= read;
+        }
+        return Ok((rows.finish(), total.unwrap_or_default()));
+    }
+    // Filters and sorts work on report rows, so every lead of the window is
+    // encoded, a chunk at a time, and only what the page needs is kept.
+    let mut builder = query.page_builder();
+    let mut last: Option<LeadId> = None;
+    loop {
+        let chunk = uis
+            .core
+            .query(LeadQuery {
+                created: window,
+                conditions: after(last),
+                sort: vec![by_id()],
+                limit: Some(SCAN_CHUNK),
+                ..LeadQuery::default()
+            })
+            .await?;
+        for lead in &chunk.leads {
+            builder.push(lead.id.unwrap_or_default(), &encode(lead));
+        }
+        match chunk.leads.last().and_then(|lead| lead.id) {
+            Some(id) if chunk.leads.len() as u64 == SCAN_CHUNK => last = Some(id),
+            _ => break,
+        }
+    }
+    match builder.finish() {
+        Page::Rows { rows: page, total } => {
+            let mut rows = JsonArray::default();
+            for row in &page {
+                rows.push(row);
+            }
+            Ok((rows.finish(), total))
+        }
+        Page::Ids { ids, total } => {
+            // The page's leads, read back a chunk of ids at a time.
+            let mut rows = JsonArray::default();
+            for chunk in ids.chunks(SCAN_CHUNK as usize) {
+                let found = uis
+                    .core
+                    .query(LeadQuery {
+                        ids: Some(chunk.to_vec()),
+                        ..LeadQuery::default()
+                    })
+                    .await?;
+                let mut by_id: std::collections::HashMap<LeadId, Lead> = found
+                    .leads
+                    .into_iter()
+                    .filter_map(|lead| Some((lead.id?, lead)))
+                    .collect();
+                for lead in chunk.iter().filter_map(|id| by_id.remove(id)) {
+                    rows.push(&query.project_owned(encode(&lead)));
+                }
+            }
+            Ok((rows.finish(), total))
+        }
+    }
 }

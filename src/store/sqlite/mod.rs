@@ -123,6 +123,19 @@ impl SqliteStore {
             path: options.path.display().to_string(),
             reason: format!("migration failed: {error}"),
         })?;
+        if options.maintenance {
+            // Statistics for the query planner, so a filter on a selective
+            // partial index (leads without an e-mail) uses it instead of
+            // scanning every lead. `analysis_limit` keeps this to a few
+            // milliseconds however large the store; the readers opened
+            // below load the result.
+            write_conn
+                .execute_batch("PRAGMA analysis_limit = 400; PRAGMA optimize = 0x10002;")
+                .map_err(|error| StoreError::Open {
+                    path: options.path.display().to_string(),
+                    reason: format!("cannot gather planner statistics: {error}"),
+                })?;
+        }
         let contacts = contacts::ContactIndex::load(&write_conn, options.maintenance)?;
         let mut readers = Vec::with_capacity(options.read_connections.max(1));
         for _ in 0..options.read_connections.max(1) {

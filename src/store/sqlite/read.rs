@@ -1,6 +1,7 @@
 //! Reads: one lead, filtered pages, contact look-ups and counters. SQL text
-//! depends only on which filters are present (lists travel as one JSON array
-//! parameter), so the per-connection statement cache serves repeated shapes.
+//! depends only on which filters are present and on the length of short
+//! lists (long ones travel as one JSON array parameter), so the
+//! per-connection statement cache serves repeated shapes.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -33,10 +34,70 @@ pub(super) fn get(conn: &Connection, id: LeadId) -> Result<Option<Lead>, StoreEr
     doc.map(|doc| read_lead(id, &doc)).transpose()
 }
 
+/// Lists up to this long get a placeholder per value (one cached
+/// statement per length); longer ones one JSON array parameter.
+const SHORT_LIST: usize = 16;
+
 /// Builds the WHERE clause and its parameters for a query.
 struct Filter {
     sql: String,
     values: Vec<Value>,
+    /// What the contact index covers, when the query compares a phone or
+    /// an e-mail for equality (see [`ContactCoverage`]).
+    coverage: Option<ContactCoverage>,
+}
+
+/// How far `lead_contacts` can answer "which leads have this phone or
+/// e-mail": its buckets, and the newest lead merged into it. Leads after
+/// that are only in the writer's memory tail, so their documents are read
+/// instead. Turns an equality on phones or e-mails from a scan of every
+/// document into one index seek per bucket plus the unmerged tail.
+#[derive(Clone)]
+struct ContactCoverage {
+    /// Every bucket that can hold a lead, as a JSON array.
+    buckets: String,
+    merged_upto: LeadId,
+}
+
+fn contact_coverage(conn: &Connection) -> Result<ContactCoverage, StoreError> {
+    let newest: LeadId = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM leads")?
+        .query_row([], |row| row.get(0))?;
+    let merged_upto: LeadId = conn
+        .prepare_cached("SELECT value FROM store_meta WHERE key = 'contacts_merged_upto'")?
+        .query_row([], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let buckets: Vec<i64> = (0..=super::contacts::bucket_of(newest)).collect();
+    Ok(ContactCoverage {
+        buckets: serde_json::to_string(&buckets).unwrap_or_else(|_| "[]".into()),
+        merged_upto,
+    })
+}
+
+/// The index kind of a contact list the index holds, for an equality on it.
+fn indexed_contact(condition: &Condition) -> Option<&'static str> {
+    let kind = match condition.field {
+        FieldPath::Phones => "phone",
+        FieldPath::Emails => "email",
+        _ => return None,
+    };
+    let texts = condition
+        .operands
+        .iter()
+        .all(|operand| matches!(operand, Operand::Text(text) if !text.is_empty()));
+    (matches!(condition.compare, Compare::Equal | Compare::In)
+        && !condition.operands.is_empty()
+        && texts)
+        .then_some(kind)
+}
+
+fn needs_coverage(query: &LeadQuery) -> bool {
+    query
+        .conditions
+        .iter()
+        .chain(query.any_of.iter().flatten())
+        .any(|condition| indexed_contact(condition).is_some())
 }
 
 impl Filter {
@@ -50,8 +111,25 @@ impl Filter {
         self.values.extend(values);
     }
 
+    /// `column IN (...)`. Short lists get a placeholder per value, so the
+    /// planner knows how many values it is matching and uses the column's
+    /// index when that is selective; long ones travel as one JSON array.
     fn json_list<T: serde::Serialize>(&mut self, column: &str, items: &Option<Vec<T>>) {
-        if let Some(items) = items {
+        let Some(items) = items else {
+            return;
+        };
+        let values: Vec<Value> = items
+            .iter()
+            .filter_map(|item| match serde_json::to_value(item).ok()? {
+                serde_json::Value::Number(number) => number.as_i64().map(Value::Integer),
+                serde_json::Value::String(text) => Some(Value::Text(text)),
+                _ => None,
+            })
+            .collect();
+        if values.len() == items.len() && values.len() <= SHORT_LIST {
+            let placeholders = vec!["?"; values.len()].join(", ");
+            self.push(&format!("{column} IN ({placeholders})"), values);
+        } else {
             let list = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
             self.push(
                 &format!("{column} IN (SELECT value FROM json_each(?))"),
@@ -70,10 +148,11 @@ impl Filter {
     }
 }
 
-fn build_filter(query: &LeadQuery) -> Filter {
+fn build_filter(query: &LeadQuery, coverage: Option<ContactCoverage>) -> Filter {
     let mut filter = Filter {
         sql: String::new(),
         values: Vec::new(),
+        coverage,
     };
     filter.json_list("id", &query.ids);
     filter.range("created_at", &query.created);
@@ -124,6 +203,7 @@ fn build_filter(query: &LeadQuery) -> Filter {
             let mut inner = Filter {
                 sql: String::new(),
                 values: Vec::new(),
+                coverage: filter.coverage.clone(),
             };
             for condition in group {
                 push_condition(&mut inner, condition);
@@ -350,6 +430,29 @@ fn push_condition(filter: &mut Filter, condition: &Condition) {
     match location {
         Location::Contacts(path) => {
             let mut exists = Sql::default();
+            if let (Some(kind), Some(coverage)) = (indexed_contact(condition), &filter.coverage) {
+                // Candidates from the index (a superset of the matches:
+                // every merged lead with that normalised contact, and every
+                // lead after the merge mark); the document check below
+                // decides.
+                let wanted = serde_json::Value::Array(
+                    condition
+                        .operands
+                        .iter()
+                        .map(|operand| serde_json::Value::String(operand_text(operand)))
+                        .collect(),
+                );
+                exists
+                    .text("(id IN (SELECT lead_id FROM lead_contacts WHERE bucket IN (SELECT value FROM json_each(")
+                    .value(Value::Text(coverage.buckets.clone()))
+                    .text(")) AND kind = ")
+                    .value(Value::Text(kind.into()))
+                    .text(" AND value IN (SELECT value FROM json_each(")
+                    .value(Value::Text(wanted.to_string()))
+                    .text(")) UNION ALL SELECT id FROM leads WHERE id > ")
+                    .value(Value::Integer(coverage.merged_upto))
+                    .text(")) AND ");
+            }
             exists
                 .text("EXISTS (SELECT 1 FROM json_each(doc, ")
                 .value(Value::Text(path.to_owned()))
@@ -401,7 +504,12 @@ fn order_by(query: &LeadQuery, values: &mut Vec<Value>) -> String {
 }
 
 pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, StoreError> {
-    let filter = build_filter(query);
+    let coverage = if needs_coverage(query) {
+        Some(contact_coverage(conn)?)
+    } else {
+        None
+    };
+    let filter = build_filter(query, coverage);
     let total = if query.count_total {
         let sql = format!("SELECT COUNT(*) FROM leads{}", filter.sql);
         let count: i64 = conn
@@ -413,6 +521,20 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
     } else {
         None
     };
+    let (sql, values) = page_statement(query, filter);
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut leads = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let doc: String = row.get(1)?;
+        leads.push(read_lead(id, &doc)?);
+    }
+    Ok(LeadPage { leads, total })
+}
+
+/// The SELECT of one page of `query`, and its parameters.
+fn page_statement(query: &LeadQuery, filter: Filter) -> (String, Vec<Value>) {
     let mut values = filter.values;
     let order = order_by(query, &mut values);
     values.push(Value::Integer(
@@ -425,15 +547,25 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
         "SELECT id, doc FROM leads{}{order} LIMIT ? OFFSET ?",
         filter.sql,
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let mut rows = statement.query(rusqlite::params_from_iter(values.iter()))?;
-    let mut leads = Vec::new();
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let doc: String = row.get(1)?;
-        leads.push(read_lead(id, &doc)?);
-    }
-    Ok(LeadPage { leads, total })
+    (sql, values)
+}
+
+/// SQLite's plan for one page of `query`, a line per step.
+#[cfg(test)]
+pub(super) fn plan(conn: &Connection, query: &LeadQuery) -> Result<Vec<String>, StoreError> {
+    let coverage = if needs_coverage(query) {
+        Some(contact_coverage(conn)?)
+    } else {
+        None
+    };
+    let (sql, values) = page_statement(query, build_filter(query, coverage));
+    let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+    let steps = statement
+        .query_map(rusqlite::params_from_iter(values.iter()), |row| {
+            row.get::<_, String>(3)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(steps)
 }
 
 pub(super) fn assignee_stats(

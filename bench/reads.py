@@ -42,6 +42,7 @@ title = doc.get("title") or doc.get("name") or "load"
 fragment = title[len(title) // 2:][:6] if len(title) > 8 else title
 day = time.strftime("%Y-%m-%d", time.gmtime(middle[2] / 1e6))
 first_day = time.strftime("%Y-%m-%d", time.gmtime(db.execute("SELECT MIN(created_at) FROM leads").fetchone()[0] / 1e6))
+months_ago = time.strftime("%Y-%m-%d", time.gmtime(middle[2] / 1e6 - 88 * 86400))
 db.close()
 
 connection = http.client.HTTPConnection(url.hostname, url.port, timeout=600)
@@ -91,9 +92,12 @@ reads = [
     ("LiveTex show", livetex(f"/v2/leads/show?id={middle[0]}")),
     ("LiveTex list", livetex("/v2/leads/list?limit=100")),
     ("LiveTex list q=result=missed", livetex("/v2/leads/list?q=" + quote("result=missed"))),
-    ("LiveTex list q=phone", livetex("/v2/leads/list?q=" + quote(f"phone={phone}"))),
-    ("UIS get.sales_funnel", uis("get.sales_funnel", {"date_from": f"{first_day} 00:00:00", "date_till": f"{day} 23:59:59"})),
+    ("LiveTex list q=phone_exists=true;sort by created_at desc", livetex("/v2/leads/list?q=" + quote("phone_exists=true") + "&sort=created_at:d&limit=100")),
+    ("UIS get.sales_funnel", uis("get.sales_funnel", {})),
+    ("LiveTex list q=text (substring)", livetex("/v2/leads/list?q=" + quote(f"text={fragment}"))),
     ("UIS get.offline_messages_report, one day", uis("get.offline_messages_report", {"date_from": f"{day} 00:00:00", "date_till": f"{day} 23:59:59", "limit": 100})),
+    ("UIS get.offline_messages_report, 3 months, 10 000 rows", uis("get.offline_messages_report", {"date_from": f"{months_ago} 00:00:00", "date_till": f"{day} 23:59:59", "limit": 10000})),
+    ("UIS get.offline_messages_report, 3 months, sorted by phone", uis("get.offline_messages_report", {"date_from": f"{months_ago} 00:00:00", "date_till": f"{day} 23:59:59", "limit": 100, "sort": [{"field": "visitor_phone_number", "order": "desc"}]})),
 ]
 
 print(f"{count} leads in the store; phone {phone!r}, title fragment {fragment!r}, day {day}")
@@ -112,6 +116,13 @@ for name, send in reads:
             break
         times.append((time.perf_counter() - started) * 1000)
         answer = f"HTTP {status}, {len(body)} bytes"
+        # UIS answers errors with HTTP 200; show them as errors.
+        if b'"error"' in body[:200]:
+            try:
+                error = json.loads(body).get("error", {})
+                answer += f", error {error.get('data', {}).get('mnemonic', error) if isinstance(error, dict) else error}"
+            except ValueError:
+                pass
         if times[-1] > 10_000:
             break
     times.sort()

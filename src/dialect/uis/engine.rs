@@ -289,6 +289,17 @@ fn sort_order(left: &Value, right: &Value) -> Ordering {
 }
 
 impl Filter {
+    fn fields(&self, into: &mut Vec<String>) {
+        match self {
+            Filter::Tree { filters, .. } => {
+                for filter in filters {
+                    filter.fields(into);
+                }
+            }
+            Filter::Simple { field, .. } => into.push(field.clone()),
+        }
+    }
+
     fn matches(&self, row: &Map<String, Value>) -> bool {
         match self {
             Filter::Tree { filters, all } => {
@@ -325,6 +336,18 @@ impl Filter {
 }
 
 impl Query {
+    /// The fields the filter and the sort read: all a scan of many rows
+    /// needs of each.
+    pub fn scanned_fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self.sort.iter().map(|(field, _)| field.clone()).collect();
+        if let Some(filter) = &self.filter {
+            filter.fields(&mut fields);
+        }
+        fields.sort();
+        fields.dedup();
+        fields
+    }
+
     /// Neither a filter nor a sort: the store can page the rows itself.
     pub fn is_plain(&self) -> bool {
         self.filter.is_none() && self.sort.is_empty()
@@ -360,13 +383,25 @@ impl Query {
         Value::Object(projected)
     }
 
-    /// A page built from rows streamed in id order (see [`PageBuilder`]).
+    /// A page built from whole rows streamed in id order (see
+    /// [`PageBuilder`]).
     pub fn page_builder(&self) -> PageBuilder<'_> {
         PageBuilder {
             query: self,
             total: 0,
             rows: Vec::new(),
+            ids: None,
             ranked: Vec::new(),
+        }
+    }
+
+    /// As [`Query::page_builder`], for rows that hold only
+    /// [`Query::scanned_fields`]: it always ends with the page's ids, for
+    /// the caller to encode whole.
+    pub fn id_page_builder(&self) -> PageBuilder<'_> {
+        PageBuilder {
+            ids: Some(Vec::new()),
+            ..self.page_builder()
         }
     }
 
@@ -451,6 +486,8 @@ pub struct PageBuilder<'a> {
     total: u64,
     /// Unsorted: the page's rows, projected.
     rows: Vec<Value>,
+    /// Unsorted, when the rows are partial: the page's ids instead.
+    ids: Option<Vec<i64>>,
     /// Sorted: the best matches so far, trimmed as they grow.
     ranked: Vec<Ranked>,
 }
@@ -467,8 +504,9 @@ struct Ranked {
 pub enum Page {
     /// The page itself (unsorted calls), and the number of matches.
     Rows { rows: Vec<Value>, total: u64 },
-    /// The ids of the page's rows in order, for the caller to encode again
-    /// (sorted calls), and the number of matches.
+    /// The ids of the page's rows in order, for the caller to encode whole
+    /// (sorted calls, and rows the builder saw only in part), and the
+    /// number of matches.
     Ids { ids: Vec<i64>, total: u64 },
 }
 
@@ -486,8 +524,12 @@ impl PageBuilder<'_> {
         let sequence = self.total;
         self.total += 1;
         if query.sort.is_empty() {
-            if sequence >= query.offset && (self.rows.len() as u64) < query.limit {
-                self.rows.push(query.project(row));
+            let kept = self.ids.as_ref().map_or(self.rows.len(), Vec::len) as u64;
+            if sequence >= query.offset && kept < query.limit {
+                match &mut self.ids {
+                    Some(ids) => ids.push(id),
+                    None => self.rows.push(query.project(row)),
+                }
             }
         } else {
             let null = Value::Null;
@@ -518,9 +560,15 @@ impl PageBuilder<'_> {
 
     pub fn finish(mut self) -> Page {
         if self.query.sort.is_empty() {
-            return Page::Rows {
-                rows: self.rows,
-                total: self.total,
+            return match self.ids {
+                Some(ids) => Page::Ids {
+                    ids,
+                    total: self.total,
+                },
+                None => Page::Rows {
+                    rows: self.rows,
+                    total: self.total,
+                },
             };
         }
         self.trim();

@@ -135,8 +135,10 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
         return Ok((rows.finish(), total.unwrap_or_default()));
     }
     // Filters and sorts work on report rows, so every lead of the window is
-    // encoded, a chunk at a time, and only what the page needs is kept.
-    let mut builder = query.page_builder();
+    // encoded, a chunk at a time, and only what the page needs is kept: of
+    // each lead, only the columns the filter and the sort read.
+    let scanned = query.scanned_fields();
+    let mut builder = query.id_page_builder();
     let mut last: Option<LeadId> = None;
     loop {
         let chunk = uis
@@ -150,7 +152,8 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
             })
             .await?;
         for lead in &chunk.leads {
-            builder.push(lead.id.unwrap_or_default(), &encode(lead));
+            let row = record.encode_only(&uis.mapping, lead, uis.core.employees(), &scanned);
+            builder.push(lead.id.unwrap_or_default(), &row);
         }
         match chunk.leads.last().and_then(|lead| lead.id) {
             Some(id) if chunk.leads.len() as u64 == SCAN_CHUNK => last = Some(id),

@@ -95,6 +95,11 @@ pub struct LeadQuery {
     pub limit: Option<u64>,
     /// Also count every matching lead (LiveTex total, Bitrix24 total, UIS total_items).
     pub count_total: bool,
+    /// Walk the leads in id order along the primary key, not along a time
+    /// index: for a caller reading a whole window in `id > last` chunks,
+    /// where answering each chunk from the time index would sort the whole
+    /// window again every time.
+    pub walk_ids: bool,
 }
 
 /// How a [`Condition`] compares a field with its operands.

@@ -92,36 +92,47 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
         descending: false,
     };
     let encode = |lead: &Lead| record.encode(&uis.mapping, lead, uis.core.employees());
-    let after = |id: Option<LeadId>| -> Vec<Condition> {
-        id.map(|id| Condition {
-            field: FieldPath::Id,
-            compare: Compare::Greater,
-            operands: vec![Operand::Int(id)],
-        })
-        .into_iter()
-        .collect()
-    };
     if query.is_plain() {
         // No filter and no sort: the store pages and counts by itself, and
         // the page is read a chunk at a time.
         let mut rows = JsonArray::default();
-        let mut total = None;
-        let mut last = None;
-        let mut remaining = query.limit();
-        while remaining > 0 {
+        let first = uis
+            .core
+            .query(LeadQuery {
+                created: window,
+                sort: vec![by_id()],
+                offset: query.offset(),
+                limit: Some(query.limit().min(SCAN_CHUNK)),
+                count_total: true,
+                ..LeadQuery::default()
+            })
+            .await?;
+        let total = first.total.unwrap_or_default();
+        let mut remaining = query.limit().saturating_sub(first.leads.len() as u64);
+        let mut last = first.leads.last().and_then(|lead| lead.id);
+        for lead in first.leads {
+            rows.push(&query.project_owned(encode(&lead)));
+        }
+        // The rest of the page, walking ids up to the window's last one.
+        let end = match (last, remaining > 0) {
+            (Some(_), true) => id_span(uis, window).await?.map(|(_, end)| end),
+            _ => None,
+        };
+        while let (Some(after), Some(end), true) = (last, end, remaining > 0) {
             let chunk = uis
                 .core
                 .query(LeadQuery {
                     created: window,
-                    conditions: after(last),
+                    conditions: vec![
+                        id_condition(Compare::Greater, after),
+                        id_condition(Compare::LessOrEqual, end),
+                    ],
                     sort: vec![by_id()],
-                    offset: if last.is_none() { query.offset() } else { 0 },
                     limit: Some(remaining.min(SCAN_CHUNK)),
-                    count_total: total.is_none(),
+                    walk_ids: true,
                     ..LeadQuery::default()
                 })
                 .await?;
-            total = total.or(chunk.total);
             let read = chunk.leads.len() as u64;
             for lead in chunk.leads {
                 last = lead.id;
@@ -132,32 +143,38 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
             }
             remaining -= read;
         }
-        return Ok((rows.finish(), total.unwrap_or_default()));
+        return Ok((rows.finish(), total));
     }
     // Filters and sorts work on report rows, so every lead of the window is
     // encoded, a chunk at a time, and only what the page needs is kept: of
     // each lead, only the columns the filter and the sort read.
     let scanned = query.scanned_fields();
     let mut builder = query.id_page_builder();
-    let mut last: Option<LeadId> = None;
-    loop {
-        let chunk = uis
-            .core
-            .query(LeadQuery {
-                created: window,
-                conditions: after(last),
-                sort: vec![by_id()],
-                limit: Some(SCAN_CHUNK),
-                ..LeadQuery::default()
-            })
-            .await?;
-        for lead in &chunk.leads {
-            let row = record.encode_only(&uis.mapping, lead, uis.core.employees(), &scanned);
-            builder.push(lead.id.unwrap_or_default(), &row);
-        }
-        match chunk.leads.last().and_then(|lead| lead.id) {
-            Some(id) if chunk.leads.len() as u64 == SCAN_CHUNK => last = Some(id),
-            _ => break,
+    if let Some((first, last_in_window)) = id_span(uis, window).await? {
+        let mut last = first - 1;
+        loop {
+            let chunk = uis
+                .core
+                .query(LeadQuery {
+                    created: window,
+                    conditions: vec![
+                        id_condition(Compare::Greater, last),
+                        id_condition(Compare::LessOrEqual, last_in_window),
+                    ],
+                    sort: vec![by_id()],
+                    limit: Some(SCAN_CHUNK),
+                    walk_ids: true,
+                    ..LeadQuery::default()
+                })
+                .await?;
+            for lead in &chunk.leads {
+                let row = record.encode_only(&uis.mapping, lead, uis.core.employees(), &scanned);
+                builder.push(lead.id.unwrap_or_default(), &row);
+            }
+            match chunk.leads.last().and_then(|lead| lead.id) {
+                Some(id) if chunk.leads.len() as u64 == SCAN_CHUNK => last = id,
+                _ => break,
+            }
         }
     }
     match builder.finish() {
@@ -191,4 +208,34 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
             Ok((rows.finish(), total))
         }
     }
+}
+
+fn id_condition(compare: Compare, id: LeadId) -> Condition {
+    Condition {
+        field: FieldPath::Id,
+        compare,
+        operands: vec![Operand::Int(id)],
+    }
+}
+
+/// The first and the last id of the leads created in `window`, if any: the
+/// stretch of ids a scan of the window walks.
+async fn id_span(uis: &Uis, window: TimeRange) -> Result<Option<(LeadId, LeadId)>, UisError> {
+    let mut ends = Vec::with_capacity(2);
+    for descending in [false, true] {
+        let end = uis
+            .core
+            .query(LeadQuery {
+                created: window,
+                sort: vec![Sort {
+                    key: SortKey::Id,
+                    descending,
+                }],
+                limit: Some(1),
+                ..LeadQuery::default()
+            })
+            .await?;
+        ends.push(end.leads.first().and_then(|lead| lead.id));
+    }
+    Ok(ends[0].zip(ends[1]))
 }

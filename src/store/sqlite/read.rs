@@ -138,12 +138,20 @@ impl Filter {
         }
     }
 
-    fn range(&mut self, column: &str, range: &TimeRange) {
+    /// `prefix` "+" keeps SQLite from answering the range with the
+    /// column's index (see `LeadQuery::walk_ids`).
+    fn range(&mut self, column: &str, range: &TimeRange, prefix: &str) {
         if let Some(from) = range.from {
-            self.push(&format!("{column} >= ?"), [Value::Integer(micros(from))]);
+            self.push(
+                &format!("{prefix}{column} >= ?"),
+                [Value::Integer(micros(from))],
+            );
         }
         if let Some(to) = range.to {
-            self.push(&format!("{column} < ?"), [Value::Integer(micros(to))]);
+            self.push(
+                &format!("{prefix}{column} < ?"),
+                [Value::Integer(micros(to))],
+            );
         }
     }
 }
@@ -155,9 +163,10 @@ fn build_filter(query: &LeadQuery, coverage: Option<ContactCoverage>) -> Filter 
         coverage,
     };
     filter.json_list("id", &query.ids);
-    filter.range("created_at", &query.created);
-    filter.range("updated_at", &query.updated);
-    filter.range("completed_at", &query.completed);
+    let prefix = if query.walk_ids { "+" } else { "" };
+    filter.range("created_at", &query.created, prefix);
+    filter.range("updated_at", &query.updated, prefix);
+    filter.range("completed_at", &query.completed, prefix);
     filter.json_list("stage", &query.stages);
     filter.json_list("kind", &query.kinds);
     filter.json_list("assigned_to", &query.assigned_to);

@@ -358,9 +358,110 @@ pub(crate) async fn stats_count_open_by_creation_and_processed_by_completion(
     );
 }
 
-/// The contact index lives partly in memory between merges; whether the
-/// store was closed (merged) or dropped mid-tail (as after a crash), a
-/// reopened store finds the earlier lead's assignee.
+/// Per-employee statistics equal a count over the leads themselves for any
+/// window, aligned to hours or not, after inserts, stage changes,
+/// reassignments, reopenings and deletes.
+pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Backend) {
+    let store = backend.open();
+    let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
+    let mut ids = Vec::new();
+    for k in 0..120i64 {
+        let mut lead = Lead::new(base + Duration::minutes(k * 17));
+        lead.assigned_to = (k % 11 != 0).then_some(1 + k % 3);
+        if k % 4 == 0 {
+            lead.stage = Stage::Processed;
+            lead.completed_at = Some(lead.created_at + Duration::minutes(k * 7));
+        }
+        ids.push(insert_as_is(&store, lead).await);
+    }
+    for (k, id) in ids.iter().enumerate() {
+        let change: Option<crate::store::LeadChange> = match k {
+            k if k % 17 == 0 => {
+                assert!(store.delete(*id).await.unwrap());
+                None
+            }
+            k if k % 13 == 0 => Some(Box::new(|lead: &mut Lead| {
+                lead.stage = Stage::New;
+                lead.completed_at = None;
+                Ok(())
+            })),
+            k if k % 7 == 0 => Some(Box::new(|lead: &mut Lead| {
+                lead.assigned_to = Some(9);
+                Ok(())
+            })),
+            k if k % 5 == 0 => Some(Box::new(|lead: &mut Lead| {
+                lead.stage = Stage::Processed;
+                lead.completed_at = Some(lead.created_at + Duration::minutes(90));
+                Ok(())
+            })),
+            _ => None,
+        };
+        if let Some(change) = change {
+            store.update(*id, change).await.unwrap().unwrap();
+        }
+    }
+    let leads = store.query(LeadQuery::default()).await.unwrap().leads;
+    let windows = [
+        (base, base + Duration::hours(34)),
+        (
+            base + Duration::minutes(5),
+            base + Duration::minutes(20 * 60 + 13),
+        ),
+        (base + Duration::minutes(61), base + Duration::minutes(62)),
+        (base - Duration::hours(1), base + Duration::hours(100)),
+        (base + Duration::minutes(59), base + Duration::minutes(121)),
+    ];
+    for (from, to) in windows {
+        let mut expected: Vec<AssigneeStats> = Vec::new();
+        for lead in &leads {
+            let Some(employee) = lead.assigned_to else {
+                continue;
+            };
+            let inside = |time: chrono::DateTime<Utc>| time >= from && time < to;
+            let open = lead.stage.is_open() && inside(lead.created_at);
+            let processed = !lead.stage.is_open() && lead.completed_at.is_some_and(inside);
+            if !(open || processed) {
+                continue;
+            }
+            match expected.iter_mut().find(|stats| stats.employee == employee) {
+                Some(stats) => {
+                    stats.open += u64::from(open);
+                    stats.processed += u64::from(processed);
+                }
+                None => expected.push(AssigneeStats {
+                    employee,
+                    open: u64::from(open),
+                    processed: u64::from(processed),
+                }),
+            }
+        }
+        expected.sort_by_key(|stats| stats.employee);
+        let mut stats = store
+            .assignee_stats(TimeRange {
+                from: Some(from),
+                to: Some(to),
+            })
+            .await
+            .unwrap();
+        stats.sort_by_key(|stats| stats.employee);
+        assert_eq!(stats, expected, "window {from} .. {to}");
+    }
+    store.close().await.unwrap();
+    // The counters are in the store, not in memory.
+    let reopened = backend.open();
+    let again = reopened
+        .assignee_stats(TimeRange {
+            from: Some(base),
+            to: Some(base + Duration::hours(34)),
+        })
+        .await
+        .unwrap();
+    assert!(!again.is_empty());
+    reopened.close().await.unwrap();
+}
+
+/// Whether the store was closed or dropped without closing (as after a
+/// crash), a reopened store finds the earlier lead's assignee.
 pub(crate) async fn earlier_contacts_are_found_after_close_and_after_a_crash(
     backend: &impl Backend,
 ) {
@@ -910,7 +1011,7 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
 /// conformance check, each on a backend of its own.
 macro_rules! store_conformance {
     ($backend:expr) => {
-        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
+        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(

@@ -14,6 +14,7 @@ mod contacts;
 mod outbox;
 mod read;
 mod schema;
+mod stats;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -237,7 +238,7 @@ impl LeadStore for SqliteStore {
 
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError> {
         self.readers
-            .run(move |conn| read::assignee_stats(conn, window))
+            .run(move |conn| stats::assignee_stats(conn, window))
             .await
     }
 }

@@ -5,12 +5,12 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::lead::path::{EmployeeAttr, EmployeeSlot, FieldPath};
 use crate::lead::{Lead, LeadId};
 use crate::store::{
-    AssigneeStats, Compare, Condition, LeadPage, LeadQuery, Operand, SortKey, StoreError, TimeRange,
+    Compare, Condition, LeadPage, LeadQuery, Operand, SortKey, StoreError, TimeRange,
 };
 
 pub(super) fn micros(time: DateTime<Utc>) -> i64 {
@@ -575,29 +575,4 @@ pub(super) fn plan(conn: &Connection, query: &LeadQuery) -> Result<Vec<String>, 
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(steps)
-}
-
-pub(super) fn assignee_stats(
-    conn: &Connection,
-    window: TimeRange,
-) -> Result<Vec<AssigneeStats>, StoreError> {
-    let from = window.from.map_or(i64::MIN, micros);
-    let to = window.to.map_or(i64::MAX, micros);
-    let mut statement = conn.prepare_cached(
-        "SELECT assigned_to,
-                SUM(stage IN ('new', 'in_progress') AND created_at >= ?1 AND created_at < ?2),
-                SUM(stage NOT IN ('new', 'in_progress') AND completed_at >= ?1 AND completed_at < ?2)
-         FROM leads
-         WHERE assigned_to IS NOT NULL
-           AND ((created_at >= ?1 AND created_at < ?2) OR (completed_at >= ?1 AND completed_at < ?2))
-         GROUP BY assigned_to",
-    )?;
-    let rows = statement.query_map(params![from, to], |row| {
-        Ok(AssigneeStats {
-            employee: row.get(0)?,
-            open: row.get::<_, i64>(1)?.max(0) as u64,
-            processed: row.get::<_, i64>(2)?.max(0) as u64,
-        })
-    })?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

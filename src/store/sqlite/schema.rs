@@ -135,6 +135,36 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE lead_contacts;
     ALTER TABLE lead_contacts_bucketed RENAME TO lead_contacts;
     "#,
+    // 7: per-employee, per-hour counters behind `stat` (stats.rs), filled
+    // from the leads already stored. An hour is the floor of the time in
+    // microseconds over 3 600 000 000, negative times included.
+    r#"
+    CREATE TABLE assignee_hours (
+        assigned_to INTEGER NOT NULL,
+        hour        INTEGER NOT NULL,
+        open        INTEGER NOT NULL,
+        processed   INTEGER NOT NULL,
+        PRIMARY KEY (assigned_to, hour)
+    ) WITHOUT ROWID;
+    INSERT INTO assignee_hours (assigned_to, hour, open, processed)
+        SELECT assigned_to, hour, SUM(open), SUM(processed) FROM (
+            SELECT assigned_to,
+                   (created_at - (((created_at % 3600000000) + 3600000000) % 3600000000))
+                       / 3600000000 AS hour,
+                   1 AS open, 0 AS processed
+            FROM leads
+            WHERE assigned_to IS NOT NULL AND stage IN ('new', 'in_progress')
+            UNION ALL
+            SELECT assigned_to,
+                   (completed_at - (((completed_at % 3600000000) + 3600000000) % 3600000000))
+                       / 3600000000,
+                   0, 1
+            FROM leads
+            WHERE assigned_to IS NOT NULL AND stage NOT IN ('new', 'in_progress')
+              AND completed_at IS NOT NULL
+        )
+        GROUP BY assigned_to, hour;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -294,6 +324,40 @@ mod tests {
             ]
         );
         assert_eq!((bucket(1), bucket(16384), bucket(40000)), (0, 1, 2));
+    }
+
+    /// A version-6 store gets its statistics counters from the leads it
+    /// holds: open leads by the hour they were created, processed ones by
+    /// the hour they were completed, hours floored (a time before 1970
+    /// too), leads without an assignee left out.
+    #[test]
+    fn counters_are_filled_from_the_stored_leads() {
+        let hour = 3_600_000_000i64;
+        let conn = upgraded_from(
+            6,
+            &format!(
+                "INSERT INTO leads (id, created_at, updated_at, completed_at, stage, assigned_to,
+                        has_email, has_phone, doc)
+                 VALUES (1, {a}, 0, NULL, 'new', 4, 0, 0, '{{}}'),
+                        (2, {b}, 0, NULL, 'in_progress', 4, 0, 0, '{{}}'),
+                        (3, {a}, 0, {c}, 'processed', 4, 0, 0, '{{}}'),
+                        (4, {a}, 0, NULL, 'new', NULL, 0, 0, '{{}}'),
+                        (5, -1, 0, NULL, 'new', 5, 0, 0, '{{}}');",
+                a = 10 * hour + 5,
+                b = 10 * hour + hour - 1,
+                c = 12 * hour,
+            ),
+        );
+        let rows: Vec<(i64, i64, i64, i64)> = conn
+            .prepare("SELECT assigned_to, hour, open, processed FROM assignee_hours ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(4, 10, 2, 0), (4, 12, 0, 1), (5, -1, 1, 0)]);
     }
 
     /// Deleting a lead touches no table but `leads` by itself: no cascade

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use super::contacts::ContactIndex;
 use super::outbox;
 use super::read::{micros, read_lead};
+use super::stats;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{
     Assignment, ClaimedDelivery, DeliveryFilter, FinishedDelivery, Inserted, LeadChange,
@@ -388,6 +389,7 @@ fn insert_lead(
     let id = tx.last_insert_rowid();
     lead.id = Some(id);
     outbox::enqueue(tx, id, forward_to, now)?;
+    stats::count(tx, lead, 1)?;
     contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
@@ -564,6 +566,7 @@ fn update_lead(
     // has now, so a corrected phone no longer leads to this lead's assignee.
     contacts.delete_rows(&tx, &lead)?;
     let before_update = lead.updated_at;
+    stats::count(&tx, &lead, -1)?;
     change(&mut lead)?;
     lead.id = Some(id);
     // Strictly later than before, even when the clock has not moved on, so
@@ -582,6 +585,7 @@ fn update_lead(
     )?
     .execute(&bound[..])?;
     drop(columns);
+    stats::count(&tx, &lead, 1)?;
     contacts.record_update(&tx, &lead)?;
     tx.commit()?;
     Ok(Some(lead))
@@ -602,6 +606,7 @@ fn delete_lead(
     // swaps them along with the document.
     if let Ok(lead) = read_lead(id, &doc) {
         contacts.delete_rows(&tx, &lead)?;
+        stats::count(&tx, &lead, -1)?;
     }
     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;

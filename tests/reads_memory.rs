@@ -207,22 +207,18 @@ async fn reports_over_the_largest_window_stay_within_a_memory_bound() {
     .await;
     assert_eq!(filtered["result"]["metadata"]["total_items"], 100);
     let rows = filtered["result"]["data"].as_array().unwrap();
-    let phones: Vec<&str> = rows
-        .iter()
-        .map(|row| row["visitor_phone_number"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        phones,
-        [
-            "+79000000110",
-            "+79000000111",
-            "+79000000112",
-            "+79000000113",
-            "+79000000114"
-        ]
-    );
-    assert_eq!(rows[0]["text"], "Report memory 110");
-    assert!(rows[0]["id"].is_number(), "{}", rows[0]);
+    assert_eq!(rows.len(), 5);
+    // Concurrent batches give ids in no particular order of the numbers
+    // written; what holds is that the page is in id order and every row is
+    // whole: its phone matches and its text is the same lead's.
+    let ids: Vec<i64> = rows.iter().map(|row| row["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+    for row in rows {
+        let phone = row["visitor_phone_number"].as_str().unwrap();
+        assert!(phone.starts_with("+790000001"), "{row}");
+        let n: u64 = phone["+7900".len()..].parse().unwrap();
+        assert_eq!(row["text"], format!("Report memory {n}"), "{row}");
+    }
 
     let peak = status_mb(pid, "VmHWM");
     eprintln!("reports: peak RSS {before:.0} MB before, {peak:.0} MB after");

@@ -460,6 +460,49 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
     reopened.close().await.unwrap();
 }
 
+/// A page far into an unfiltered list by id is the same page whichever way
+/// the store finds its start, in both directions and past the end.
+pub(crate) async fn deep_pages_by_id_are_exact(backend: &impl Backend) {
+    let store = Arc::new(backend.open());
+    let inserts = (0..1_300).map(|minute| {
+        let store = Arc::clone(&store);
+        async move { insert_as_is(store.as_ref(), lead_at(minute)).await }
+    });
+    let mut ids = futures_util::future::join_all(inserts).await;
+    ids.sort_unstable();
+    for (offset, limit, descending) in [
+        (1_100usize, 50usize, false),
+        (1_100, 50, true),
+        (1_290, 50, false),
+        (1_000, 1, true),
+        (5_000, 10, false),
+    ] {
+        let page = store
+            .query(LeadQuery {
+                sort: vec![Sort {
+                    key: SortKey::Id,
+                    descending,
+                }],
+                offset: offset as u64,
+                limit: Some(limit as u64),
+                ..LeadQuery::default()
+            })
+            .await
+            .unwrap();
+        let got: Vec<LeadId> = page.leads.iter().filter_map(|lead| lead.id).collect();
+        let mut ordered = ids.clone();
+        if descending {
+            ordered.reverse();
+        }
+        let expected: Vec<LeadId> = ordered.into_iter().skip(offset).take(limit).collect();
+        assert_eq!(
+            got, expected,
+            "offset {offset}, limit {limit}, descending {descending}"
+        );
+    }
+    store.close().await.unwrap();
+}
+
 /// Whether the store was closed or dropped without closing (as after a
 /// crash), a reopened store finds the earlier lead's assignee.
 pub(crate) async fn earlier_contacts_are_found_after_close_and_after_a_crash(
@@ -1011,7 +1054,7 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
 /// conformance check, each on a backend of its own.
 macro_rules! store_conformance {
     ($backend:expr) => {
-        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
+        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(

@@ -542,8 +542,37 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
     Ok(LeadPage { leads, total })
 }
 
+/// Offsets from which an unfiltered page by id seeks its first id through
+/// `leads_ids` rather than stepping over the rows before it.
+const DEEP_OFFSET: u64 = 1_000;
+
 /// The SELECT of one page of `query`, and its parameters.
 fn page_statement(query: &LeadQuery, filter: Filter) -> (String, Vec<Value>) {
+    let by_id_only = match query.sort.as_slice() {
+        [] => Some(false),
+        [sort] if sort.key == SortKey::Id => Some(sort.descending),
+        _ => None,
+    };
+    if let (true, Some(descending), true) = (
+        filter.sql.is_empty(),
+        by_id_only,
+        query.offset >= DEEP_OFFSET,
+    ) {
+        let (direction, bound) = if descending {
+            ("DESC", "<=")
+        } else {
+            ("ASC", ">=")
+        };
+        let sql = format!(
+            "SELECT id, doc FROM leads WHERE id {bound} (SELECT id FROM leads INDEXED BY leads_ids
+             ORDER BY id {direction} LIMIT 1 OFFSET ?) ORDER BY id {direction} LIMIT ?"
+        );
+        let limit = query
+            .limit
+            .map_or(-1, |limit| limit.min(i64::MAX as u64) as i64);
+        let offset = query.offset.min(i64::MAX as u64) as i64;
+        return (sql, vec![Value::Integer(offset), Value::Integer(limit)]);
+    }
     let mut values = filter.values;
     let order = order_by(query, &mut values);
     values.push(Value::Integer(

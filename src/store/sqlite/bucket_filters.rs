@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::bloom::{first_filter_bits, positions, Growing, ItemHash};
-use super::contacts::BUCKET_CONTACTS;
+use super::buckets::BUCKET_CONTACTS;
 
 /// Buckets whose bits share a word.
 const COLUMNS_PER_BLOCK: usize = 64;

@@ -39,6 +39,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::bloom::{Bloom, ItemHash};
 use super::bucket_filters::BucketFilters;
+use super::buckets::bucket_of;
 use super::read::read_lead;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::StoreError;
@@ -56,20 +57,6 @@ const MERGE_ROWS: usize = if cfg!(test) { 8 } else { 2048 };
 const MERGE_ROWS_PER_LEAD: usize = 4;
 /// The smallest slice, so a trickle of single-lead batches still merges.
 const MERGE_SLICE_MIN: usize = if cfg!(test) { 3 } else { 32 };
-
-/// Leads per bucket of `lead_contacts`, as a shift of the lead id. Small
-/// enough that a merge's rows share pages (a bucket's contacts fill a few
-/// hundred), large enough that a million leads make only 61 filters to ask.
-/// Migration 6 computes the same bucket in SQL (`lead_id >> 14`): a change
-/// here needs a migration that re-buckets the table.
-const BUCKET_SHIFT: u32 = 14;
-/// Contacts a bucket's filter holds before it grows: two per lead.
-pub(super) const BUCKET_CONTACTS: usize = 2 << BUCKET_SHIFT;
-
-/// The bucket of `lead_contacts` that holds lead `id`'s rows.
-pub(super) fn bucket_of(id: LeadId) -> i64 {
-    id >> BUCKET_SHIFT
-}
 
 type Key = (&'static str, String);
 

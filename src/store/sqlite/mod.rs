@@ -9,6 +9,7 @@
 
 mod bloom;
 mod bucket_filters;
+mod buckets;
 mod checkpoint;
 mod contacts;
 mod outbox;

@@ -68,7 +68,7 @@ fn contact_coverage(conn: &Connection) -> Result<ContactCoverage, StoreError> {
         .query_row([], |row| row.get(0))
         .optional()?
         .unwrap_or(0);
-    let buckets: Vec<i64> = (0..=super::contacts::bucket_of(newest)).collect();
+    let buckets: Vec<i64> = (0..=super::buckets::bucket_of(newest)).collect();
     Ok(ContactCoverage {
         buckets: serde_json::to_string(&buckets).unwrap_or_else(|_| "[]".into()),
         merged_upto,

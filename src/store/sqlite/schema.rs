@@ -117,7 +117,7 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE lead_contacts;
     ALTER TABLE lead_contacts_keyed RENAME TO lead_contacts;
     "#,
-    // 6: lead_contacts keyed by bucket of lead ids first (contacts.rs,
+    // 6: lead_contacts keyed by bucket of lead ids first (buckets.rs,
     // `BUCKET_SHIFT`: 16 384 leads a bucket). Keyed by contact alone,
     // scattered phones cost a page read and write per merged contact once
     // the table outgrew a merge; a merge now writes into the newest bucket.
@@ -315,7 +315,7 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        let bucket = super::super::contacts::bucket_of;
+        let bucket = super::super::buckets::bucket_of;
         assert_eq!(
             rows,
             [

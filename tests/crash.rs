@@ -5,20 +5,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::APIKEY;
+use common::{free_port, spawn_binary, wait_ready, APIKEY};
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Binary {
     child: Child,
@@ -26,31 +18,10 @@ struct Binary {
 }
 
 fn start(config: &std::path::Path, port: u16) -> Binary {
-    let child = Command::new(env!("CARGO_BIN_EXE_leadgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("LEADGATE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let child = spawn_binary(config, port);
     Binary {
         child,
         base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status() == 200 {
-                return;
-            }
-        }
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

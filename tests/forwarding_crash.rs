@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
-use common::{APIKEY, LOGIN};
+use common::{free_port, spawn_binary, wait_ready, APIKEY, LOGIN};
 use serde_json::{json, Map, Value};
 
 /// The portal's leads: (portal id, ORIGIN_ID), in creation order.
@@ -98,39 +97,6 @@ async fn method(
     reply.to_string()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(config: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_leadgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("LEADGATE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .map_or(true, |response| response.status() != 200)
-    {
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_delivery_still_delivers_each_lead_exactly_once() {
     const TOKEN: &str = "crash-test-admin-token";
@@ -175,7 +141,7 @@ targets = ["portal"]
     let client = reqwest::Client::new();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut gateway = start(&config, port);
+    let mut gateway = spawn_binary(&config, port);
     wait_ready(&client, &base).await;
 
     let mut acknowledged = Vec::new();
@@ -210,7 +176,7 @@ targets = ["portal"]
     let at_kill = portal.leads.lock().unwrap().len();
     assert!(at_kill < LEADS, "the kill came too late to test anything");
 
-    let mut gateway = start(&config, port);
+    let mut gateway = spawn_binary(&config, port);
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

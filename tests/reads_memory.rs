@@ -6,9 +6,11 @@
 //! the window's rows would take. A bound, not a time: timings live in
 //! BENCHMARKS.md (bench/reads.sh).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::Child;
+
+use common::{free_port, spawn_binary, wait_ready};
 use serde_json::{json, Value};
 
 const LEADS: usize = 100_000;
@@ -32,18 +34,12 @@ impl Drop for Gateway {
 
 fn start() -> Gateway {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.path().join("leadgate.toml");
     std::fs::write(
         &config,
         format!(
-            r#"[server]
-listen = "127.0.0.1:{port}"
-[store]
+            r#"[store]
 path = "{}"
 [[employees]]
 id = 1
@@ -69,16 +65,8 @@ login = "memory@example.ru"
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_leadgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("LEADGATE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
     Gateway {
-        child,
+        child: spawn_binary(&config, port),
         base: format!("http://127.0.0.1:{port}"),
         _dir: dir,
     }
@@ -99,16 +87,7 @@ fn status_mb(pid: u32, field: &str) -> f64 {
 async fn reports_over_the_largest_window_stay_within_a_memory_bound() {
     let gateway = start();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{}/readyz", gateway.base))
-        .send()
-        .await
-        .map_or(true, |response| response.status() != 200)
-    {
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&client, &gateway.base).await;
 
     // 100 000 leads through Bitrix24 batch, 16 requests in flight.
     let batches = LEADS / PER_BATCH;

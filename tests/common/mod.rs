@@ -339,3 +339,43 @@ pub async fn wait_delivered(
     })
     .await
 }
+
+/// A port nothing listens on right now, for a gateway binary to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The real `leadgate serve` binary on `config`, listening on `port`, its
+/// log at warn on stderr.
+pub fn spawn_binary(config: &Path, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("LEADGATE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits up to 30 s for the gateway at `base` to answer `/readyz` with 200.
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map_or(true, |response| response.status() != 200)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "gateway did not become ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

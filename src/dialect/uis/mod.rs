@@ -180,17 +180,24 @@ impl Uis {
         match outcome {
             Ok((data, total)) => {
                 self.limits.charge(&caller.key, now);
-                let metadata = serde_json::to_string(&metadata(total))
-                    .map_err(|_| UisError::internal().into_rpc(&empty))?;
-                RawValue::from_string(format!(
-                    r#"{{"data":{},"metadata":{metadata}}}"#,
-                    data.get()
-                ))
+                // Serialising writes `data` as it is: no parse of a page
+                // that may be megabytes long.
+                serde_json::value::to_raw_value(&Answer {
+                    data: &data,
+                    metadata: metadata(total),
+                })
                 .map_err(|_| UisError::internal().into_rpc(&empty))
             }
             Err(error) => Err(error.into_rpc(&metadata(None))),
         }
     }
+}
+
+/// A `get.*` or `upload.*` result: the data as written, and the metadata.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    data: &'a RawValue,
+    metadata: Value,
 }
 
 /// A result as JSON text.

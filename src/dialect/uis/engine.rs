@@ -383,25 +383,13 @@ impl Query {
         Value::Object(projected)
     }
 
-    /// A page built from whole rows streamed in id order (see
-    /// [`PageBuilder`]).
+    /// A page built from rows streamed in id order (see [`PageBuilder`]).
     pub fn page_builder(&self) -> PageBuilder<'_> {
         PageBuilder {
             query: self,
             total: 0,
-            rows: Vec::new(),
-            ids: None,
+            page: Vec::new(),
             ranked: Vec::new(),
-        }
-    }
-
-    /// As [`Query::page_builder`], for rows that hold only
-    /// [`Query::scanned_fields`]: it always ends with the page's ids, for
-    /// the caller to encode whole.
-    pub fn id_page_builder(&self) -> PageBuilder<'_> {
-        PageBuilder {
-            ids: Some(Vec::new()),
-            ..self.page_builder()
         }
     }
 
@@ -427,67 +415,49 @@ impl Query {
         for (index, row) in rows.iter().enumerate() {
             builder.push(index as i64, row);
         }
-        match builder.finish() {
-            Page::Rows { rows, total } => (rows, total),
-            // Here the "ids" are positions in `rows`.
-            Page::Ids { ids, total } => {
-                let page = ids
-                    .into_iter()
-                    .filter_map(|index| rows.get(usize::try_from(index).ok()?))
-                    .map(|row| self.project(row))
-                    .collect();
-                (page, total)
-            }
-        }
+        // Here the "ids" are positions in `rows`.
+        let (positions, total) = builder.finish();
+        let page = positions
+            .into_iter()
+            .filter_map(|index| rows.get(usize::try_from(index).ok()?))
+            .map(|row| self.project(row))
+            .collect();
+        (page, total)
     }
 }
 
 /// A JSON array written an element at a time, so a page of ten thousand
-/// report rows is held as its text, not as ten thousand `Value` trees.
+/// report rows is held as their text, not as ten thousand `Value` trees,
+/// and is never parsed again on its way out.
+#[derive(Default)]
 pub struct JsonArray {
-    text: Vec<u8>,
-    empty: bool,
-}
-
-impl Default for JsonArray {
-    fn default() -> Self {
-        JsonArray {
-            text: b"[".to_vec(),
-            empty: true,
-        }
-    }
+    elements: Vec<Box<RawValue>>,
 }
 
 impl JsonArray {
     pub fn push(&mut self, element: &Value) {
-        if !self.empty {
-            self.text.push(b',');
+        // Serialising a `Value` cannot fail.
+        if let Ok(text) = serde_json::value::to_raw_value(element) {
+            self.elements.push(text);
         }
-        self.empty = false;
-        // Writing a `Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.text, element);
     }
 
-    pub fn finish(mut self) -> Box<RawValue> {
-        self.text.push(b']');
-        String::from_utf8(self.text)
-            .ok()
-            .and_then(|text| RawValue::from_string(text).ok())
-            .unwrap_or_else(|| RawValue::from_string("[]".into()).unwrap_or_default())
+    pub fn finish(self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&self.elements).unwrap_or_default()
     }
 }
 
 /// A page of a `get.*` answer built from rows streamed in id order. It
-/// holds at most the page's rows or, when the call sorts, the sort keys and
-/// ids of the first `offset + limit` matches, never every row: a report
-/// over a window of a million leads stays within a few megabytes.
+/// keeps the ids of the page's rows, and when the call sorts, the sort keys
+/// and ids of the first `offset + limit` matches, never the rows: a report
+/// over a window of a million leads stays within a few megabytes, and the
+/// rows it offers may hold only the columns the filter and sort read
+/// ([`Query::scanned_fields`]).
 pub struct PageBuilder<'a> {
     query: &'a Query,
     total: u64,
-    /// Unsorted: the page's rows, projected.
-    rows: Vec<Value>,
-    /// Unsorted, when the rows are partial: the page's ids instead.
-    ids: Option<Vec<i64>>,
+    /// Unsorted: the ids of the page's rows.
+    page: Vec<i64>,
     /// Sorted: the best matches so far, trimmed as they grow.
     ranked: Vec<Ranked>,
 }
@@ -500,36 +470,22 @@ struct Ranked {
     id: i64,
 }
 
-/// What a [`PageBuilder`] ends with.
-pub enum Page {
-    /// The page itself (unsorted calls), and the number of matches.
-    Rows { rows: Vec<Value>, total: u64 },
-    /// The ids of the page's rows in order, for the caller to encode whole
-    /// (sorted calls, and rows the builder saw only in part), and the
-    /// number of matches.
-    Ids { ids: Vec<i64>, total: u64 },
-}
-
 impl PageBuilder<'_> {
-    /// Offers the row of lead `id`; true when it matched.
-    pub fn push(&mut self, id: i64, row: &Map<String, Value>) -> bool {
+    /// Offers the row of lead `id`.
+    pub fn push(&mut self, id: i64, row: &Map<String, Value>) {
         let query = self.query;
         if !query
             .filter
             .as_ref()
             .is_none_or(|filter| filter.matches(row))
         {
-            return false;
+            return;
         }
         let sequence = self.total;
         self.total += 1;
         if query.sort.is_empty() {
-            let kept = self.ids.as_ref().map_or(self.rows.len(), Vec::len) as u64;
-            if sequence >= query.offset && kept < query.limit {
-                match &mut self.ids {
-                    Some(ids) => ids.push(id),
-                    None => self.rows.push(query.project(row)),
-                }
+            if sequence >= query.offset && (self.page.len() as u64) < query.limit {
+                self.page.push(id);
             }
         } else {
             let null = Value::Null;
@@ -544,7 +500,6 @@ impl PageBuilder<'_> {
                 self.trim();
             }
         }
-        true
     }
 
     /// Keeps only the first `offset + limit` matches in sort order.
@@ -558,18 +513,11 @@ impl PageBuilder<'_> {
         self.ranked.truncate((query.offset + query.limit) as usize);
     }
 
-    pub fn finish(mut self) -> Page {
+    /// The ids of the page's rows in page order, for the caller to encode
+    /// whole, and the number of matches.
+    pub fn finish(mut self) -> (Vec<i64>, u64) {
         if self.query.sort.is_empty() {
-            return match self.ids {
-                Some(ids) => Page::Ids {
-                    ids,
-                    total: self.total,
-                },
-                None => Page::Rows {
-                    rows: self.rows,
-                    total: self.total,
-                },
-            };
+            return (self.page, self.total);
         }
         self.trim();
         let ids = self
@@ -578,10 +526,7 @@ impl PageBuilder<'_> {
             .skip(self.query.offset as usize)
             .map(|ranked| ranked.id)
             .collect();
-        Page::Ids {
-            ids,
-            total: self.total,
-        }
+        (ids, self.total)
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Months, NaiveDateTime, TimeZone, Utc};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::engine::{JsonArray, Page, Spec};
+use super::engine::{JsonArray, Spec};
 use super::error::UisError;
 use super::Uis;
 use crate::lead::path::FieldPath;
@@ -149,7 +149,7 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
     // encoded, a chunk at a time, and only what the page needs is kept: of
     // each lead, only the columns the filter and the sort read.
     let scanned = query.scanned_fields();
-    let mut builder = query.id_page_builder();
+    let mut builder = query.page_builder();
     if let Some((first, last_in_window)) = id_span(uis, window).await? {
         let mut last = first - 1;
         loop {
@@ -177,37 +177,27 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
             }
         }
     }
-    match builder.finish() {
-        Page::Rows { rows: page, total } => {
-            let mut rows = JsonArray::default();
-            for row in &page {
-                rows.push(row);
-            }
-            Ok((rows.finish(), total))
-        }
-        Page::Ids { ids, total } => {
-            // The page's leads, read back a chunk of ids at a time.
-            let mut rows = JsonArray::default();
-            for chunk in ids.chunks(SCAN_CHUNK as usize) {
-                let found = uis
-                    .core
-                    .query(LeadQuery {
-                        ids: Some(chunk.to_vec()),
-                        ..LeadQuery::default()
-                    })
-                    .await?;
-                let mut by_id: std::collections::HashMap<LeadId, Lead> = found
-                    .leads
-                    .into_iter()
-                    .filter_map(|lead| Some((lead.id?, lead)))
-                    .collect();
-                for lead in chunk.iter().filter_map(|id| by_id.remove(id)) {
-                    rows.push(&query.project_owned(encode(&lead)));
-                }
-            }
-            Ok((rows.finish(), total))
+    // The page's leads, read back a chunk of ids at a time.
+    let (ids, total) = builder.finish();
+    let mut rows = JsonArray::default();
+    for chunk in ids.chunks(SCAN_CHUNK as usize) {
+        let found = uis
+            .core
+            .query(LeadQuery {
+                ids: Some(chunk.to_vec()),
+                ..LeadQuery::default()
+            })
+            .await?;
+        let mut by_id: std::collections::HashMap<LeadId, Lead> = found
+            .leads
+            .into_iter()
+            .filter_map(|lead| Some((lead.id?, lead)))
+            .collect();
+        for lead in chunk.iter().filter_map(|id| by_id.remove(id)) {
+            rows.push(&query.project_owned(encode(&lead)));
         }
     }
+    Ok((rows.finish(), total))
 }
 
 fn id_condition(compare: Compare, id: LeadId) -> Condition {

@@ -92,12 +92,18 @@ fn indexed_contact(condition: &Condition) -> Option<&'static str> {
         .then_some(kind)
 }
 
-fn needs_coverage(query: &LeadQuery) -> bool {
-    query
+/// The contact index's coverage, when `query` compares a phone or an
+/// e-mail for equality anywhere.
+fn coverage_for(
+    conn: &Connection,
+    query: &LeadQuery,
+) -> Result<Option<ContactCoverage>, StoreError> {
+    let needed = query
         .conditions
         .iter()
         .chain(query.any_of.iter().flatten())
-        .any(|condition| indexed_contact(condition).is_some())
+        .any(|condition| indexed_contact(condition).is_some());
+    needed.then(|| contact_coverage(conn)).transpose()
 }
 
 impl Filter {
@@ -513,12 +519,7 @@ fn order_by(query: &LeadQuery, values: &mut Vec<Value>) -> String {
 }
 
 pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, StoreError> {
-    let coverage = if needs_coverage(query) {
-        Some(contact_coverage(conn)?)
-    } else {
-        None
-    };
-    let filter = build_filter(query, coverage);
+    let filter = build_filter(query, coverage_for(conn, query)?);
     let total = if query.count_total {
         let sql = format!("SELECT COUNT(*) FROM leads{}", filter.sql);
         let count: i64 = conn
@@ -591,12 +592,7 @@ fn page_statement(query: &LeadQuery, filter: Filter) -> (String, Vec<Value>) {
 /// SQLite's plan for one page of `query`, a line per step.
 #[cfg(test)]
 pub(super) fn plan(conn: &Connection, query: &LeadQuery) -> Result<Vec<String>, StoreError> {
-    let coverage = if needs_coverage(query) {
-        Some(contact_coverage(conn)?)
-    } else {
-        None
-    };
-    let (sql, values) = page_statement(query, build_filter(query, coverage));
+    let (sql, values) = page_statement(query, build_filter(query, coverage_for(conn, query)?));
     let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let steps = statement
         .query_map(rusqlite::params_from_iter(values.iter()), |row| {

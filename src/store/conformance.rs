@@ -642,6 +642,71 @@ pub(crate) async fn a_refused_change_writes_nothing_and_delete_removes_for_good(
     assert!(!inserted.assigned_by_contact);
 }
 
+/// Substring and pattern filters find what the documents hold now: a
+/// rewritten title is found by its new words only, a deleted lead not at
+/// all; ASCII case is ignored, as LIKE does; a needle of one or two
+/// characters and a pattern without a long literal run still work.
+pub(crate) async fn substring_filters_follow_updates_and_deletions(backend: &impl Backend) {
+    use crate::lead::path::FieldPath;
+    use crate::store::{Compare, Condition, Operand};
+    let store = backend.open();
+    let titled = |minute: i64, title: &str| {
+        let mut lead = lead_at(minute);
+        lead.title = Some(title.into());
+        lead
+    };
+    let renamed = insert_as_is(&store, titled(0, "Заявка с сайта: Anna Ivanova")).await;
+    let deleted = insert_as_is(&store, titled(1, "Callback for Anna Petrova")).await;
+    let kept = insert_as_is(&store, titled(2, "Order from ANNA SMIRNOVA")).await;
+    insert_as_is(&store, lead_at(3)).await;
+    store
+        .update(
+            renamed,
+            Box::new(|lead: &mut Lead| {
+                lead.title = Some("Заявка с сайта: Boris Orlov".into());
+                Ok(())
+            }),
+        )
+        .await
+        .unwrap();
+    assert!(store.delete(deleted).await.unwrap());
+    let ids = |compare: Compare, needle: &str| {
+        let store = &store;
+        let needle = needle.to_owned();
+        async move {
+            let page = store
+                .query(LeadQuery {
+                    conditions: vec![Condition {
+                        field: FieldPath::parse("title").unwrap(),
+                        compare,
+                        operands: vec![Operand::Text(needle)],
+                    }],
+                    count_total: true,
+                    ..LeadQuery::default()
+                })
+                .await
+                .unwrap();
+            let ids: Vec<LeadId> = page.leads.iter().filter_map(|lead| lead.id).collect();
+            assert_eq!(page.total, Some(ids.len() as u64));
+            ids
+        }
+    };
+    assert_eq!(ids(Compare::Contains, "anna").await, [kept]);
+    assert_eq!(ids(Compare::Contains, "Boris Or").await, [renamed]);
+    assert_eq!(ids(Compare::Contains, "сайта").await, [renamed]);
+    assert_eq!(
+        ids(Compare::Contains, "Ivanova").await,
+        Vec::<LeadId>::new()
+    );
+    assert_eq!(
+        ids(Compare::Contains, "Petrova").await,
+        Vec::<LeadId>::new()
+    );
+    assert_eq!(ids(Compare::Contains, "Or").await, [renamed, kept]);
+    assert_eq!(ids(Compare::Like, "%smirn_va").await, [kept]);
+    assert_eq!(ids(Compare::Like, "%r%").await, [renamed, kept]);
+}
+
 pub(crate) async fn conditions_compare_any_field(backend: &impl Backend) {
     use crate::lead::path::FieldPath;
     use crate::store::{Compare, Condition, LeadQuery, Operand};
@@ -1054,7 +1119,7 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
 /// conformance check, each on a backend of its own.
 macro_rules! store_conformance {
     ($backend:expr) => {
-        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
+        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(

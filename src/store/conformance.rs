@@ -368,6 +368,14 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
     for k in 0..120i64 {
         let mut lead = Lead::new(base + Duration::minutes(k * 17));
         lead.assigned_to = (k % 11 != 0).then_some(1 + k % 3);
+        if k % 3 != 0 {
+            lead.phones
+                .push(ContactPoint::phone(&format!("+7900555{k:04}"), "7"));
+        }
+        if k % 2 == 0 {
+            lead.emails
+                .push(ContactPoint::email(&format!("person{k}@example.ru")));
+        }
         if k % 4 == 0 {
             lead.stage = Stage::Processed;
             lead.completed_at = Some(lead.created_at + Duration::minutes(k * 7));
@@ -392,6 +400,10 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
             k if k % 5 == 0 => Some(Box::new(|lead: &mut Lead| {
                 lead.stage = Stage::Processed;
                 lead.completed_at = Some(lead.created_at + Duration::minutes(90));
+                Ok(())
+            })),
+            k if k % 11 == 0 => Some(Box::new(|lead: &mut Lead| {
+                lead.created_at += Duration::minutes(200);
                 Ok(())
             })),
             _ => None,
@@ -445,7 +457,96 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
             .unwrap();
         stats.sort_by_key(|stats| stats.employee);
         assert_eq!(stats, expected, "window {from} .. {to}");
+        // The total of a list over a window of creation times, of all
+        // leads and of those with a phone or an e-mail.
+        let inside = |lead: &&Lead| lead.created_at >= from && lead.created_at < to;
+        let created = TimeRange {
+            from: Some(from),
+            to: Some(to),
+        };
+        let expected_totals = [
+            leads.iter().filter(inside).count(),
+            leads
+                .iter()
+                .filter(inside)
+                .filter(|lead| lead.has_phone())
+                .count(),
+            leads
+                .iter()
+                .filter(inside)
+                .filter(|lead| lead.has_email())
+                .count(),
+            leads
+                .iter()
+                .filter(inside)
+                .filter(|lead| lead.stage.is_open() && lead.has_phone())
+                .count(),
+        ];
+        let totals = [
+            LeadQuery {
+                created,
+                ..LeadQuery::default()
+            },
+            LeadQuery {
+                created,
+                has_phone: Some(true),
+                ..LeadQuery::default()
+            },
+            LeadQuery {
+                created,
+                conditions: vec![crate::store::Condition {
+                    field: crate::lead::path::FieldPath::HasEmail,
+                    compare: crate::store::Compare::Equal,
+                    operands: vec![crate::store::Operand::Bool(true)],
+                }],
+                ..LeadQuery::default()
+            },
+            LeadQuery {
+                created,
+                stages: Some(vec![Stage::InProgress, Stage::New, Stage::InProgress]),
+                has_phone: Some(true),
+                ..LeadQuery::default()
+            },
+        ];
+        for (query, expected) in totals.into_iter().zip(expected_totals) {
+            let page = store
+                .query(LeadQuery {
+                    count_total: true,
+                    limit: Some(1),
+                    ..query
+                })
+                .await
+                .unwrap();
+            assert_eq!(page.total, Some(expected as u64), "window {from} .. {to}");
+        }
     }
+    let everything = store
+        .query(LeadQuery {
+            count_total: true,
+            limit: Some(0),
+            ..LeadQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(everything.total, Some(leads.len() as u64));
+    let processed = store
+        .query(LeadQuery {
+            stages: Some(vec![Stage::Processed]),
+            count_total: true,
+            limit: Some(0),
+            ..LeadQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        processed.total,
+        Some(
+            leads
+                .iter()
+                .filter(|lead| lead.stage == Stage::Processed)
+                .count() as u64
+        )
+    );
     store.close().await.unwrap();
     // The counters are in the store, not in memory.
     let reopened = backend.open();
@@ -458,6 +559,182 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
         .unwrap();
     assert!(!again.is_empty());
     reopened.close().await.unwrap();
+}
+
+/// A page of a window of creation times in id order is exact however the
+/// store finds it: leads arriving in time order, imported ones dated
+/// earlier among them, some deleted or moved to another time, pages at
+/// any offset in both directions, with their totals.
+pub(crate) async fn window_pages_in_id_order_are_exact(backend: &impl Backend) {
+    let store = backend.open();
+    let base = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
+    let mut ids = Vec::new();
+    for k in 0..150i64 {
+        // Every seventh lead is an import dated days earlier.
+        let minutes = if k % 7 == 3 { k * 11 - 3000 } else { k * 11 };
+        let mut lead = Lead::new(base + Duration::minutes(minutes));
+        if k % 4 != 0 {
+            lead.phones
+                .push(ContactPoint::phone(&format!("+7900666{k:04}"), "7"));
+        }
+        if k % 3 == 1 {
+            lead.stage = Stage::Processed;
+            lead.completed_at = Some(lead.created_at);
+        }
+        ids.push(insert_as_is(&store, lead).await);
+    }
+    for (k, id) in ids.iter().enumerate() {
+        if k % 13 == 5 {
+            assert!(store.delete(*id).await.unwrap());
+        } else if k % 17 == 2 {
+            store
+                .update(
+                    *id,
+                    Box::new(|lead: &mut Lead| {
+                        lead.created_at -= Duration::hours(30);
+                        Ok(())
+                    }),
+                )
+                .await
+                .unwrap();
+        } else if k % 11 == 4 {
+            store
+                .update(
+                    *id,
+                    Box::new(|lead: &mut Lead| {
+                        lead.stage = Stage::Processed;
+                        lead.completed_at = Some(lead.created_at);
+                        Ok(())
+                    }),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let leads = store.query(LeadQuery::default()).await.unwrap().leads;
+    let windows = [
+        (Some(base), Some(base + Duration::hours(24))),
+        (
+            Some(base + Duration::hours(2)),
+            Some(base + Duration::hours(20)),
+        ),
+        (Some(base - Duration::hours(60)), None),
+        (None, Some(base + Duration::minutes(100))),
+        (
+            Some(base + Duration::minutes(61)),
+            Some(base + Duration::minutes(65)),
+        ),
+        (Some(base + Duration::days(30)), None),
+    ];
+    for (from, to) in windows {
+        let created = TimeRange { from, to };
+        for (has_phone, stages) in [
+            (None, None),
+            (Some(true), None),
+            (None, Some(vec![Stage::Processed])),
+        ] {
+            let mut expected: Vec<LeadId> = leads
+                .iter()
+                .filter(|lead| from.is_none_or(|from| lead.created_at >= from))
+                .filter(|lead| to.is_none_or(|to| lead.created_at < to))
+                .filter(|lead| has_phone.is_none() || lead.has_phone())
+                .filter(|lead| {
+                    stages
+                        .as_ref()
+                        .is_none_or(|stages| stages.contains(&lead.stage))
+                })
+                .filter_map(|lead| lead.id)
+                .collect();
+            expected.sort_unstable();
+            for descending in [false, true] {
+                let ordered: Vec<LeadId> = if descending {
+                    expected.iter().rev().copied().collect()
+                } else {
+                    expected.clone()
+                };
+                for offset in [0u64, 7, 40, 200] {
+                    let page = store
+                        .query(LeadQuery {
+                            created,
+                            has_phone,
+                            stages: stages.clone(),
+                            sort: vec![Sort {
+                                key: SortKey::Id,
+                                descending,
+                            }],
+                            offset,
+                            limit: Some(10),
+                            count_total: true,
+                            ..LeadQuery::default()
+                        })
+                        .await
+                        .unwrap();
+                    let got: Vec<LeadId> = page.leads.iter().filter_map(|lead| lead.id).collect();
+                    let want: Vec<LeadId> = ordered
+                        .iter()
+                        .skip(offset as usize)
+                        .take(10)
+                        .copied()
+                        .collect();
+                    assert_eq!(
+                        got, want,
+                        "{from:?}..{to:?} phone {has_phone:?} desc {descending} offset {offset}"
+                    );
+                    assert_eq!(page.total, Some(expected.len() as u64));
+                    // The same said as conditions, the way dialect filters
+                    // say it (`>DATE_CREATE`, `result=`).
+                    let mut conditions = Vec::new();
+                    let compare = |compare, time| crate::store::Condition {
+                        field: crate::lead::path::FieldPath::CreatedAt,
+                        compare,
+                        operands: vec![crate::store::Operand::Time(time)],
+                    };
+                    if let Some(from) = from {
+                        conditions.push(compare(
+                            crate::store::Compare::Greater,
+                            from - Duration::microseconds(1),
+                        ));
+                    }
+                    if let Some(to) = to {
+                        conditions.push(compare(
+                            crate::store::Compare::LessOrEqual,
+                            to - Duration::microseconds(1),
+                        ));
+                    }
+                    if let Some(stages) = &stages {
+                        conditions.push(crate::store::Condition {
+                            field: crate::lead::path::FieldPath::Stage,
+                            compare: crate::store::Compare::In,
+                            operands: stages
+                                .iter()
+                                .map(|stage| crate::store::Operand::Text(stage.as_str().into()))
+                                .chain([crate::store::Operand::Text("no such stage".into())])
+                                .collect(),
+                        });
+                    }
+                    let said = store
+                        .query(LeadQuery {
+                            has_phone,
+                            conditions,
+                            sort: vec![Sort {
+                                key: SortKey::Id,
+                                descending,
+                            }],
+                            offset,
+                            limit: Some(10),
+                            count_total: true,
+                            ..LeadQuery::default()
+                        })
+                        .await
+                        .unwrap();
+                    let said_ids: Vec<LeadId> =
+                        said.leads.iter().filter_map(|lead| lead.id).collect();
+                    assert_eq!(said_ids, want);
+                    assert_eq!(said.total, Some(expected.len() as u64));
+                }
+            }
+        }
+    }
 }
 
 /// A page far into an unfiltered list by id is the same page whichever way
@@ -1119,7 +1396,7 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
 /// conformance check, each on a backend of its own.
 macro_rules! store_conformance {
     ($backend:expr) => {
-        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
+        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, window_pages_in_id_order_are_exact, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(

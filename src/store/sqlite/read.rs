@@ -3,13 +3,16 @@
 //! lists (long ones travel as one JSON array parameter), so the
 //! per-connection statement cache serves repeated shapes.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::stats::{self, Counted, IdSpan, Presence};
 use super::text_search;
 use crate::lead::path::{EmployeeAttr, EmployeeSlot, FieldPath};
-use crate::lead::{Lead, LeadId};
+use crate::lead::{Lead, LeadId, Stage};
 use crate::store::{
     Compare, Condition, LeadPage, LeadQuery, Operand, SortKey, StoreError, TimeRange,
 };
@@ -163,14 +166,66 @@ impl Filter {
     }
 }
 
-fn build_filter(query: &LeadQuery, coverage: Option<ContactCoverage>) -> Filter {
+/// What a query's SQL is built from besides the query itself: the contact
+/// index's coverage and, for a window of creation times read in id order,
+/// the ids the window's leads lie between.
+#[derive(Default)]
+struct Lookups {
+    coverage: Option<ContactCoverage>,
+    span: Option<IdSpan>,
+}
+
+/// Windows whose hours hold fewer leads than this are answered from the
+/// time index and sorted: cheap at that size, and the hourly id span is
+/// too coarse to beat it.
+/// Unit tests walk spans of a few leads, so both ways are exercised.
+const SPAN_WALK_LEADS: i64 = if cfg!(test) { 2 } else { 4_096 };
+
+fn lookups(conn: &Connection, query: &LeadQuery) -> Result<Lookups, StoreError> {
+    let by_id = match query.sort.as_slice() {
+        [] => true,
+        [sort] => sort.key == SortKey::Id,
+        _ => false,
+    };
+    let span = if by_id && !query.walk_ids && query.created != TimeRange::default() {
+        match counted_by_hour(query) {
+            // A page of a large window in id order: walked along the
+            // primary key between the window's first and last ids, where
+            // the time index would hand SQLite the whole window to sort.
+            // Leads mostly arrive in time order, so the span holds little
+            // else; when it does not, the time index is used after all.
+            Some(counted) => stats::created_span(conn, &counted)?.filter(|span| {
+                span.leads >= SPAN_WALK_LEADS && span.width() <= span.leads.saturating_mul(2)
+            }),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(Lookups {
+        coverage: coverage_for(conn, query)?,
+        span,
+    })
+}
+
+fn build_filter(query: &LeadQuery, lookups: Lookups) -> Filter {
     let mut filter = Filter {
         sql: String::new(),
         values: Vec::new(),
-        coverage,
+        coverage: lookups.coverage,
     };
     filter.json_list("id", &query.ids);
-    let prefix = if query.walk_ids { "+" } else { "" };
+    if let Some(span) = lookups.span {
+        filter.push(
+            "id >= ? AND id <= ?",
+            [Value::Integer(span.first), Value::Integer(span.last)],
+        );
+    }
+    let prefix = if query.walk_ids || lookups.span.is_some() {
+        "+"
+    } else {
+        ""
+    };
     filter.range("created_at", &query.created, prefix);
     filter.range("updated_at", &query.updated, prefix);
     filter.range("completed_at", &query.completed, prefix);
@@ -544,8 +599,11 @@ fn order_by(query: &LeadQuery, values: &mut Vec<Value>) -> String {
 }
 
 pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, StoreError> {
-    let filter = build_filter(query, coverage_for(conn, query)?);
-    let total = if query.count_total {
+    let query = &*folded(query);
+    let filter = build_filter(query, lookups(conn, query)?);
+    let total = if let (true, Some(counted)) = (query.count_total, counted_by_hour(query)) {
+        Some(stats::created_count(conn, &counted)?)
+    } else if query.count_total {
         let sql = format!("SELECT COUNT(*) FROM leads{}", filter.sql);
         let count: i64 = conn
             .prepare_cached(&sql)?
@@ -566,6 +624,154 @@ pub(super) fn query(conn: &Connection, query: &LeadQuery) -> Result<LeadPage, St
         leads.push(read_lead(id, &doc)?);
     }
     Ok(LeadPage { leads, total })
+}
+
+/// The leads `query` filters, when the hourly counters can count them: it
+/// filters on nothing but a window of creation times, stages, and at most
+/// one of having a phone or having an e-mail.
+fn counted_by_hour(query: &LeadQuery) -> Option<Counted> {
+    let LeadQuery {
+        ids: None,
+        created,
+        updated,
+        completed,
+        stages,
+        kinds: None,
+        assigned_to: None,
+        created_by: None,
+        completed_by: None,
+        site_ids: None,
+        department_ids: None,
+        has_email,
+        has_phone,
+        text_contains: None,
+        conditions,
+        any_of,
+        ..
+    } = query
+    else {
+        return None;
+    };
+    if *updated != TimeRange::default() || *completed != TimeRange::default() || !any_of.is_empty()
+    {
+        return None;
+    }
+    let mut required = Vec::new();
+    for (flag, presence) in [(has_phone, Presence::Phone), (has_email, Presence::Email)] {
+        match flag {
+            None => {}
+            Some(true) => required.push(presence),
+            Some(false) => return None,
+        }
+    }
+    for condition in conditions {
+        let presence = match condition.field {
+            FieldPath::HasPhone => Presence::Phone,
+            FieldPath::HasEmail => Presence::Email,
+            _ => return None,
+        };
+        let present = matches!(
+            (condition.compare, condition.operands.as_slice()),
+            (Compare::Equal, [Operand::Bool(true) | Operand::Int(1)])
+        );
+        if !present {
+            return None;
+        }
+        required.push(presence);
+    }
+    required.dedup();
+    let with = match required.as_slice() {
+        [] => None,
+        [presence] => Some(*presence),
+        _ => return None,
+    };
+    let stages = stages.as_ref().map(|stages| {
+        let mut names: Vec<&'static str> = stages.iter().map(|stage| stage.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    });
+    Some(Counted {
+        window: *created,
+        stages,
+        with,
+    })
+}
+
+/// `query` with its conditions on the creation time and on the stage
+/// moved into the window and the stage list they restrict (a Bitrix24
+/// `>DATE_CREATE`, a LiveTex `result=`), so the counters, the id span and
+/// the indexes see them. The leads it matches are the same.
+fn folded(query: &LeadQuery) -> Cow<'_, LeadQuery> {
+    let foldable = |condition: &Condition| match (condition.field.clone(), condition.compare) {
+        (FieldPath::CreatedAt, compare) => {
+            matches!(condition.operands.as_slice(), [Operand::Time(_)])
+                && matches!(
+                    compare,
+                    Compare::Equal
+                        | Compare::Less
+                        | Compare::LessOrEqual
+                        | Compare::Greater
+                        | Compare::GreaterOrEqual
+                )
+        }
+        (FieldPath::Stage, Compare::Equal | Compare::In) => {
+            !condition.operands.is_empty()
+                && condition
+                    .operands
+                    .iter()
+                    .all(|operand| matches!(operand, Operand::Text(_)))
+        }
+        _ => false,
+    };
+    if !query.conditions.iter().any(foldable) {
+        return Cow::Borrowed(query);
+    }
+    let mut folded = query.clone();
+    let (moved, kept): (Vec<Condition>, Vec<Condition>) = std::mem::take(&mut folded.conditions)
+        .into_iter()
+        .partition(foldable);
+    folded.conditions = kept;
+    let micro = chrono::Duration::microseconds(1);
+    for condition in moved {
+        match (&condition.field, condition.operands.as_slice()) {
+            (FieldPath::CreatedAt, [Operand::Time(time)]) => {
+                let window = &mut folded.created;
+                let (from, to) = match condition.compare {
+                    Compare::Equal => (Some(*time), Some(*time + micro)),
+                    Compare::Less => (None, Some(*time)),
+                    Compare::LessOrEqual => (None, Some(*time + micro)),
+                    Compare::Greater => (Some(*time + micro), None),
+                    _ => (Some(*time), None),
+                };
+                window.from = window.from.max(from);
+                window.to = match (window.to, to) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            _ => {
+                // A stage name no lead can have matches nothing, as the
+                // comparison would.
+                let named: Vec<Stage> = condition
+                    .operands
+                    .iter()
+                    .filter_map(|operand| match operand {
+                        Operand::Text(text) => Stage::parse(text),
+                        _ => None,
+                    })
+                    .collect();
+                folded.stages = Some(match folded.stages.take() {
+                    Some(earlier) => earlier
+                        .into_iter()
+                        .filter(|stage| named.contains(stage))
+                        .collect(),
+                    None => named,
+                });
+            }
+        }
+    }
+    Cow::Owned(folded)
 }
 
 /// Offsets from which an unfiltered page by id seeks its first id through
@@ -617,7 +823,8 @@ fn page_statement(query: &LeadQuery, filter: Filter) -> (String, Vec<Value>) {
 /// SQLite's plan for one page of `query`, a line per step.
 #[cfg(test)]
 pub(super) fn plan(conn: &Connection, query: &LeadQuery) -> Result<Vec<String>, StoreError> {
-    let (sql, values) = page_statement(query, build_filter(query, coverage_for(conn, query)?));
+    let query = &*folded(query);
+    let (sql, values) = page_statement(query, build_filter(query, lookups(conn, query)?));
     let mut statement = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
     let steps = statement
         .query_map(rusqlite::params_from_iter(values.iter()), |row| {

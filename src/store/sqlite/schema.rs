@@ -198,6 +198,26 @@ const MIGRATIONS: &[&str] = &[
         WHERE COALESCE(title, name, second_name, last_name, company, text, answer_text,
                        search_query) IS NOT NULL;
     "#,
+    // 10: leads created per hour and stage, and the span of their ids
+    // (stats.rs):
+    // the total of a window of creation times, and where its leads lie
+    // along the primary key. Filled from the leads already stored.
+    r#"
+    CREATE TABLE created_hours (
+        hour     INTEGER NOT NULL,
+        stage    TEXT    NOT NULL,
+        leads    INTEGER NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id  INTEGER NOT NULL,
+        PRIMARY KEY (hour, stage)
+    ) WITHOUT ROWID;
+    INSERT INTO created_hours (hour, stage, leads, first_id, last_id)
+        SELECT (created_at - (((created_at % 3600000000) + 3600000000) % 3600000000))
+                   / 3600000000 AS hour,
+               stage, COUNT(*), MIN(id), MAX(id)
+        FROM leads
+        GROUP BY hour, stage;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {
@@ -434,6 +454,48 @@ mod tests {
             .map(|(_, column)| *column)
             .collect();
         assert_eq!(columns, searched);
+    }
+
+    /// A version-9 store gets its leads counted per hour of creation and
+    /// stage, with the first and last of their ids, hours floored, a time before 1970 too.
+    #[test]
+    fn creation_hours_are_counted_from_the_stored_leads() {
+        let hour = 3_600_000_000i64;
+        let conn = upgraded_from(
+            9,
+            &format!(
+                "INSERT INTO leads (id, created_at, updated_at, stage, has_email, has_phone, doc)
+                 VALUES (1, {a}, 0, 'new', 0, 0, '{{}}'), (2, {b}, 0, 'junk', 0, 0, '{{}}'),
+                        (3, {c}, 0, 'new', 0, 0, '{{}}'), (4, -1, 0, 'new', 0, 0, '{{}}');",
+                a = 10 * hour,
+                b = 11 * hour - 1,
+                c = 11 * hour,
+            ),
+        );
+        let rows: Vec<(i64, String, i64, i64, i64)> = conn
+            .prepare("SELECT hour, stage, leads, first_id, last_id FROM created_hours")
+            .unwrap()
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (-1, "new".into(), 1, 4, 4),
+                (10, "junk".into(), 1, 2, 2),
+                (10, "new".into(), 1, 1, 1),
+                (11, "new".into(), 1, 3, 3)
+            ]
+        );
     }
 
     /// Deleting a lead touches no table but `leads` by itself: no cascade

@@ -450,4 +450,24 @@ async fn documented_filters_use_an_index() {
             "{name}: {plan:?}"
         );
     }
+    // A page of a window in id order walks the window's ids rather than
+    // sorting the whole window (a report's page, a list by date).
+    for descending in [false, true] {
+        let query = LeadQuery {
+            created: window,
+            sort: vec![crate::store::Sort {
+                key: crate::store::SortKey::Id,
+                descending,
+            }],
+            limit: Some(50),
+            ..LeadQuery::default()
+        };
+        let plan = super::read::plan(&conn, &query).unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with("SEARCH leads USING INTEGER PRIMARY KEY"))
+                && !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+            "{plan:?}"
+        );
+    }
 }

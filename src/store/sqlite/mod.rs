@@ -16,7 +16,6 @@ mod outbox;
 mod read;
 mod schema;
 mod stats;
-mod text_search;
 mod writer;
 
 use std::path::{Path, PathBuf};

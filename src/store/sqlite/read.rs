@@ -10,7 +10,6 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::stats::{self, Counted, IdSpan, Presence};
-use super::text_search;
 use crate::lead::path::{EmployeeAttr, EmployeeSlot, FieldPath};
 use crate::lead::{Lead, LeadId, Stage};
 use crate::store::{
@@ -259,9 +258,6 @@ fn build_filter(query: &LeadQuery, lookups: Lookups) -> Filter {
         );
     }
     if let Some(needle) = &query.text_contains {
-        if let Some(words) = text_search::contains_query("text", needle) {
-            filter.push(TEXT_CANDIDATES, [Value::Text(words)]);
-        }
         filter.push(
             "instr(lower(json_extract(doc, '$.text')), lower(?)) > 0",
             [Value::Text(needle.clone())],
@@ -535,28 +531,7 @@ fn push_condition(filter: &mut Filter, condition: &Condition) {
                 .text(")");
             filter.push(&exists.text, exists.values);
         }
-        _ => {
-            if let Some(words) = text_query(condition) {
-                filter.push(TEXT_CANDIDATES, [Value::Text(words)]);
-            }
-            filter.push(&test.text, test.values);
-        }
-    }
-}
-
-/// Leads the trigram index names for an FTS5 query: a superset of a
-/// substring filter's matches, which the filter's own test then decides.
-const TEXT_CANDIDATES: &str = "id IN (SELECT rowid FROM lead_text WHERE lead_text MATCH ?)";
-
-/// The trigram index query that narrows `condition`, when it looks for a
-/// substring or a pattern in a searched field.
-fn text_query(condition: &Condition) -> Option<String> {
-    let column = text_search::column_of(&condition.field)?;
-    let needle = operand_text(condition.operands.first()?);
-    match condition.compare {
-        Compare::Contains => text_search::contains_query(column, &needle),
-        Compare::Like => text_search::like_query(column, &needle),
-        _ => None,
+        _ => filter.push(&test.text, test.values),
     }
 }
 

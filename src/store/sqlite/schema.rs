@@ -171,34 +171,7 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX leads_ids ON leads (id);
     "#,
-    // 9: the trigram index behind substring filters (text_search.rs),
-    // filled from the leads already stored. Contentless: the documents hold
-    // the text; deletes allowed, so an update can rewrite a lead's row.
-    r#"
-    CREATE VIRTUAL TABLE lead_text USING fts5 (
-        title, name, second_name, last_name, company, text, answer_text, search_query,
-        content = '', contentless_delete = 1, tokenize = 'trigram'
-    );
-    INSERT INTO lead_text (rowid, title, name, second_name, last_name, company, text,
-                           answer_text, search_query)
-        SELECT id, title, name, second_name, last_name, company, text, answer_text,
-               search_query
-        FROM (
-            SELECT id,
-                   NULLIF(json_extract(doc, '$.title'), '') AS title,
-                   NULLIF(json_extract(doc, '$.name'), '') AS name,
-                   NULLIF(json_extract(doc, '$.second_name'), '') AS second_name,
-                   NULLIF(json_extract(doc, '$.last_name'), '') AS last_name,
-                   NULLIF(json_extract(doc, '$.company'), '') AS company,
-                   NULLIF(json_extract(doc, '$.text'), '') AS text,
-                   NULLIF(json_extract(doc, '$.answer_text'), '') AS answer_text,
-                   NULLIF(json_extract(doc, '$.visit.search_query'), '') AS search_query
-            FROM leads
-        )
-        WHERE COALESCE(title, name, second_name, last_name, company, text, answer_text,
-                       search_query) IS NOT NULL;
-    "#,
-    // 10: leads created per hour and stage, and the span of their ids
+    // 9: leads created per hour and stage, and the span of their ids
     // (stats.rs):
     // the total of a window of creation times, and where its leads lie
     // along the primary key. Filled from the leads already stored.
@@ -413,56 +386,13 @@ mod tests {
         assert_eq!(rows, [(4, 10, 2, 0), (4, 12, 0, 1), (5, -1, 1, 0)]);
     }
 
-    /// A version-8 store gets its trigram index from the documents it
-    /// holds, one column per searched field, in `text_search`'s order;
-    /// leads without any searched text get no row.
-    #[test]
-    fn the_text_index_is_filled_from_the_stored_leads() {
-        let conn = upgraded_from(
-            8,
-            r#"INSERT INTO leads (id, created_at, updated_at, stage, has_email, has_phone, doc)
-                 VALUES (1, 0, 0, 'new', 0, 0, '{"title": "Заявка Anna", "visit": {"search_query": "buy sofa"}}'),
-                        (2, 0, 0, 'new', 0, 0, '{"title": "", "phones": []}'),
-                        (3, 0, 0, 'new', 0, 0, '{"last_name": "Petrova"}');"#,
-        );
-        let found = |query: &str| -> Vec<i64> {
-            conn.prepare("SELECT rowid FROM lead_text WHERE lead_text MATCH ?1 ORDER BY rowid")
-                .unwrap()
-                .query_map([query], |row| row.get(0))
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap()
-        };
-        assert_eq!(found("title : \"явка\""), [1]);
-        assert_eq!(found("search_query : \"sofa\""), [1]);
-        assert_eq!(found("last_name : \"petr\""), [3]);
-        let rows: i64 = conn
-            .query_row("SELECT COUNT(*) FROM lead_text_docsize", [], |row| {
-                row.get(0)
-            })
-            .unwrap();
-        assert_eq!(rows, 2);
-        let columns: Vec<String> = conn
-            .prepare("SELECT name FROM pragma_table_info('lead_text')")
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let searched: Vec<&str> = super::super::text_search::COLUMNS
-            .iter()
-            .map(|(_, column)| *column)
-            .collect();
-        assert_eq!(columns, searched);
-    }
-
-    /// A version-9 store gets its leads counted per hour of creation and
+    /// A version-8 store gets its leads counted per hour of creation and
     /// stage, with the first and last of their ids, hours floored, a time before 1970 too.
     #[test]
     fn creation_hours_are_counted_from_the_stored_leads() {
         let hour = 3_600_000_000i64;
         let conn = upgraded_from(
-            9,
+            8,
             &format!(
                 "INSERT INTO leads (id, created_at, updated_at, stage, has_email, has_phone, doc)
                  VALUES (1, {a}, 0, 'new', 0, 0, '{{}}'), (2, {b}, 0, 'junk', 0, 0, '{{}}'),

@@ -413,35 +413,6 @@ async fn documented_filters_use_an_index() {
                 ..LeadQuery::default()
             },
         ),
-        (
-            "title substring",
-            LeadQuery {
-                conditions: vec![Condition {
-                    field: FieldPath::parse("title").unwrap(),
-                    compare: Compare::Contains,
-                    operands: vec![Operand::Text("nna Iv".into())],
-                }],
-                ..LeadQuery::default()
-            },
-        ),
-        (
-            "name pattern",
-            LeadQuery {
-                conditions: vec![Condition {
-                    field: FieldPath::parse("name").unwrap(),
-                    compare: Compare::Like,
-                    operands: vec![Operand::Text("%Anna_Iv%".into())],
-                }],
-                ..LeadQuery::default()
-            },
-        ),
-        (
-            "text substring",
-            LeadQuery {
-                text_contains: Some("call me".into()),
-                ..LeadQuery::default()
-            },
-        ),
     ];
     for (name, query) in cases {
         let plan = super::read::plan(&conn, &query).unwrap();

@@ -18,7 +18,6 @@ use super::contacts::ContactIndex;
 use super::outbox;
 use super::read::{micros, read_lead};
 use super::stats;
-use super::text_search;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{
     Assignment, ClaimedDelivery, DeliveryFilter, FinishedDelivery, Inserted, LeadChange,
@@ -391,7 +390,6 @@ fn insert_lead(
     lead.id = Some(id);
     outbox::enqueue(tx, id, forward_to, now)?;
     stats::count(tx, lead, 1)?;
-    text_search::insert(tx, id, lead)?;
     contacts.stage(lead);
     Ok(Written::New {
         assigned_by_contact,
@@ -588,7 +586,6 @@ fn update_lead(
     .execute(&bound[..])?;
     drop(columns);
     stats::count(&tx, &lead, 1)?;
-    text_search::replace(&tx, id, &lead)?;
     contacts.record_update(&tx, &lead)?;
     tx.commit()?;
     Ok(Some(lead))
@@ -613,7 +610,6 @@ fn delete_lead(
     }
     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;
-    text_search::remove(&tx, id)?;
     tx.commit()?;
     Ok(true)
 }

@@ -72,8 +72,10 @@ write_salesman_config() {
   salesman_section | write_config 18080
 }
 
+# wait_port PORT [SECONDS]: waits for the gateway to listen (10 s by
+# default; a store of ten million leads takes about 13 s to open).
 wait_port() {
-  for _ in $(seq 100); do
+  for _ in $(seq $(( ${2:-10} * 10 ))); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.1
   done

@@ -29,6 +29,6 @@ fi
 sync
 
 "$gateway_bin" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & gateway=$!
-wait_port 18080
+wait_port 18080 120
 echo "leadgate peak RSS after the start: $(peak_rss_mb $gateway) MB; store $(du -m "$work/leads.db" | cut -f1) MB"
 python3 bench/reads.py http://127.0.0.1:18080 "$work/leads.db" "$gateway" "$repeat"

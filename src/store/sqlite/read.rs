@@ -176,8 +176,8 @@ struct Lookups {
 
 /// Windows whose hours hold fewer leads than this are answered from the
 /// time index and sorted: cheap at that size, and the hourly id span is
-/// too coarse to beat it.
-/// Unit tests walk spans of a few leads, so both ways are exercised.
+/// too coarse to beat it. Unit tests walk spans of a few leads, so both
+/// ways are exercised.
 const SPAN_WALK_LEADS: i64 = if cfg!(test) { 2 } else { 4_096 };
 
 fn lookups(conn: &Connection, query: &LeadQuery) -> Result<Lookups, StoreError> {

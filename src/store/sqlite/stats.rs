@@ -7,11 +7,10 @@
 //! counts its partial hours from the leads themselves.
 //!
 //! Beside them, the leads created in each hour at each stage, and the span
-//! of their ids:
-//! the total a list or a UIS report shows for a window of creation times,
-//! which otherwise counted a million index entries for a month of leads,
-//! and where along the primary key a page of that window ordered by id
-//! lies (read.rs), which otherwise sorted the whole window.
+//! of their ids: the total a list or a UIS report shows for a window of
+//! creation times, which otherwise counted a million index entries for a
+//! month of leads, and where along the primary key a page of that window
+//! ordered by id lies (read.rs), which otherwise sorted the whole window.
 
 use std::collections::BTreeMap;
 
@@ -178,7 +177,7 @@ impl Counted {
         }
     }
 
-    /// The whole hours of the window, and its microsecond bounds.
+    /// The window in microseconds, an open end as the farthest time.
     fn bounds(&self) -> (i64, i64) {
         (
             self.window.from.map(micros).unwrap_or(i64::MIN),

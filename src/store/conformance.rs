@@ -653,36 +653,25 @@ pub(crate) async fn window_pages_in_id_order_are_exact(backend: &impl Backend) {
                     expected.clone()
                 };
                 for offset in [0u64, 7, 40, 200] {
-                    let page = store
-                        .query(LeadQuery {
-                            created,
-                            has_phone,
-                            stages: stages.clone(),
-                            sort: vec![Sort {
-                                key: SortKey::Id,
-                                descending,
-                            }],
-                            offset,
-                            limit: Some(10),
-                            count_total: true,
-                            ..LeadQuery::default()
-                        })
-                        .await
-                        .unwrap();
-                    let got: Vec<LeadId> = page.leads.iter().filter_map(|lead| lead.id).collect();
                     let want: Vec<LeadId> = ordered
                         .iter()
                         .skip(offset as usize)
                         .take(10)
                         .copied()
                         .collect();
-                    assert_eq!(
-                        got, want,
-                        "{from:?}..{to:?} phone {has_phone:?} desc {descending} offset {offset}"
-                    );
-                    assert_eq!(page.total, Some(expected.len() as u64));
-                    // The same said as conditions, the way dialect filters
-                    // say it (`>DATE_CREATE`, `result=`).
+                    let paged = LeadQuery {
+                        has_phone,
+                        sort: vec![Sort {
+                            key: SortKey::Id,
+                            descending,
+                        }],
+                        offset,
+                        limit: Some(10),
+                        count_total: true,
+                        ..LeadQuery::default()
+                    };
+                    // The window said as ranges, and as conditions the way
+                    // dialect filters say it (`>DATE_CREATE`, `result=`).
                     let mut conditions = Vec::new();
                     let compare = |compare, time| crate::store::Condition {
                         field: crate::lead::path::FieldPath::CreatedAt,
@@ -712,25 +701,25 @@ pub(crate) async fn window_pages_in_id_order_are_exact(backend: &impl Backend) {
                                 .collect(),
                         });
                     }
-                    let said = store
-                        .query(LeadQuery {
-                            has_phone,
-                            conditions,
-                            sort: vec![Sort {
-                                key: SortKey::Id,
-                                descending,
-                            }],
-                            offset,
-                            limit: Some(10),
-                            count_total: true,
-                            ..LeadQuery::default()
-                        })
-                        .await
-                        .unwrap();
-                    let said_ids: Vec<LeadId> =
-                        said.leads.iter().filter_map(|lead| lead.id).collect();
-                    assert_eq!(said_ids, want);
-                    assert_eq!(said.total, Some(expected.len() as u64));
+                    let ranged = LeadQuery {
+                        created,
+                        stages: stages.clone(),
+                        ..paged.clone()
+                    };
+                    let said = LeadQuery {
+                        conditions,
+                        ..paged
+                    };
+                    for query in [ranged, said] {
+                        let page = store.query(query).await.unwrap();
+                        let got: Vec<LeadId> =
+                            page.leads.iter().filter_map(|lead| lead.id).collect();
+                        assert_eq!(
+                            got, want,
+                            "{from:?}..{to:?} phone {has_phone:?} desc {descending} offset {offset}"
+                        );
+                        assert_eq!(page.total, Some(expected.len() as u64));
+                    }
                 }
             }
         }

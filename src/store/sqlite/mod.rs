@@ -16,6 +16,7 @@ mod outbox;
 mod read;
 mod schema;
 mod stats;
+mod time;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::read::{micros, read_lead};
+use super::read::read_lead;
+use super::time::micros;
 use crate::lead::LeadId;
 use crate::store::{
     Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,

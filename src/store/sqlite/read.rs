@@ -5,20 +5,16 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::stats::{self, Counted, IdSpan, Presence};
+use super::time::micros;
 use crate::lead::path::{EmployeeAttr, EmployeeSlot, FieldPath};
 use crate::lead::{Lead, LeadId, Stage};
 use crate::store::{
     Compare, Condition, LeadPage, LeadQuery, Operand, SortKey, StoreError, TimeRange,
 };
-
-pub(super) fn micros(time: DateTime<Utc>) -> i64 {
-    time.timestamp_micros()
-}
 
 pub(super) fn read_lead(id: LeadId, doc: &str) -> Result<Lead, StoreError> {
     let mut lead: Lead = serde_json::from_str(doc).map_err(|error| StoreError::Corrupt {

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, Transaction};
 
-use super::read::micros;
+use super::time::micros;
 use crate::lead::{EmployeeId, Lead};
 use crate::store::{AssigneeStats, StoreError, TimeRange};
 

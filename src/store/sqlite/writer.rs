@@ -16,8 +16,9 @@ use chrono::{DateTime, Utc};
 
 use super::contacts::ContactIndex;
 use super::outbox;
-use super::read::{micros, read_lead};
+use super::read::read_lead;
 use super::stats;
+use super::time::micros;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{
     Assignment, ClaimedDelivery, DeliveryFilter, FinishedDelivery, Inserted, LeadChange,

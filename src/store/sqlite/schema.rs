@@ -172,9 +172,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX leads_ids ON leads (id);
     "#,
     // 9: leads created per hour and stage, and the span of their ids
-    // (stats.rs):
-    // the total of a window of creation times, and where its leads lie
-    // along the primary key. Filled from the leads already stored.
+    // (stats.rs): the total of a window of creation times, and where its
+    // leads lie along the primary key. Filled from the leads already stored.
     r#"
     CREATE TABLE created_hours (
         hour     INTEGER NOT NULL,
@@ -387,7 +386,8 @@ mod tests {
     }
 
     /// A version-8 store gets its leads counted per hour of creation and
-    /// stage, with the first and last of their ids, hours floored, a time before 1970 too.
+    /// stage, with the first and last of their ids; hours are floored, a
+    /// time before 1970 too.
     #[test]
     fn creation_hours_are_counted_from_the_stored_leads() {
         let hour = 3_600_000_000i64;

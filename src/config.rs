@@ -70,6 +70,12 @@ pub struct ServerSettings {
     pub shutdown_grace_secs: f64,
     /// Threads serving connections, each its own runtime; 0 means one per core.
     pub connection_threads: usize,
+    /// A client that reads nothing of its answer for this long is cut off.
+    pub write_timeout_secs: f64,
+    /// Connections served at once (a new one past it is answered 503); 0
+    /// means what the open-files limit allows, less a reserve for the
+    /// store and outgoing connections.
+    pub max_connections: usize,
     pub tls: Option<TlsSettings>,
 }
 
@@ -82,6 +88,8 @@ impl Default for ServerSettings {
             request_timeout_secs: 30.0,
             shutdown_grace_secs: 20.0,
             connection_threads: 0,
+            write_timeout_secs: 30.0,
+            max_connections: 0,
             tls: None,
         }
     }
@@ -97,7 +105,26 @@ impl ServerSettings {
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_grace_secs)
     }
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.write_timeout_secs)
+    }
+
+    /// `max_connections`, or when 0 the open-files soft limit less
+    /// [`RESERVED_FILES`].
+    pub fn connection_cap(&self) -> usize {
+        if self.max_connections > 0 {
+            return self.max_connections;
+        }
+        let (soft, _hard) = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap_or((1024, 1024));
+        let soft = usize::try_from(soft).unwrap_or(usize::MAX);
+        soft.saturating_sub(RESERVED_FILES).max(16)
+    }
 }
+
+/// Files kept free of client connections when the cap follows the
+/// open-files limit: the store's database, log and reader connections,
+/// forwarding clients' sockets, the admin's own requests.
+pub const RESERVED_FILES: usize = 128;
 
 /// PEM files; relative paths are taken from the working directory.
 #[derive(Debug, Clone, Deserialize)]
@@ -238,6 +265,7 @@ impl Settings {
                 "server.shutdown_grace_secs",
                 self.server.shutdown_grace_secs,
             ),
+            ("server.write_timeout_secs", self.server.write_timeout_secs),
         ] {
             if !(value.is_finite() && value > 0.0 && value < 86_400.0) {
                 problems.add(key, format!("{value} is not a number of seconds above 0"));

@@ -14,6 +14,7 @@ pub mod forward;
 
 pub mod http;
 pub mod lead;
+pub mod logging;
 pub mod mapping;
 pub mod problems;
 pub mod store;

@@ -130,10 +130,9 @@ enum DeliveriesAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEADGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(leadgate::logging::filter(
+            std::env::var("LEADGATE_LOG").ok().as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
@@ -184,6 +183,12 @@ fn serve(config: &std::path::Path) -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
+    // Each connection is a file; the usual soft limit of 1024 would make a
+    // few hundred idle clients enough to refuse everyone else.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::info!(files, "open-files limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-files limit"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

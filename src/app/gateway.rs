@@ -120,6 +120,9 @@ impl Gateway {
         let limits = Limits {
             body_limit_bytes: settings.server.body_limit_bytes,
             request_timeout: settings.server.request_timeout(),
+            // A client that stops mid-body is as slow as one that stops
+            // mid-head: the same setting bounds both.
+            body_stall: settings.server.header_read_timeout(),
         };
         let rules = ValidationRules {
             max_text_chars: settings.leads.max_text_chars,
@@ -131,6 +134,7 @@ impl Gateway {
         };
 
         let mut router = Router::new().merge(health::routes(store.clone()));
+        let mut templates: Vec<&'static str> = health::PATHS.to_vec();
         if let Some(token) = &settings.forwarding.admin_token {
             let deliveries = forward::admin::DeliveryAdmin::new(
                 store.clone(),
@@ -142,6 +146,7 @@ impl Gateway {
                     .collect(),
             );
             router = router.merge(gateway_http::admin::routes(deliveries, token));
+            templates.extend_from_slice(gateway_http::admin::PATHS);
         }
         for wired in wiring
             .dialects
@@ -155,8 +160,10 @@ impl Gateway {
                 write_context: write_context.clone(),
                 limits,
             }));
+            templates.extend_from_slice(wired.dialect.route_templates());
         }
-        let front = gateway_http::Front::new(router);
+        let router = router.fallback(gateway_http::json_errors::not_found);
+        let front = gateway_http::Front::new(router, &templates);
 
         let listener = match listener {
             Some(listener) => listener,
@@ -180,6 +187,8 @@ impl Gateway {
             front,
             ServerOptions {
                 header_read_timeout: settings.server.header_read_timeout(),
+                write_timeout: settings.server.write_timeout(),
+                max_connections: settings.server.connection_cap(),
                 shutdown_grace: settings.server.shutdown_grace(),
                 connection_threads: settings.server.connection_threads,
                 tls,

@@ -45,6 +45,9 @@ pub trait Dialect: Send + Sync {
     /// Its routes, guarded so every failure answers in its own shape.
     fn routes(&self, serve: Serve) -> Router;
 
+    /// The templates of those routes (logs name requests by them).
+    fn route_templates(&self) -> &'static [&'static str];
+
     /// A request in this dialect as the leads it would create, decoded
     /// without a store (`leadgate translate`).
     fn decode(&self, input: &[u8], decode: Decode) -> Result<Vec<Lead>, String>;

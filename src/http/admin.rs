@@ -28,6 +28,14 @@ struct Admin {
     token_digest: Vec<u8>,
 }
 
+/// The routes below, for the front's logs.
+pub const PATHS: &[&str] = &[
+    "/admin/deliveries",
+    "/admin/deliveries/counts",
+    "/admin/deliveries/retry",
+    "/admin/deliveries/replay",
+];
+
 pub fn routes(deliveries: DeliveryAdmin, token: &str) -> Router {
     let admin = Arc::new(Admin {
         deliveries,
@@ -39,6 +47,9 @@ pub fn routes(deliveries: DeliveryAdmin, token: &str) -> Router {
         .route("/admin/deliveries/retry", post(retry))
         .route("/admin/deliveries/replay", post(replay))
         .with_state(admin)
+        // Rejections (wrong verb, body too large, bad query) in the
+        // admin's own `{"error": ...}` shape.
+        .layer(axum::middleware::map_response(super::json_errors::as_json))
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {

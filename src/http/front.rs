@@ -1,7 +1,9 @@
 //! What every request meets before its route: a request id (the client's own
-//! `x-request-id`, or a new one) that the answer carries back, and a tracing
-//! span naming method, path (webhook secrets masked) and id, never the query
-//! or the body, which carry api keys, phones and e-mails.
+//! `x-request-id` when it is short and printable, otherwise a new one) that
+//! the answer carries back, and a tracing span naming the method, the route
+//! template the path matches (`/rest/{*call}`, never the path itself, which
+//! carries Bitrix24 webhook codes and whatever a client typed) and the id;
+//! never the query or the body, which carry api keys, phones and e-mails.
 //!
 //! One service around the whole router rather than tower-http layers inside
 //! it: axum boxes every route again for each `Router::layer` and clones the
@@ -11,6 +13,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -21,8 +24,10 @@ use http::Request;
 use tower::Service;
 use tracing::Instrument;
 
-use super::log_path;
 use super::request_id::{self, Sequential};
+
+/// What the span says of a path no route matches.
+const UNROUTED: &str = "(no route)";
 
 /// The router with request ids and a span per request; what the server
 /// serves.
@@ -30,14 +35,31 @@ use super::request_id::{self, Sequential};
 pub struct Front {
     router: Router,
     ids: Sequential,
+    /// The templates of `router`'s routes, to name a request in logs.
+    templates: Arc<matchit::Router<&'static str>>,
 }
 
 impl Front {
-    pub fn new(router: Router) -> Front {
+    /// `templates` are the route templates `router` serves, as given to it.
+    pub fn new(router: Router, templates: &[&'static str]) -> Front {
+        let mut matcher = matchit::Router::new();
+        for template in templates {
+            // A template given twice, or one matchit refuses, only loses
+            // its name in logs.
+            let _ = matcher.insert(*template, *template);
+        }
         Front {
             router,
             ids: Sequential::default(),
+            templates: Arc::new(matcher),
         }
+    }
+
+    /// The template `path` matches, for logs.
+    fn template(&self, path: &str) -> &'static str {
+        self.templates
+            .at(path)
+            .map_or(UNROUTED, |matched| *matched.value)
     }
 }
 
@@ -57,8 +79,8 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let started = Instant::now();
         let id = match request.headers().get(request_id::HEADER) {
-            Some(id) => Some(id.clone()),
-            None => {
+            Some(id) if request_id::acceptable(id) => Some(id.clone()),
+            _ => {
                 let id = self.ids.next_id();
                 if let Some(id) = &id {
                     request
@@ -71,7 +93,7 @@ where
         let span = tracing::info_span!(
             "request",
             method = %request.method(),
-            path = %log_path(request.uri().path()),
+            route = self.template(request.uri().path()),
             request_id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-"),
         );
         let routed = {
@@ -137,14 +159,40 @@ mod tests {
                 "ok"
             }),
         );
-        let front = Front::new(router);
+        let front = Front::new(router, &["/"]);
         assert_eq!(id_answered(front.clone(), Some("abc-1")).await, "abc-1");
         let first = id_answered(front.clone(), None).await;
-        let second = id_answered(front, None).await;
+        let second = id_answered(front.clone(), None).await;
         assert_ne!(first, second);
         assert!(
             first.ends_with("-0") || second.ends_with("-0"),
             "{first} {second}"
         );
+        // Too long, or not printable: replaced by a new one, never logged
+        // or echoed.
+        let long = "x".repeat(200);
+        assert!(id_answered(front.clone(), Some(&long)).await.ends_with("-2"));
+        assert!(id_answered(front, Some("a b")).await.ends_with("-3"));
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use axum::Router;
+
+    use super::{Front, UNROUTED};
+
+    #[test]
+    fn paths_are_named_by_their_template() {
+        let front = Front::new(
+            Router::new(),
+            &["/rest/{*call}", "/developer/v1/leads", "/healthz"],
+        );
+        assert_eq!(
+            front.template("/rest/1/s3cr3t/crm.lead.add.json"),
+            "/rest/{*call}"
+        );
+        assert_eq!(front.template("/developer/v1/leads"), "/developer/v1/leads");
+        assert_eq!(front.template("/anna@example.ru"), UNROUTED);
     }
 }

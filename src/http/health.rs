@@ -10,11 +10,15 @@ use axum::Router;
 
 use crate::store::Store;
 
+/// The routes below, for the front's logs.
+pub const PATHS: &[&str] = &["/healthz", "/readyz"];
+
 pub fn routes(store: Arc<dyn Store>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(store)
+        .layer(axum::middleware::map_response(super::json_errors::as_json))
 }
 
 async fn ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, &'static str) {

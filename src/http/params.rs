@@ -39,8 +39,31 @@ pub enum ParamsError {
     MalformedMultipart { reason: String },
     #[error("more than {limit} parameters")]
     TooMany { limit: usize },
-    #[error("request body could not be read: {reason}")]
-    Unreadable { reason: String },
+    /// The body stopped short of what its head announced: the client
+    /// closed the connection, or sent nothing more for the stall time.
+    #[error("request body ended before its announced length")]
+    Incomplete,
+}
+
+/// How much body a request may have and how long it may pause in sending
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// Longest wait for the next piece of a body that has not ended; past
+    /// it the request is the client's fault ([`ParamsError::Incomplete`]),
+    /// not a server timeout. `None` waits as long as the caller does (and
+    /// needs no timer on the runtime).
+    pub stall: Option<std::time::Duration>,
+}
+
+impl From<usize> for BodyLimits {
+    fn from(max_bytes: usize) -> BodyLimits {
+        BodyLimits {
+            max_bytes,
+            stall: None,
+        }
+    }
 }
 
 /// Where the body's parameters came from; dialects may care (SalesMan v2
@@ -150,12 +173,16 @@ impl Params {
 
     /// Reads the query string and the body of a request, the body no larger
     /// than `limit` bytes.
-    pub async fn read<B>(parts: &Parts, body: B, limit: usize) -> Result<Params, ParamsError>
+    pub async fn read<B>(
+        parts: &Parts,
+        body: B,
+        limit: impl Into<BodyLimits>,
+    ) -> Result<Params, ParamsError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        Params::read_as(parts, body, limit, false).await
+        Params::read_as(parts, body, limit.into(), false).await
     }
 
     /// Like [`Params::read`], but a JSON object body is kept as parsed
@@ -164,13 +191,13 @@ impl Params {
     pub async fn read_keeping_json<B>(
         parts: &Parts,
         body: B,
-        limit: usize,
+        limit: impl Into<BodyLimits>,
     ) -> Result<Params, ParamsError>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        Params::read_as(parts, body, limit, true).await
+        Params::read_as(parts, body, limit.into(), true).await
     }
 
     /// The JSON object body, when read with [`Params::read_keeping_json`].
@@ -181,7 +208,7 @@ impl Params {
     async fn read_as<B>(
         parts: &Parts,
         body: B,
-        limit: usize,
+        limit: BodyLimits,
         keep_json: bool,
     ) -> Result<Params, ParamsError>
     where
@@ -346,14 +373,15 @@ impl Params {
     }
 }
 
-/// Reads at most `limit` bytes of body. A larger body is still read to its end
-/// (up to [`DRAIN_LIMIT`]) and thrown away, so the client, which is usually
-/// still writing, gets to read our error instead of a broken pipe.
-async fn read_body<B>(parts: &Parts, body: B, limit: usize) -> Result<Bytes, ParamsError>
+/// Reads at most `limits.max_bytes` of body. A larger body is still read to
+/// its end (up to [`DRAIN_LIMIT`]) and thrown away, so the client, which is
+/// usually still writing, gets to read our error instead of a broken pipe.
+pub async fn read_body<B>(parts: &Parts, body: B, limits: BodyLimits) -> Result<Bytes, ParamsError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    let limit = limits.max_bytes;
     let too_large = ParamsError::TooLarge { limit };
     let declared = parts
         .headers
@@ -374,10 +402,19 @@ where
     let mut body = std::pin::pin!(body);
     let mut collected = bytes::BytesMut::new();
     let mut received = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| ParamsError::Unreadable {
-            reason: error.to_string(),
-        })?;
+    loop {
+        let next = match limits.stall {
+            Some(stall) => tokio::time::timeout(stall, body.frame())
+                .await
+                .map_err(|_| ParamsError::Incomplete)?,
+            None => body.frame().await,
+        };
+        let Some(frame) = next else {
+            break;
+        };
+        // hyper's only body error on a server is the connection ending
+        // before the announced length.
+        let frame = frame.map_err(|_| ParamsError::Incomplete)?;
         let Ok(data) = frame.into_data() else {
             continue;
         };

@@ -9,6 +9,19 @@ use http::{HeaderName, HeaderValue};
 
 pub const HEADER: &str = "x-request-id";
 
+/// Longest client id kept.
+const MAX_CLIENT_ID: usize = 64;
+
+/// A client's id is kept only when it is short and printable ASCII without
+/// spaces: it goes into every log line of the request, so it must not be
+/// able to carry a forged line or a paragraph of caller data.
+pub fn acceptable(id: &HeaderValue) -> bool {
+    let bytes = id.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_CLIENT_ID
+        && bytes.iter().all(|byte| byte.is_ascii_graphic())
+}
+
 pub fn header_name() -> HeaderName {
     HeaderName::from_static(HEADER)
 }

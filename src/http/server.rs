@@ -6,6 +6,7 @@
 //! to the caller, who flushes the store.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,17 +14,26 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::deadlines::Deadlines;
 use super::runtimes::ConnectionRuntimes;
 use super::Front;
 
 #[derive(Clone)]
 pub struct ServerOptions {
-    /// Slow-loris guard: the whole request head must arrive within this time.
+    /// Slow-loris guard: the whole request head must arrive within this
+    /// time, counted from the connection's start for its first request.
     pub header_read_timeout: Duration,
+    /// A connection whose client reads nothing of its answer for this long
+    /// is closed.
+    pub write_timeout: Duration,
+    /// Connections served at once; past it a new one is answered 503 and
+    /// closed, rather than left to fail on the file limit.
+    pub max_connections: usize,
     /// How long in-flight requests may run once a stop is asked for.
     pub shutdown_grace: Duration,
     /// Threads (each a runtime) serving connections; 0 means one per core.
@@ -76,7 +86,11 @@ async fn accept_loop(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout);
+        .header_read_timeout(options.header_read_timeout)
+        // A header line with a control byte (a client's `X-Request-Id`) is
+        // dropped rather than failing the whole request with hyper's bare
+        // 400, so the request still gets its dialect's answer.
+        .ignore_invalid_headers(true);
     builder
         .http2()
         .timer(TokioTimer::new())
@@ -92,6 +106,7 @@ async fn accept_loop(
         }
     };
 
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -106,6 +121,10 @@ async fn accept_loop(
             _ = stop_requested.changed() => break,
         };
         let _ = stream.set_nodelay(true);
+        let Some(slot) = Slot::take(&open, options.max_connections) else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         // Taken off this runtime's poller so the connection's own runtime
         // registers it (`TcpStream::from_std`) and polls it where it is served.
         let stream = match stream.into_std() {
@@ -120,9 +139,16 @@ async fn accept_loop(
             TowerToHyperService::new(front.clone()),
             builder.clone(),
             tls.clone(),
-            options.header_read_timeout,
+            Timeouts {
+                header_read: options.header_read_timeout,
+                write: options.write_timeout,
+            },
             graceful.watcher(),
         );
+        let connection = async move {
+            connection.await;
+            drop(slot);
+        };
         match &runtimes {
             Some(runtimes) => runtimes.spawn(connection),
             None => {
@@ -143,6 +169,48 @@ async fn accept_loop(
     }
 }
 
+/// One place among `max_connections`, given back when dropped.
+struct Slot {
+    open: Arc<AtomicUsize>,
+}
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>, max_connections: usize) -> Option<Slot> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+            (count < max_connections).then_some(count + 1)
+        })
+        .ok()?;
+        Some(Slot { open: open.clone() })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a connection past the cap gets: an answer it can read and retry
+/// on, instead of a reset or a hang. Not in any dialect's shape: nothing of
+/// the request has been read, so which dialect is unknown.
+const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\ncontent-length: 40\r\nconnection: close\r\n\r\n{\"error\":\"too many connections, retry\"}\n";
+
+async fn refuse(mut stream: TcpStream) {
+    tracing::warn!("connection limit reached; a new connection was answered 503");
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        stream.write_all(FULL).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+#[derive(Clone, Copy)]
+struct Timeouts {
+    /// The TLS handshake and the first byte of the first request.
+    header_read: Duration,
+    write: Duration,
+}
+
 /// One connection from accept to close, plain or TLS, run on the runtime
 /// that polls `stream`.
 async fn serve_connection(
@@ -150,7 +218,7 @@ async fn serve_connection(
     service: TowerToHyperService<Front>,
     builder: auto::Builder<TokioExecutor>,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    handshake_timeout: Duration,
+    timeouts: Timeouts,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let stream = match TcpStream::from_std(stream) {
@@ -161,9 +229,10 @@ async fn serve_connection(
         }
     };
     let Some(acceptor) = tls else {
+        let stream = Deadlines::new(stream, timeouts.header_read, timeouts.write);
         return serve_http(stream, builder, service, watcher).await;
     };
-    let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+    let stream = match tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");
@@ -174,6 +243,7 @@ async fn serve_connection(
             return;
         }
     };
+    let stream = Deadlines::new(stream, timeouts.header_read, timeouts.write);
     serve_http(stream, builder, service, watcher).await;
 }
 

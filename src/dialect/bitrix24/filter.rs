@@ -72,7 +72,9 @@ impl Bitrix24 {
             let name = wire_field_name(name);
             let Some(field) = self.field_path(&name) else {
                 // The portal ignores filter fields it does not know.
-                tracing::debug!(field = %name, "unknown Bitrix24 filter field ignored");
+                // Not named in the log: an unknown name may be anything the
+                // caller typed.
+                tracing::debug!("unknown Bitrix24 filter field ignored");
                 continue;
             };
             let values: Vec<&Value> = match value {

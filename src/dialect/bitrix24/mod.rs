@@ -35,6 +35,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::core::Core;
+use crate::http::params::BodyLimits;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
@@ -46,7 +47,7 @@ pub use error::Bitrix24Error;
 use reply::{Output, Timing};
 
 /// Every path under `/rest/`; the method and credentials are in the rest.
-pub const ROUTES: &[&str] = &["/rest/{*call}"];
+pub const ROUTES: &[&str] = &["/rest", "/rest/", "/rest/{*call}"];
 
 /// What the methods read from the mapping file, checked at start-up.
 pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("lead", "crm.lead.get and crm.lead.list")];
@@ -68,7 +69,7 @@ pub struct Bitrix24 {
     /// The `crm.lead.fields` answer.
     field_descriptions: Value,
     limiter: Option<limit::Limiter>,
-    body_limit: usize,
+    body_limit: BodyLimits,
 }
 
 /// The methods, parsed once per call from their case-insensitive names.
@@ -109,7 +110,7 @@ impl Bitrix24 {
         settings: &Bitrix24Settings,
         rules: ValidationRules,
         write_context: WriteContext,
-        body_limit: usize,
+        body_limit: impl Into<BodyLimits>,
     ) -> Bitrix24 {
         let default_assignee = settings
             .default_assignee
@@ -124,7 +125,7 @@ impl Bitrix24 {
             rules,
             field_descriptions,
             limiter: settings.rate_limit.as_ref().map(limit::Limiter::new),
-            body_limit,
+            body_limit: body_limit.into(),
             core,
             codec,
         }
@@ -200,7 +201,8 @@ async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Resp
             &output.envelope(timing.block(bitrix24.codec.mapping.timezone)),
         ),
         Err(error) => {
-            tracing::debug!(code = error.code(), "bitrix24 error: {error}");
+            // The code, never the text: texts quote what the caller sent.
+            tracing::debug!(code = error.code(), "bitrix24 error");
             reply::error(&error)
         }
     }

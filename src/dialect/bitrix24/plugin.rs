@@ -47,6 +47,10 @@ impl Dialect for Bitrix24Dialect {
         missing_in_mapping(mapping)
     }
 
+    fn route_templates(&self) -> &'static [&'static str] {
+        super::ROUTES
+    }
+
     fn routes(&self, serve: Serve) -> Router {
         let bitrix24 = Bitrix24::new(
             serve.core,
@@ -54,7 +58,7 @@ impl Dialect for Bitrix24Dialect {
             &self.settings,
             serve.rules,
             serve.write_context,
-            serve.limits.body_limit_bytes,
+            serve.limits.body(),
         );
         routes(Arc::new(bitrix24), serve.limits)
     }

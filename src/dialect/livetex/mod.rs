@@ -34,6 +34,7 @@ use http::{HeaderValue, Method as Verb, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::core::{Core, Scope};
+use crate::http::params::BodyLimits;
 use crate::http::{guard, scalar_text, Args, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, LeadId, ValidationRules};
@@ -44,7 +45,7 @@ pub use codec::{parse_fields, project};
 pub use error::LivetexError;
 
 /// Everything under `/v2/`; the resource and method are in the rest.
-pub const ROUTES: &[&str] = &["/v2/{*call}"];
+pub const ROUTES: &[&str] = &["/v2", "/v2/", "/v2/{*call}"];
 
 /// What the methods read from the mapping file, checked at start-up.
 pub const REQUIRED_RECORDS: &[(&str, &str)] = &[("lead", "Lead objects")];
@@ -64,7 +65,7 @@ pub struct Livetex {
     rules: ValidationRules,
     /// `Leads.add` → lead, without the store.
     decoder: add::Decoder,
-    body_limit: usize,
+    body_limit: BodyLimits,
 }
 
 /// The Leads methods (and batch), parsed from case-insensitive names.
@@ -178,7 +179,7 @@ impl Livetex {
         mapping: std::sync::Arc<Mapping>,
         settings: &LivetexSettings,
         write_context: WriteContext,
-        body_limit: usize,
+        body_limit: impl Into<BodyLimits>,
     ) -> Livetex {
         Livetex {
             credentials: auth::Credentials::new(
@@ -193,7 +194,7 @@ impl Livetex {
             decoder: decoder(mapping.clone(), settings, write_context),
             core,
             mapping,
-            body_limit,
+            body_limit: body_limit.into(),
         }
     }
 
@@ -251,7 +252,8 @@ async fn handle(State(livetex): State<Arc<Livetex>>, request: Request) -> Respon
     match serve(&livetex, request).await {
         Ok(body) => reply(StatusCode::OK, &body),
         Err(error) => {
-            tracing::debug!(status = error.status().as_u16(), "livetex error: {error}");
+            // The status, never the text: texts name what the caller sent.
+            tracing::debug!(status = error.status().as_u16(), "livetex error");
             reply_error(&error)
         }
     }

@@ -45,13 +45,17 @@ impl Dialect for LivetexDialect {
         missing_in_mapping(mapping)
     }
 
+    fn route_templates(&self) -> &'static [&'static str] {
+        super::ROUTES
+    }
+
     fn routes(&self, serve: Serve) -> Router {
         let livetex = Livetex::new(
             serve.core,
             serve.mapping,
             &self.settings,
             serve.write_context,
-            serve.limits.body_limit_bytes,
+            serve.limits.body(),
         );
         routes(Arc::new(livetex), serve.limits)
     }

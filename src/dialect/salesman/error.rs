@@ -55,7 +55,7 @@ fn request_text(error: &ParamsError) -> String {
         ParamsError::MalformedMultipart { reason } => {
             format!("Некорректный multipart/form-data: {reason}")
         }
-        ParamsError::Unreadable { reason } => format!("Запрос не прочитан: {reason}"),
+        ParamsError::Incomplete => "Тело запроса короче заявленной длины".into(),
     }
 }
 
@@ -71,6 +71,9 @@ impl SalesmanError {
             SalesmanError::Request(ParamsError::TooLarge { .. } | ParamsError::TooMany { .. }) => {
                 "413"
             }
+            // A body cut short leaves parameters missing: the client's
+            // fault, answered as SalesMan answers missing parameters.
+            SalesmanError::Request(ParamsError::Incomplete) => "405",
             SalesmanError::Request(_) => "415",
             SalesmanError::Internal => "500",
             SalesmanError::Unavailable => "503",

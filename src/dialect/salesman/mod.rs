@@ -26,6 +26,7 @@ use axum::Router;
 use http::Method;
 
 use crate::core::Core;
+use crate::http::params::BodyLimits;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
@@ -61,7 +62,7 @@ pub struct Salesman {
     /// field the store can sort by, taken from the mapping file.
     sort_columns: HashMap<String, SortKey>,
     reply: Reply,
-    body_limit: usize,
+    body_limit: BodyLimits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ impl Salesman {
         settings: &SalesmanSettings,
         rules: ValidationRules,
         write_context: WriteContext,
-        body_limit: usize,
+        body_limit: impl Into<BodyLimits>,
     ) -> Salesman {
         let default_assignee = settings
             .default_assignee
@@ -126,7 +127,7 @@ impl Salesman {
             write_context,
             sort_columns,
             reply: Reply::new(&settings.content_type, settings.escape_slashes),
-            body_limit,
+            body_limit: body_limit.into(),
         }
     }
 
@@ -163,7 +164,8 @@ async fn handle(State(salesman): State<Arc<Salesman>>, request: Request) -> Resp
     match serve(&salesman, request).await {
         Ok(body) => salesman.reply.json(&body),
         Err(error) => {
-            tracing::debug!(code = error.code(), "salesman error: {error}");
+            // The code, never the text: texts quote what the caller sent.
+            tracing::debug!(code = error.code(), "salesman error");
             salesman.reply.error(&error)
         }
     }

@@ -44,6 +44,10 @@ impl Dialect for SalesmanDialect {
         missing_in_mapping(mapping)
     }
 
+    fn route_templates(&self) -> &'static [&'static str] {
+        super::ROUTES
+    }
+
     fn routes(&self, serve: Serve) -> Router {
         let salesman = Salesman::new(
             serve.core,
@@ -51,7 +55,7 @@ impl Dialect for SalesmanDialect {
             &self.settings,
             serve.rules,
             serve.write_context,
-            serve.limits.body_limit_bytes,
+            serve.limits.body(),
         );
         routes(Arc::new(salesman), serve.limits)
     }

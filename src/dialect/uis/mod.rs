@@ -38,7 +38,8 @@ use serde_json::{json, Map, Value};
 use tower::Service;
 
 use crate::core::Core;
-use crate::http::{guard, Failure, Limits};
+use crate::http::params::{read_body, BodyLimits};
+use crate::http::{guard, Failure, Limits, ParamsError};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
 use crate::mapping::Mapping;
@@ -236,7 +237,7 @@ pub struct Endpoint {
     uis: Arc<Uis>,
     service: TowerService<tower::layer::util::Identity, tower::layer::util::Identity>,
     _running: ServerHandle,
-    body_limit: usize,
+    body_limit: BodyLimits,
 }
 
 pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
@@ -256,7 +257,7 @@ pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
         uis,
         service,
         _running: running,
-        body_limit: limits.body_limit_bytes,
+        body_limit: limits.body(),
     });
     guard::dialect_routes(
         ROUTES,
@@ -343,13 +344,14 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         return response;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, endpoint.body_limit).await {
+    let bytes = match read_body(&parts, body, endpoint.body_limit).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            let error = UisError::invalid_request()
-                .with_param("max_body_bytes", endpoint.body_limit.into());
+        Err(ParamsError::TooLarge { limit }) => {
+            let error = UisError::invalid_request().with_param("max_body_bytes", limit.into());
             return reply(&error.response(Value::Null));
         }
+        // Cut short: what arrived is not a whole JSON document.
+        Err(_) => return reply(&UisError::parse_error().response(Value::Null)),
     };
     let screened = match screen(&bytes) {
         Ok(screened) => screened,

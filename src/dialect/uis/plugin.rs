@@ -45,6 +45,10 @@ impl Dialect for UisDialect {
         missing_in_mapping(mapping)
     }
 
+    fn route_templates(&self) -> &'static [&'static str] {
+        super::ROUTES
+    }
+
     fn routes(&self, serve: Serve) -> Router {
         let uis = Uis::new(
             serve.core,

@@ -40,6 +40,15 @@ fn split_operator(key: &str) -> (Compare, &str) {
         .unwrap_or((Compare::Equal, key))
 }
 
+/// Most conditions one `filter` may hold. Bitrix24 documents no limit; a
+/// form or report asks for a handful, and each condition is a clause of
+/// one SQL statement, whose expression tree SQLite bounds.
+pub const MAX_FILTER_CONDITIONS: usize = 100;
+/// Most values one condition may list (`filter[ID][]=…`).
+pub const MAX_FILTER_VALUES: usize = 1000;
+/// Most keys one `order` may hold; a lead has fewer sortable fields.
+pub const MAX_ORDER_KEYS: usize = 50;
+
 impl Bitrix24 {
     /// The canonical path behind a field name of results or of `fields`.
     pub fn field_path(&self, name: &str) -> Option<FieldPath> {
@@ -66,6 +75,11 @@ impl Bitrix24 {
                 ))
             }
         };
+        if filter.len() > MAX_FILTER_CONDITIONS {
+            return Err(Bitrix24Error::BadArgument(format!(
+                "filter has more than {MAX_FILTER_CONDITIONS} conditions"
+            )));
+        }
         let mut conditions = Vec::with_capacity(filter.len());
         for (key, value) in filter {
             let (mut compare, name) = split_operator(key.trim());
@@ -82,6 +96,11 @@ impl Bitrix24 {
                 Value::Object(map) => map.values().collect(),
                 single => vec![single],
             };
+            if values.len() > MAX_FILTER_VALUES {
+                return Err(Bitrix24Error::BadArgument(format!(
+                    "filter {key}: more than {MAX_FILTER_VALUES} values"
+                )));
+            }
             if values.len() != 1 || matches!(value, Value::Array(_)) {
                 compare = match compare {
                     Compare::Equal | Compare::In => Compare::In,
@@ -225,6 +244,11 @@ impl Bitrix24 {
             None | Some(Value::String(_)) => return Ok(Vec::new()),
             Some(_) => return Err(Bitrix24Error::BadArgument("order must be an object".into())),
         };
+        if order.len() > MAX_ORDER_KEYS {
+            return Err(Bitrix24Error::BadArgument(format!(
+                "order has more than {MAX_ORDER_KEYS} fields"
+            )));
+        }
         let mut sort = Vec::with_capacity(order.len());
         for (name, direction) in order {
             let direction = scalar_text(direction).unwrap_or_default();

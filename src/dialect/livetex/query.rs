@@ -25,6 +25,12 @@ const ID_LISTS: &[(&str, &str)] = &[
     ("completed_by_ids", "completed_by"),
 ];
 
+/// Most criteria one `q` may join: each is a clause of one SQL statement,
+/// whose expression tree SQLite bounds, and no search needs more.
+pub const MAX_CRITERIA: usize = 50;
+/// Most ids one id-list criterion may list.
+pub const MAX_IDS: usize = 1000;
+
 /// Criteria whose name is not the Lead field's: (criterion, field).
 const ALIASES: &[(&str, &str)] = &[("enter_page", "entry_page"), ("keyword", "search_query")];
 
@@ -72,11 +78,15 @@ impl Livetex {
             return Ok(criteria);
         };
         let invalid = || LivetexError::invalid("q");
-        for part in q
+        let parts: Vec<&str> = q
             .split([';', '&'])
             .map(str::trim)
             .filter(|part| !part.is_empty())
-        {
+            .collect();
+        if parts.len() > MAX_CRITERIA {
+            return Err(invalid());
+        }
+        for part in parts {
             let (at, operator, compare) = COMPARATORS
                 .iter()
                 .filter_map(|(operator, compare)| {
@@ -89,6 +99,9 @@ impl Livetex {
             let equality = matches!(compare, Compare::Equal | Compare::NotEqual);
 
             if let Some((_, field)) = ID_LISTS.iter().find(|(criterion, _)| *criterion == name) {
+                if value.split(',').nth(MAX_IDS).is_some() {
+                    return Err(invalid());
+                }
                 let ids = value
                     .split(',')
                     .map(|id| id.trim().parse::<i64>().map(Operand::Int))
@@ -108,6 +121,9 @@ impl Livetex {
             }
             match name.as_str() {
                 "visitor_ids" if equality => {
+                    if value.split(',').nth(MAX_IDS).is_some() {
+                        return Err(invalid());
+                    }
                     let ids = value
                         .split(',')
                         .map(|id| Operand::Text(id.trim().to_owned()))

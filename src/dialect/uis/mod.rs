@@ -21,6 +21,7 @@ pub mod plugin;
 mod report;
 mod session;
 pub mod settings;
+mod unique_keys;
 pub mod upload;
 
 use std::sync::Arc;
@@ -300,6 +301,12 @@ fn screen(body: &[u8]) -> Result<Screened, Value> {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return Err(UisError::parse_error().response(Value::Null));
     };
+    if let Some(key) = unique_keys::repeated_key(body) {
+        // Which of two ids to answer with is as ambiguous as the rest.
+        return Err(UisError::invalid_request()
+            .at(key, None)
+            .response(Value::Null));
+    }
     let mut object = match value {
         Value::Array(_) => return Err(UisError::batch_not_supported().response(Value::Null)),
         Value::Object(object) => object,

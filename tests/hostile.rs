@@ -92,8 +92,8 @@ struct Dialect {
 }
 
 fn dialects() -> Vec<Dialect> {
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("{LOGIN}:{LIVETEX_PASSWORD}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{LOGIN}:{LIVETEX_PASSWORD}"));
     vec![
         Dialect {
             name: "salesman",
@@ -269,9 +269,24 @@ fn form_dialect_cases(dialect: &Dialect) -> Vec<Case> {
                 .into_bytes(),
         );
         add(
+            "a 100 KB parameter in the URL (past hyper's 64 KiB)",
+            "GET",
+            [
+                target.clone(),
+                format!("&title={}", "a".repeat(100_000)).into_bytes(),
+            ]
+            .concat(),
+            "",
+            vec![],
+        );
+        add(
             "a 60 KB parameter in the URL",
             "GET",
-            [target.clone(), format!("&title={}", "a".repeat(60_000)).into_bytes()].concat(),
+            [
+                target.clone(),
+                format!("&title={}", "a".repeat(60_000)).into_bytes(),
+            ]
+            .concat(),
             "",
             vec![],
         );
@@ -279,28 +294,109 @@ fn form_dialect_cases(dialect: &Dialect) -> Vec<Case> {
         for (label, params) in [
             ("unclosed bracket", "fields[TITLE=1"),
             ("closing brackets only", "]]]]=1"),
-            ("empty brackets deep", "fields[][][][][][][][][][][][][][][][][][][][][]=1"),
-            ("brackets a thousand deep", &format!("fields{}=1", "[a]".repeat(1000))),
+            (
+                "empty brackets deep",
+                "fields[][][][][][][][][][][][][][][][][][][][][]=1",
+            ),
+            (
+                "brackets a thousand deep",
+                &format!("fields{}=1", "[a]".repeat(1000)),
+            ),
             ("bracket name only", "[]=1"),
             ("name and value both brackets", "fields[[]]=[[]]"),
-            ("conflicting scalar and array", "fields=1&fields[TITLE]=2&fields[]=3"),
+            (
+                "conflicting scalar and array",
+                "fields=1&fields[TITLE]=2&fields[]=3",
+            ),
             ("filter as a string", "filter=PHONE&order=DESC&select=*"),
             ("filter as nested arrays", "filter[][][]=1&order[][]=ASC"),
-            ("a thousand filter keys", &(0..1000).map(|index| format!("filter[%TITLE{index}]=x")).collect::<Vec<_>>().join("&")),
-            ("two thousand order keys", &(0..2000).map(|index| format!("order[F{index}]=ASC")).collect::<Vec<_>>().join("&")),
-            ("a thousand select names", &(0..1000).map(|index| format!("select[]=F{index}")).collect::<Vec<_>>().join("&")),
-            ("a thousand q criteria", &format!("q={}", (0..1000).map(|index| format!("ids={index}")).collect::<Vec<_>>().join(";"))),
-            ("a thousand text criteria", &format!("q={}", (0..1000).map(|index| format!("text=a{index}")).collect::<Vec<_>>().join(";"))),
-            ("five thousand ids", &format!("q=ids={}", (0..5000).map(|index| index.to_string()).collect::<Vec<_>>().join(","))),
-            ("a thousand batch commands", &(0..1000).map(|index| format!("cmd[c{index}]=crm.lead.list")).collect::<Vec<_>>().join("&")),
-            ("ids out of range", "id=99999999999999999999999&start=-5&limit=1e308"),
+            (
+                "a thousand filter keys",
+                &(0..1000)
+                    .map(|index| format!("filter[%TITLE{index}]=x"))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            (
+                "two thousand order keys",
+                &(0..2000)
+                    .map(|index| format!("order[F{index}]=ASC"))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            (
+                "a thousand select names",
+                &(0..1000)
+                    .map(|index| format!("select[]=F{index}"))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            (
+                "a thousand q criteria",
+                &format!(
+                    "q={}",
+                    (0..1000)
+                        .map(|index| format!("ids={index}"))
+                        .collect::<Vec<_>>()
+                        .join(";")
+                ),
+            ),
+            (
+                "a thousand text criteria",
+                &format!(
+                    "q={}",
+                    (0..1000)
+                        .map(|index| format!("text=a{index}"))
+                        .collect::<Vec<_>>()
+                        .join(";")
+                ),
+            ),
+            (
+                "five thousand ids",
+                &format!(
+                    "q=ids={}",
+                    (0..5000)
+                        .map(|index| index.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            ),
+            (
+                "a thousand batch commands",
+                &(0..1000)
+                    .map(|index| format!("cmd[c{index}]=crm.lead.list"))
+                    .collect::<Vec<_>>()
+                    .join("&"),
+            ),
+            (
+                "ids out of range",
+                "id=99999999999999999999999&start=-5&limit=1e308",
+            ),
             ("negative and zero ids", "id=-1&start=-100&limit=0&page=-3"),
             ("fullwidth digits", "id=%EF%BC%91%EF%BC%92&start=%EF%BC%91"),
-            ("NUL and controls in values", "title=a%00b%0D%0Ac&name=%1B%5B31m"),
-            ("percent signs that decode to nothing", "title=%&name=%%%&phone=%G1"),
+            (
+                "NUL and controls in values",
+                "title=a%00b%0D%0Ac&name=%1B%5B31m",
+            ),
+            (
+                "percent signs that decode to nothing",
+                "title=%&name=%%%&phone=%G1",
+            ),
         ] {
-            add(&format!("query: {label}"), "GET", with_query(&String::from_utf8_lossy(&target), params), "", vec![]);
-            add(&format!("form: {label}"), "POST", target.clone(), &form(FORM), params.as_bytes().to_vec());
+            add(
+                &format!("query: {label}"),
+                "GET",
+                with_query(&String::from_utf8_lossy(&target), params),
+                "",
+                vec![],
+            );
+            add(
+                &format!("form: {label}"),
+                "POST",
+                target.clone(),
+                &form(FORM),
+                params.as_bytes().to_vec(),
+            );
         }
         // Structures past every cap, as JSON (keys that differ only in
         // spaces name the same field, so each is a real condition).
@@ -312,16 +408,46 @@ fn form_dialect_cases(dialect: &Dialect) -> Vec<Case> {
             Value::Object(object)
         };
         for (label, body) in [
-            ("a thousand filter conditions", json!({"filter": spaced(1000, "%TITLE", json!("a"))})),
-            ("a thousand phone conditions", json!({"filter": spaced(1000, "PHONE", json!("+79001112233"))})),
-            ("two thousand order keys", json!({"order": spaced(2000, "ID", json!("ASC"))})),
-            ("ten thousand filter values", json!({"filter": {"ID": (0..10_000).collect::<Vec<_>>()}})),
-            ("a thousand batch commands", json!({"cmd": (0..1000).map(|index| (format!("c{index}"), json!("crm.lead.list"))).collect::<serde_json::Map<_, _>>()})),
-            ("a thousand batch requests", json!({"requests": (0..1000).map(|_| json!({"method": "Leads.list"})).collect::<Vec<_>>()})),
-            ("a thousand fields", json!({"fields": spaced(1000, "TITLE", json!("a"))})),
-            ("a thousand q criteria in JSON", json!({"q": (0..1000).map(|index| format!("ids={index}")).collect::<Vec<_>>().join(";")})),
+            (
+                "a thousand filter conditions",
+                json!({"filter": spaced(1000, "%TITLE", json!("a"))}),
+            ),
+            (
+                "a thousand phone conditions",
+                json!({"filter": spaced(1000, "PHONE", json!("+79001112233"))}),
+            ),
+            (
+                "two thousand order keys",
+                json!({"order": spaced(2000, "ID", json!("ASC"))}),
+            ),
+            (
+                "ten thousand filter values",
+                json!({"filter": {"ID": (0..10_000).collect::<Vec<_>>()}}),
+            ),
+            (
+                "a thousand batch commands",
+                json!({"cmd": (0..1000).map(|index| (format!("c{index}"), json!("crm.lead.list"))).collect::<serde_json::Map<_, _>>()}),
+            ),
+            (
+                "a thousand batch requests",
+                json!({"requests": (0..1000).map(|_| json!({"method": "Leads.list"})).collect::<Vec<_>>()}),
+            ),
+            (
+                "a thousand fields",
+                json!({"fields": spaced(1000, "TITLE", json!("a"))}),
+            ),
+            (
+                "a thousand q criteria in JSON",
+                json!({"q": (0..1000).map(|index| format!("ids={index}")).collect::<Vec<_>>().join(";")}),
+            ),
         ] {
-            add(&format!("JSON: {label}"), "POST", target.clone(), &form(JSON), body.to_string().into_bytes());
+            add(
+                &format!("JSON: {label}"),
+                "POST",
+                target.clone(),
+                &form(JSON),
+                body.to_string().into_bytes(),
+            );
         }
         // Verbs and content types.
         for verb in ["PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE"] {
@@ -371,7 +497,9 @@ fn form_dialect_cases(dialect: &Dialect) -> Vec<Case> {
             "two hundred headers",
             "GET",
             target.clone(),
-            &(0..200).map(|index| format!("X-H{index}: v\r\n")).collect::<String>(),
+            &(0..200)
+                .map(|index| format!("X-H{index}: v\r\n"))
+                .collect::<String>(),
             vec![],
         );
         add(
@@ -472,7 +600,6 @@ fn uis_cases() -> Vec<Case> {
         add(label, body, "");
     }
     add(
-
         "a request id with a control byte",
         call("get.sales_funnel", json!({})).into_bytes(),
         "X-Request-Id: a\x01b\r\n",
@@ -503,30 +630,171 @@ fn plain_cases() -> Vec<Case> {
     let bearer = format!("Authorization: Bearer {ADMIN_TOKEN}\r\n");
     let mut cases = Vec::new();
     for (label, method, target, extra, body) in [
-        ("admin list, wrong verb", "DELETE", "/admin/deliveries", bearer.clone(), Vec::new()),
-        ("admin retry, wrong verb", "GET", "/admin/deliveries/retry", bearer.clone(), Vec::new()),
-        ("admin list, no token", "GET", "/admin/deliveries", String::new(), Vec::new()),
-        ("admin list, wrong token", "GET", "/admin/deliveries", "Authorization: Bearer nope\r\n".into(), Vec::new()),
-        ("admin list, bad limit", "GET", "/admin/deliveries?limit=abc&state=%FF", bearer.clone(), Vec::new()),
-        ("admin list, huge limit", "GET", "/admin/deliveries?limit=99999999999999999999", bearer.clone(), Vec::new()),
-        ("admin list, unknown state", "GET", "/admin/deliveries?state=zombie", bearer.clone(), Vec::new()),
-        ("admin retry, not JSON", "POST", "/admin/deliveries/retry", format!("{bearer}{}", form(JSON)), b"ids=1".to_vec()),
-        ("admin retry, ids not numbers", "POST", "/admin/deliveries/retry", format!("{bearer}{}", form(JSON)), br#"{"ids":["x",{}]}"#.to_vec()),
-        ("admin retry, body over the limit", "POST", "/admin/deliveries/retry", format!("{bearer}{}", form(JSON)), [br#"{"ids":["#.to_vec(), b"1,".repeat(1_500_000), b"1]}".to_vec()].concat()),
-        ("admin retry, deep JSON", "POST", "/admin/deliveries/retry", format!("{bearer}{}", form(JSON)), nested(5000, "[", "]", "1").into_bytes()),
-        ("admin replay, bad dates", "POST", "/admin/deliveries/replay", format!("{bearer}{}", form(JSON)), br#"{"target":"none","since":"yesterday"}"#.to_vec()),
-        ("admin replay, unknown target", "POST", "/admin/deliveries/replay", format!("{bearer}{}", form(JSON)), br#"{"target":"\u0000"}"#.to_vec()),
-        ("admin counts, wrong verb", "PUT", "/admin/deliveries/counts", bearer.clone(), Vec::new()),
-        ("healthz, wrong verb", "POST", "/healthz", String::new(), Vec::new()),
-        ("readyz, wrong verb", "DELETE", "/readyz", String::new(), Vec::new()),
-        ("healthz with a query", "GET", "/healthz?%FF=%00", String::new(), Vec::new()),
-        ("unrouted path", "GET", "/wp-login.php", String::new(), Vec::new()),
-        ("unrouted path with a phone", "GET", "/+79001112233/anna@example.ru", String::new(), Vec::new()),
-        ("path traversal", "GET", "/../../etc/passwd", String::new(), Vec::new()),
-        ("encoded traversal", "GET", "/%2e%2e/%2e%2e/etc/passwd", String::new(), Vec::new()),
-        ("double slashes", "GET", "//developer//v1//leads", String::new(), Vec::new()),
+        (
+            "admin list, wrong verb",
+            "DELETE",
+            "/admin/deliveries",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "admin retry, wrong verb",
+            "GET",
+            "/admin/deliveries/retry",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "admin list, no token",
+            "GET",
+            "/admin/deliveries",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "admin list, wrong token",
+            "GET",
+            "/admin/deliveries",
+            "Authorization: Bearer nope\r\n".into(),
+            Vec::new(),
+        ),
+        (
+            "admin list, bad limit",
+            "GET",
+            "/admin/deliveries?limit=abc&state=%FF",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "admin list, huge limit",
+            "GET",
+            "/admin/deliveries?limit=99999999999999999999",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "admin list, unknown state",
+            "GET",
+            "/admin/deliveries?state=zombie",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "admin retry, not JSON",
+            "POST",
+            "/admin/deliveries/retry",
+            format!("{bearer}{}", form(JSON)),
+            b"ids=1".to_vec(),
+        ),
+        (
+            "admin retry, ids not numbers",
+            "POST",
+            "/admin/deliveries/retry",
+            format!("{bearer}{}", form(JSON)),
+            br#"{"ids":["x",{}]}"#.to_vec(),
+        ),
+        (
+            "admin retry, body over the limit",
+            "POST",
+            "/admin/deliveries/retry",
+            format!("{bearer}{}", form(JSON)),
+            [
+                br#"{"ids":["#.to_vec(),
+                b"1,".repeat(1_500_000),
+                b"1]}".to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "admin retry, deep JSON",
+            "POST",
+            "/admin/deliveries/retry",
+            format!("{bearer}{}", form(JSON)),
+            nested(5000, "[", "]", "1").into_bytes(),
+        ),
+        (
+            "admin replay, bad dates",
+            "POST",
+            "/admin/deliveries/replay",
+            format!("{bearer}{}", form(JSON)),
+            br#"{"target":"none","since":"yesterday"}"#.to_vec(),
+        ),
+        (
+            "admin replay, unknown target",
+            "POST",
+            "/admin/deliveries/replay",
+            format!("{bearer}{}", form(JSON)),
+            br#"{"target":"\u0000"}"#.to_vec(),
+        ),
+        (
+            "admin counts, wrong verb",
+            "PUT",
+            "/admin/deliveries/counts",
+            bearer.clone(),
+            Vec::new(),
+        ),
+        (
+            "healthz, wrong verb",
+            "POST",
+            "/healthz",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "readyz, wrong verb",
+            "DELETE",
+            "/readyz",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "healthz with a query",
+            "GET",
+            "/healthz?%FF=%00",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "unrouted path",
+            "GET",
+            "/wp-login.php",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "unrouted path with a phone",
+            "GET",
+            "/+79001112233/anna@example.ru",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "path traversal",
+            "GET",
+            "/../../etc/passwd",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "encoded traversal",
+            "GET",
+            "/%2e%2e/%2e%2e/etc/passwd",
+            String::new(),
+            Vec::new(),
+        ),
+        (
+            "double slashes",
+            "GET",
+            "//developer//v1//leads",
+            String::new(),
+            Vec::new(),
+        ),
     ] {
-        cases.push(case(label, Shape::Plain, request(method, target.as_bytes(), &extra, &body)));
+        cases.push(case(
+            label,
+            Shape::Plain,
+            request(method, target.as_bytes(), &extra, &body),
+        ));
     }
     cases
 }
@@ -537,27 +805,99 @@ fn dialect_edge_cases() -> Vec<Case> {
     for (label, shape, target) in [
         ("livetex bare /v2/", Shape::Livetex, "/v2/".to_owned()),
         ("livetex bare /v2", Shape::Livetex, "/v2".to_owned()),
-        ("livetex unknown method", Shape::Livetex, "/v2/leads/explode".to_owned()),
-        ("livetex id not a number", Shape::Livetex, "/v2/leads/%FF".to_owned()),
+        (
+            "livetex unknown method",
+            Shape::Livetex,
+            "/v2/leads/explode".to_owned(),
+        ),
+        (
+            "livetex id not a number",
+            Shape::Livetex,
+            "/v2/leads/%FF".to_owned(),
+        ),
         ("bitrix24 bare /rest/", Shape::Bitrix24, "/rest/".to_owned()),
         ("bitrix24 bare /rest", Shape::Bitrix24, "/rest".to_owned()),
-        ("bitrix24 webhook with an extra slash", Shape::Bitrix24, format!("/rest//1/{WEBHOOK_CODE}/crm.lead.list")),
-        ("bitrix24 empty code", Shape::Bitrix24, "/rest/1//crm.lead.list".to_owned()),
-        ("bitrix24 encoded user", Shape::Bitrix24, format!("/rest/%31/{WEBHOOK_CODE}/crm.lead.list")),
-        ("bitrix24 without a method", Shape::Bitrix24, format!("/rest/1/{WEBHOOK_CODE}")),
-        ("bitrix24 unknown method", Shape::Bitrix24, format!("/rest/1/{WEBHOOK_CODE}/crm.deal.drop")),
-        ("bitrix24 wrong code", Shape::Bitrix24, "/rest/1/wrong/crm.lead.list".to_owned()),
-        ("bitrix24 user a huge number", Shape::Bitrix24, format!("/rest/99999999999999999999999/{WEBHOOK_CODE}/crm.lead.list")),
-        ("bitrix24 method with invalid UTF-8", Shape::Bitrix24, format!("/rest/1/{WEBHOOK_CODE}/crm.lead.%FF")),
-        ("bitrix24 token call without auth", Shape::Bitrix24, "/rest/crm.lead.list".to_owned()),
-        ("bitrix24 token call with a wrong token", Shape::Bitrix24, "/rest/crm.lead.list?auth=%00%01".to_owned()),
-        ("salesman unknown action", Shape::Salesman, format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action=drop")),
-        ("salesman no credentials", Shape::Salesman, "/developer/v1/leads?action=list".to_owned()),
-        ("salesman wrong key", Shape::Salesman, format!("/developer/v1/leads?login={LOGIN}&apikey=%FF&action=list")),
-        ("salesman action an array", Shape::Salesman, format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action[]=add")),
-        ("salesman login an array", Shape::Salesman, format!("/developer/v1/leads?login[x]={LOGIN}&apikey={APIKEY}&action=list")),
+        (
+            "bitrix24 webhook with an extra slash",
+            Shape::Bitrix24,
+            format!("/rest//1/{WEBHOOK_CODE}/crm.lead.list"),
+        ),
+        (
+            "bitrix24 empty code",
+            Shape::Bitrix24,
+            "/rest/1//crm.lead.list".to_owned(),
+        ),
+        (
+            "bitrix24 encoded user",
+            Shape::Bitrix24,
+            format!("/rest/%31/{WEBHOOK_CODE}/crm.lead.list"),
+        ),
+        (
+            "bitrix24 without a method",
+            Shape::Bitrix24,
+            format!("/rest/1/{WEBHOOK_CODE}"),
+        ),
+        (
+            "bitrix24 unknown method",
+            Shape::Bitrix24,
+            format!("/rest/1/{WEBHOOK_CODE}/crm.deal.drop"),
+        ),
+        (
+            "bitrix24 wrong code",
+            Shape::Bitrix24,
+            "/rest/1/wrong/crm.lead.list".to_owned(),
+        ),
+        (
+            "bitrix24 user a huge number",
+            Shape::Bitrix24,
+            format!("/rest/99999999999999999999999/{WEBHOOK_CODE}/crm.lead.list"),
+        ),
+        (
+            "bitrix24 method with invalid UTF-8",
+            Shape::Bitrix24,
+            format!("/rest/1/{WEBHOOK_CODE}/crm.lead.%FF"),
+        ),
+        (
+            "bitrix24 token call without auth",
+            Shape::Bitrix24,
+            "/rest/crm.lead.list".to_owned(),
+        ),
+        (
+            "bitrix24 token call with a wrong token",
+            Shape::Bitrix24,
+            "/rest/crm.lead.list?auth=%00%01".to_owned(),
+        ),
+        (
+            "salesman unknown action",
+            Shape::Salesman,
+            format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action=drop"),
+        ),
+        (
+            "salesman no credentials",
+            Shape::Salesman,
+            "/developer/v1/leads?action=list".to_owned(),
+        ),
+        (
+            "salesman wrong key",
+            Shape::Salesman,
+            format!("/developer/v1/leads?login={LOGIN}&apikey=%FF&action=list"),
+        ),
+        (
+            "salesman action an array",
+            Shape::Salesman,
+            format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action[]=add"),
+        ),
+        (
+            "salesman login an array",
+            Shape::Salesman,
+            format!("/developer/v1/leads?login[x]={LOGIN}&apikey={APIKEY}&action=list"),
+        ),
     ] {
-        cases.push(case(label, shape, request("GET", target.as_bytes(), "", b"")));
+        cases.push(case(
+            label,
+            shape,
+            request("GET", target.as_bytes(), "", b""),
+        ));
     }
     cases
 }
@@ -574,7 +914,8 @@ async fn exchange(base: &str, case: &Case) -> Result<Vec<Answer>, String> {
         let _ = stream.shutdown().await;
     }
     let mut received = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(40), stream.read_to_end(&mut received)).await;
+    let read =
+        tokio::time::timeout(Duration::from_secs(40), stream.read_to_end(&mut received)).await;
     if read.is_err() {
         return Err(format!("no end of answer within 40 s; got {received:?}"));
     }
@@ -701,8 +1042,13 @@ admin_token = "{ADMIN_TOKEN}"
     cases.extend(dialect_edge_cases());
     // Pipelined: three requests in one write, three answers in order.
     let pipelined = [
-        request("GET", format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action=stat").as_bytes(), "", b"")
-            .replace_connection_close(),
+        request(
+            "GET",
+            format!("/developer/v1/leads?login={LOGIN}&apikey={APIKEY}&action=stat").as_bytes(),
+            "",
+            b"",
+        )
+        .replace_connection_close(),
         request("GET", b"/developer/v1/leads?action=%FF", "", b"").replace_connection_close(),
         request("GET", b"/healthz", "", b""),
     ]
@@ -762,7 +1108,10 @@ impl KeepAlive for Vec<u8> {
     fn replace_connection_close(self) -> Vec<u8> {
         let text = self;
         let needle = b"Connection: close\r\n";
-        match text.windows(needle.len()).position(|window| window == needle) {
+        match text
+            .windows(needle.len())
+            .position(|window| window == needle)
+        {
             Some(at) => [&text[..at], &text[at + needle.len()..]].concat(),
             None => text,
         }

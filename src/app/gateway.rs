@@ -13,6 +13,7 @@ use crate::config::{ConfigProblem, Settings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
 use crate::dialect::Serve;
 use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
+use crate::http::head_refusals::{Refusal, Refusals, Refused};
 use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
 use crate::lead::path::WriteContext;
@@ -135,6 +136,7 @@ impl Gateway {
 
         let mut router = Router::new().merge(health::routes(store.clone()));
         let mut templates: Vec<&'static str> = health::PATHS.to_vec();
+        let mut refusals = RefusalsByRoute::default();
         if let Some(token) = &settings.forwarding.admin_token {
             let deliveries = forward::admin::DeliveryAdmin::new(
                 store.clone(),
@@ -161,6 +163,7 @@ impl Gateway {
                 limits,
             }));
             templates.extend_from_slice(wired.dialect.route_templates());
+            refusals.add(wired.dialect.as_ref());
         }
         let router = router.fallback(gateway_http::json_errors::not_found);
         let front = gateway_http::Front::new(router, &templates);
@@ -189,6 +192,7 @@ impl Gateway {
                 header_read_timeout: settings.server.header_read_timeout(),
                 write_timeout: settings.server.write_timeout(),
                 max_connections: settings.server.connection_cap(),
+                refusals: refusals.into_refusals(),
                 shutdown_grace: settings.server.shutdown_grace(),
                 connection_threads: settings.server.connection_threads,
                 tls,
@@ -259,5 +263,40 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {},
         _ = terminate => {},
+    }
+}
+
+/// Each dialect's answers to refused heads, by the routes it serves,
+/// worked out once at start.
+#[derive(Default)]
+struct RefusalsByRoute {
+    routes: matchit::Router<usize>,
+    /// Per dialect: (too large, malformed).
+    answers: Vec<(Refusal, Refusal)>,
+}
+
+impl RefusalsByRoute {
+    fn add(&mut self, dialect: &dyn crate::dialect::Dialect) {
+        let index = self.answers.len();
+        self.answers.push((
+            dialect.head_refusal(Refused::TooLarge),
+            dialect.head_refusal(Refused::Malformed),
+        ));
+        for template in dialect.route_templates() {
+            // Dialects' routes do not overlap (axum would have refused
+            // them already).
+            let _ = self.routes.insert(*template, index);
+        }
+    }
+
+    fn into_refusals(self) -> Refusals {
+        Arc::new(move |path: &str, refused: Refused| {
+            let index = *self.routes.at(path).ok()?.value;
+            let (too_large, malformed) = self.answers.get(index)?;
+            Some(match refused {
+                Refused::TooLarge => too_large.clone(),
+                Refused::Malformed => malformed.clone(),
+            })
+        })
     }
 }

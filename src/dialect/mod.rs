@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use crate::core::{Core, Employees};
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
+use crate::http::head_refusals::{Refusal, Refused};
 use crate::http::Limits;
 use crate::lead::path::WriteContext;
 use crate::lead::{Lead, ValidationRules};
@@ -47,6 +48,11 @@ pub trait Dialect: Send + Sync {
 
     /// The templates of those routes (logs name requests by them).
     fn route_templates(&self) -> &'static [&'static str];
+
+    /// Its answer to a request on its routes whose head hyper refused
+    /// before any route saw it (a URL over 64 KiB, bytes not allowed in a
+    /// URL, too many headers): a client fault, in its own error shape.
+    fn head_refusal(&self, refused: Refused) -> Refusal;
 
     /// A request in this dialect as the leads it would create, decoded
     /// without a store (`leadgate translate`).

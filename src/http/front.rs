@@ -171,7 +171,9 @@ mod tests {
         // Too long, or not printable: replaced by a new one, never logged
         // or echoed.
         let long = "x".repeat(200);
-        assert!(id_answered(front.clone(), Some(&long)).await.ends_with("-2"));
+        assert!(id_answered(front.clone(), Some(&long))
+            .await
+            .ends_with("-2"));
         assert!(id_answered(front, Some("a b")).await.ends_with("-3"));
     }
 }

@@ -8,6 +8,7 @@ pub mod args;
 mod deadlines;
 mod front;
 pub mod guard;
+pub mod head_refusals;
 pub mod health;
 pub mod json_errors;
 pub mod params;

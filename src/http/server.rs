@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::deadlines::Deadlines;
+use super::head_refusals::{HeadRefusals, Refusals};
 use super::runtimes::ConnectionRuntimes;
 use super::Front;
 
@@ -39,6 +40,8 @@ pub struct ServerOptions {
     /// Threads (each a runtime) serving connections; 0 means one per core.
     pub connection_threads: usize,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Dialect answers for heads hyper refuses (`head_refusals`).
+    pub refusals: Refusals,
 }
 
 /// A server running on its own task.
@@ -143,6 +146,7 @@ async fn accept_loop(
                 header_read: options.header_read_timeout,
                 write: options.write_timeout,
             },
+            options.refusals.clone(),
             graceful.watcher(),
         );
         let connection = async move {
@@ -219,6 +223,7 @@ async fn serve_connection(
     builder: auto::Builder<TokioExecutor>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     timeouts: Timeouts,
+    refusals: Refusals,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let stream = match TcpStream::from_std(stream) {
@@ -230,6 +235,7 @@ async fn serve_connection(
     };
     let Some(acceptor) = tls else {
         let stream = Deadlines::new(stream, timeouts.header_read, timeouts.write);
+        let stream = HeadRefusals::new(stream, refusals);
         return serve_http(stream, builder, service, watcher).await;
     };
     let stream = match tokio::time::timeout(timeouts.header_read, acceptor.accept(stream)).await {
@@ -244,6 +250,7 @@ async fn serve_connection(
         }
     };
     let stream = Deadlines::new(stream, timeouts.header_read, timeouts.write);
+    let stream = HeadRefusals::new(stream, refusals);
     serve_http(stream, builder, service, watcher).await;
 }
 

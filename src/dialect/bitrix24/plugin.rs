@@ -10,10 +10,12 @@ use serde_json::json;
 use super::client::{Bitrix24Client, PROTOCOL};
 use super::codec::Codec;
 use super::settings::Bitrix24Settings;
+use super::Bitrix24Error;
 use super::{missing_in_mapping, routes, Bitrix24};
 use crate::dialect::{from_section, json_post_preview, request_params, Decode, Dialect, Serve};
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
+use crate::http::head_refusals::{Refusal, Refused};
 use crate::http::Args;
 use crate::lead::Lead;
 use crate::mapping::Mapping;
@@ -49,6 +51,22 @@ impl Dialect for Bitrix24Dialect {
 
     fn route_templates(&self) -> &'static [&'static str] {
         super::ROUTES
+    }
+
+    fn head_refusal(&self, refused: Refused) -> Refusal {
+        let error = Bitrix24Error::Request(match refused {
+            Refused::TooLarge => crate::http::ParamsError::TooMany {
+                limit: crate::http::params::MAX_PARAMS,
+            },
+            Refused::Malformed => crate::http::ParamsError::InvalidUtf8 {
+                field: "url".into(),
+            },
+        });
+        Refusal {
+            status: error.status(),
+            content_type: "application/json; charset=utf-8".into(),
+            body: error.body().to_string(),
+        }
     }
 
     fn routes(&self, serve: Serve) -> Router {

@@ -8,10 +8,12 @@ use axum::Router;
 
 use super::client::{LivetexClient, PROTOCOL};
 use super::settings::LivetexSettings;
+use super::LivetexError;
 use super::{decoder, missing_in_mapping, routes, Livetex};
 use crate::dialect::{form_post_preview, from_section, request_params, Decode, Dialect, Serve};
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
+use crate::http::head_refusals::{Refusal, Refused};
 use crate::http::Args;
 use crate::lead::{Employee, Lead, Role};
 use crate::mapping::Mapping;
@@ -47,6 +49,18 @@ impl Dialect for LivetexDialect {
 
     fn route_templates(&self) -> &'static [&'static str] {
         super::ROUTES
+    }
+
+    fn head_refusal(&self, refused: Refused) -> Refusal {
+        let error = match refused {
+            Refused::TooLarge => LivetexError::TooLarge,
+            Refused::Malformed => LivetexError::invalid("url"),
+        };
+        Refusal {
+            status: error.status(),
+            content_type: "application/json; charset=utf-8".into(),
+            body: error.body().to_string(),
+        }
     }
 
     fn routes(&self, serve: Serve) -> Router {

@@ -8,10 +8,12 @@ use axum::Router;
 
 use super::client::{SalesmanClient, PROTOCOL};
 use super::settings::SalesmanSettings;
+use super::SalesmanError;
 use super::{add, missing_in_mapping, routes, Salesman};
 use crate::dialect::{form_post_preview, from_section, request_params, Decode, Dialect, Serve};
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
+use crate::http::head_refusals::{Refusal, Refused};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::problems::Problems;
@@ -46,6 +48,23 @@ impl Dialect for SalesmanDialect {
 
     fn route_templates(&self) -> &'static [&'static str] {
         super::ROUTES
+    }
+
+    fn head_refusal(&self, refused: Refused) -> Refusal {
+        let error = match refused {
+            Refused::TooLarge => SalesmanError::Request(crate::http::ParamsError::TooMany {
+                limit: crate::http::params::MAX_PARAMS,
+            }),
+            Refused::Malformed => {
+                SalesmanError::bad_parameter("url", "недопустимые байты в адресе или заголовках")
+            }
+        };
+        Refusal {
+            // SalesMan answers errors with HTTP 200, as PHP does.
+            status: http::StatusCode::OK,
+            content_type: self.settings.content_type.clone(),
+            body: error.envelope().to_string(),
+        }
     }
 
     fn routes(&self, serve: Serve) -> Router {

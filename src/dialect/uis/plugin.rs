@@ -8,11 +8,13 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::client::{UisClient, PROTOCOL};
+use super::error::UisError;
 use super::settings::UisSettings;
 use super::{decoder, missing_in_mapping, routes, Uis};
 use crate::dialect::{from_section, json_post_preview, Decode, Dialect, Serve};
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
+use crate::http::head_refusals::{Refusal, Refused};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::problems::Problems;
@@ -47,6 +49,19 @@ impl Dialect for UisDialect {
 
     fn route_templates(&self) -> &'static [&'static str] {
         super::ROUTES
+    }
+
+    fn head_refusal(&self, refused: Refused) -> Refusal {
+        let error = match refused {
+            Refused::TooLarge => UisError::invalid_request(),
+            Refused::Malformed => UisError::parse_error(),
+        };
+        Refusal {
+            // UIS answers every JSON-RPC error with HTTP 200.
+            status: http::StatusCode::OK,
+            content_type: "application/json; charset=utf-8".into(),
+            body: error.response(Value::Null).to_string(),
+        }
     }
 
     fn routes(&self, serve: Serve) -> Router {

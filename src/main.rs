@@ -19,13 +19,32 @@ macro_rules! out {
     ($($arg:tt)*) => {
         if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
             if error.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("cannot write the output: {error}");
+                say_err!("cannot write the output: {error}");
             }
             return Ok(());
         }
     };
 }
 use leadgate::config::Settings;
+
+/// `eprintln!` that cannot panic: a closed standard error
+/// (`leadgate check 2>&- …`) loses the message, not the exit code.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` for single results that cannot panic on a closed pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                say_err!("cannot write the output: {error}");
+            }
+        }
+    }};
+}
 
 /// See Cargo.toml for why and BENCHMARKS.md for the measurement; the library
 /// leaves the choice of allocator to the binary that embeds it.
@@ -152,7 +171,7 @@ fn main() -> ExitCode {
 fn load(config: &std::path::Path) -> Result<Settings, ExitCode> {
     Settings::load(config).map_err(|problems| {
         for problem in problems {
-            eprintln!("{problem}");
+            say_err!("{problem}");
         }
         ExitCode::from(2)
     })
@@ -165,14 +184,14 @@ fn check(config: &std::path::Path) -> ExitCode {
     };
     match leadgate::app::wiring::check(&settings) {
         Ok(_) => {
-            println!("{}: ok", config.display());
+            say!("{}: ok", config.display());
             ExitCode::SUCCESS
         }
         Err(problems) => {
             for problem in &problems {
-                eprintln!("{problem}");
+                say_err!("{problem}");
             }
-            eprintln!("{} problem(s)", problems.len());
+            say_err!("{} problem(s)", problems.len());
             ExitCode::from(2)
         }
     }
@@ -195,7 +214,7 @@ fn serve(config: &std::path::Path) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("cannot start the runtime: {error}");
+            say_err!("cannot start the runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -203,7 +222,7 @@ fn serve(config: &std::path::Path) -> ExitCode {
         let gateway = match Gateway::start(&settings, None).await {
             Ok(gateway) => gateway,
             Err(error) => {
-                eprintln!("{error}");
+                say_err!("{error}");
                 return ExitCode::from(2);
             }
         };
@@ -235,7 +254,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("cannot start the runtime: {error}");
+            say_err!("cannot start the runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -248,7 +267,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         let store = match SqliteStore::open(options) {
             Ok(store) => std::sync::Arc::new(store),
             Err(error) => {
-                eprintln!("{error}");
+                say_err!("{error}");
                 return ExitCode::from(2);
             }
         };
@@ -350,13 +369,13 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         }
         .await;
         if let Err(error) = store.close().await {
-            eprintln!("note: {error} (the operation itself completed)");
+            say_err!("note: {error} (the operation itself completed)");
         }
         match outcome {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 let error: leadgate::forward::admin::AdminError = error;
-                eprintln!("{error}");
+                say_err!("{error}");
                 ExitCode::from(2)
             }
         }
@@ -374,14 +393,14 @@ fn translate(from: &str, to: &str, config: Option<&std::path::Path>, id: i64) ->
         None => match toml::from_str::<Settings>("") {
             Ok(settings) => settings,
             Err(error) => {
-                eprintln!("{error}");
+                say_err!("{error}");
                 return ExitCode::FAILURE;
             }
         },
     };
     let mut input = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut input) {
-        eprintln!("cannot read stdin: {error}");
+        say_err!("cannot read stdin: {error}");
         return ExitCode::FAILURE;
     }
     match leadgate::app::translate::translate(&settings, from, to, &input, id) {
@@ -389,14 +408,14 @@ fn translate(from: &str, to: &str, config: Option<&std::path::Path>, id: i64) ->
             use std::io::Write;
             match std::io::stdout().lock().write_all(preview.text.as_bytes()) {
                 Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-                    eprintln!("cannot write the output: {error}");
+                    say_err!("cannot write the output: {error}");
                     ExitCode::FAILURE
                 }
                 _ => ExitCode::SUCCESS,
             }
         }
         Err(error) => {
-            eprintln!("{error}");
+            say_err!("{error}");
             ExitCode::from(2)
         }
     }

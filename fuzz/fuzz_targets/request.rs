@@ -1,5 +1,6 @@
 //! What the request fuzz targets share: fuzz bytes as an HTTP request (the
-//! first byte picks the content type, the bytes up to the first 0xFF are the
+//! first byte picks the content type, with or without a charset, and
+//! whether a legacy charset is set; the bytes up to the first 0xFF are the
 //! query string, the rest the body), read into parameters the way each
 //! dialect reads them, on one runtime per process.
 
@@ -15,6 +16,10 @@ const CONTENT_TYPES: &[&str] = &[
     "application/json",
     "text/plain",
     "",
+    "application/x-www-form-urlencoded; charset=windows-1251",
+    "application/json; charset=koi8-r",
+    "multipart/form-data; boundary=B; charset=cp866",
+    "text/plain; charset=x-unknown",
 ];
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -59,11 +64,19 @@ pub fn params(data: &[u8], path: &str, keep_json: bool) -> Option<Params> {
         .body(Full::new(Bytes::copy_from_slice(body)))
         .ok()?;
     let (parts, body) = request.into_parts();
+    // The selector's top bit also sets a dialect's legacy charset.
+    let options = leadgate::http::params::ReadOptions {
+        max_bytes: 1 << 20,
+        stall: None,
+        legacy_charset: leadgate::dialect::legacy_charset(
+            (selector & 0x80 != 0).then_some("windows-1251"),
+        ),
+    };
     let read = async {
         if keep_json {
-            Params::read_keeping_json(&parts, body, 1 << 20).await
+            Params::read_keeping_json(&parts, body, options).await
         } else {
-            Params::read(&parts, body, 1 << 20).await
+            Params::read(&parts, body, options).await
         }
     };
     block_on(read).ok()

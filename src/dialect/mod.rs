@@ -112,6 +112,24 @@ pub fn from_section<S: DeserializeOwned + Default>(
     }
 }
 
+/// The charset a `legacy_charset` setting names (checked at start).
+pub fn legacy_charset(label: Option<&str>) -> Option<&'static encoding_rs::Encoding> {
+    encoding_rs::Encoding::for_label(label?.trim().as_bytes())
+}
+
+/// Checks a dialect's `legacy_charset` setting: a WHATWG label such as
+/// `windows-1251` or `koi8-r`.
+pub fn check_legacy_charset(problems: &mut Problems<'_>, key: &str, label: Option<&str>) {
+    if let Some(label) = label {
+        if legacy_charset(Some(label)).is_none() {
+            problems.add(
+                key,
+                format!("{label:?} is not a charset label (windows-1251, koi8-r, ...)"),
+            );
+        }
+    }
+}
+
 /// A request as parameters, for decoders that read form or query pairs:
 /// a JSON object, or a query string / form body.
 pub fn request_params(input: &[u8]) -> Result<crate::http::Params, String> {

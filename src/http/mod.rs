@@ -35,10 +35,12 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn body(&self) -> params::BodyLimits {
-        params::BodyLimits {
+    pub fn body(&self) -> params::ReadOptions {
+        params::ReadOptions {
             max_bytes: self.body_limit_bytes,
             stall: Some(self.body_stall),
+            // A dialect's own setting (`legacy_charset`) fills it in.
+            legacy_charset: None,
         }
     }
 }

@@ -4,12 +4,17 @@
 //! JSON objects are flattened into PHP's bracket names (`fields[PHONE][0]`),
 //! so every dialect reads one shape whatever the client sent.
 //!
-//! Decoding is strict where PHP is silently lossy: invalid UTF-8 is an error
-//! naming the field, never a replacement character stored in a lead.
+//! Text is UTF-8 unless the Content-Type names another charset (old PHP
+//! sites post windows-1251), which then applies to the query and the body
+//! alike; a dialect may also name a legacy charset for bodies that name
+//! none and are not UTF-8. Decoding is strict where PHP is silently lossy:
+//! bytes that are not text in their charset are an error naming the field,
+//! never a replacement character stored in a lead.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use encoding_rs::{Encoding, UTF_8};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http_body_util::BodyExt;
@@ -31,6 +36,13 @@ pub enum ParamsError {
     TooLarge { limit: usize },
     #[error("parameter {field:?} is not valid UTF-8")]
     InvalidUtf8 { field: String },
+    #[error("parameter {field:?} is not valid {charset}")]
+    InvalidText {
+        field: String,
+        charset: &'static str,
+    },
+    #[error("charset {label:?} is not one this server decodes")]
+    UnknownCharset { label: String },
     #[error("malformed JSON body: {reason}")]
     MalformedJson { reason: String },
     #[error("JSON body must be an object")]
@@ -48,20 +60,23 @@ pub enum ParamsError {
 /// How much body a request may have and how long it may pause in sending
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BodyLimits {
+pub struct ReadOptions {
     pub max_bytes: usize,
     /// Longest wait for the next piece of a body that has not ended; past
     /// it the request is the client's fault ([`ParamsError::Incomplete`]),
     /// not a server timeout. `None` waits as long as the caller does (and
     /// needs no timer on the runtime).
     pub stall: Option<std::time::Duration>,
+    /// The charset of bodies that name none and are not UTF-8.
+    pub legacy_charset: Option<&'static Encoding>,
 }
 
-impl From<usize> for BodyLimits {
-    fn from(max_bytes: usize) -> BodyLimits {
-        BodyLimits {
+impl From<usize> for ReadOptions {
+    fn from(max_bytes: usize) -> ReadOptions {
+        ReadOptions {
             max_bytes,
             stall: None,
+            legacy_charset: None,
         }
     }
 }
@@ -84,6 +99,8 @@ pub struct Params {
     /// A JSON object body kept as parsed, for dialects that read trees
     /// ([`Params::read_keeping_json`]); its fields are then not in `pairs`.
     json: Option<serde_json::Map<String, serde_json::Value>>,
+    /// How this request's bytes become text.
+    charset: Charset,
 }
 
 impl Params {
@@ -176,7 +193,7 @@ impl Params {
     pub async fn read<B>(
         parts: &Parts,
         body: B,
-        limit: impl Into<BodyLimits>,
+        limit: impl Into<ReadOptions>,
     ) -> Result<Params, ParamsError>
     where
         B: http_body::Body<Data = Bytes>,
@@ -191,7 +208,7 @@ impl Params {
     pub async fn read_keeping_json<B>(
         parts: &Parts,
         body: B,
-        limit: impl Into<BodyLimits>,
+        limit: impl Into<ReadOptions>,
     ) -> Result<Params, ParamsError>
     where
         B: http_body::Body<Data = Bytes>,
@@ -208,7 +225,7 @@ impl Params {
     async fn read_as<B>(
         parts: &Parts,
         body: B,
-        limit: BodyLimits,
+        limit: ReadOptions,
         keep_json: bool,
     ) -> Result<Params, ParamsError>
     where
@@ -218,18 +235,22 @@ impl Params {
         // The body is read first, even when the query is already bad, so the
         // client is never cut off mid-write before it can read the answer.
         let body = read_body(parts, body, limit).await?;
-        let mut params = Params::default();
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let charset = Charset::of(content_type, limit.legacy_charset)?;
+        let mut params = Params {
+            charset,
+            ..Params::default()
+        };
         if let Some(query) = parts.uri.query() {
             params.add_urlencoded(query.as_bytes())?;
         }
         if body.is_empty() {
             return Ok(params);
         }
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("");
         let essence = content_type
             .split(';')
             .next()
@@ -273,6 +294,7 @@ impl Params {
     }
 
     fn add_urlencoded(&mut self, input: &[u8]) -> Result<(), ParamsError> {
+        let charset = self.charset;
         for piece in input.split(|byte| *byte == b'&') {
             if piece.is_empty() {
                 continue;
@@ -281,11 +303,11 @@ impl Params {
                 Some(at) => (&piece[..at], &piece[at + 1..]),
                 None => (piece, &b""[..]),
             };
-            let key = utf8(percent_decode(key), None)?;
+            let key = charset.text(percent_decode(key), None)?;
             if key.is_empty() {
                 continue;
             }
-            let value = utf8(percent_decode(value), Some(&key))?;
+            let value = charset.text(percent_decode(value), Some(&key))?;
             self.push(key, value)?;
         }
         Ok(())
@@ -305,7 +327,7 @@ impl Params {
             let is_file = field.file_name().is_some();
             let bytes = field.bytes().await.map_err(malformed)?;
             if !is_file {
-                let value = utf8(bytes.to_vec(), Some(&name))?;
+                let value = self.charset.text(bytes.to_vec(), Some(&name))?;
                 self.push(name, value)?;
             }
         }
@@ -313,6 +335,8 @@ impl Params {
     }
 
     fn add_json(&mut self, body: &[u8], keep: bool) -> Result<(), ParamsError> {
+        let body = self.charset.utf8_body(body)?;
+        let body = body.as_ref();
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|error| match error.classify() {
                 serde_json::error::Category::Data | serde_json::error::Category::Syntax
@@ -376,7 +400,7 @@ impl Params {
 /// Reads at most `limits.max_bytes` of body. A larger body is still read to
 /// its end (up to [`DRAIN_LIMIT`]) and thrown away, so the client, which is
 /// usually still writing, gets to read our error instead of a broken pipe.
-pub async fn read_body<B>(parts: &Parts, body: B, limits: BodyLimits) -> Result<Bytes, ParamsError>
+pub async fn read_body<B>(parts: &Parts, body: B, limits: ReadOptions) -> Result<Bytes, ParamsError>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -457,13 +481,103 @@ fn php_name(name: String) -> String {
     format!("{base}{}", &name[base_end..])
 }
 
-fn utf8(bytes: Vec<u8>, field: Option<&str>) -> Result<String, ParamsError> {
-    String::from_utf8(bytes).map_err(|error| ParamsError::InvalidUtf8 {
-        field: field.map_or_else(
-            || String::from_utf8_lossy(error.as_bytes()).into_owned(),
-            str::to_owned,
-        ),
-    })
+/// How a request's bytes become text: the charset its Content-Type names,
+/// or UTF-8 with the dialect's legacy charset for what is not UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Charset {
+    /// Named in the Content-Type (and not UTF-8): every byte is read in it.
+    declared: Option<&'static Encoding>,
+    /// Used for text that names no charset and is not UTF-8.
+    legacy: Option<&'static Encoding>,
+}
+
+impl Charset {
+    /// The charset `content_type` names, or UTF-8 with `legacy` behind it.
+    pub fn of(
+        content_type: &str,
+        legacy: Option<&'static Encoding>,
+    ) -> Result<Charset, ParamsError> {
+        let label = content_type.split(';').skip(1).find_map(|parameter| {
+            let (name, value) = parameter.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("charset")
+                .then(|| value.trim().trim_matches('"'))
+        });
+        let declared = match label {
+            None => None,
+            Some(label) => match Encoding::for_label(label.as_bytes()) {
+                Some(encoding) if encoding == UTF_8 => None,
+                // `replacement` is what WHATWG maps dangerous labels to
+                // (ISO-2022-KR, ...): nothing decodes through it.
+                Some(encoding) if encoding != encoding_rs::REPLACEMENT => Some(encoding),
+                _ => {
+                    return Err(ParamsError::UnknownCharset {
+                        label: label.chars().take(40).collect(),
+                    })
+                }
+            },
+        };
+        Ok(Charset { declared, legacy })
+    }
+
+    /// `bytes` as text: `field` names the parameter in the error.
+    fn text(self, bytes: Vec<u8>, field: Option<&str>) -> Result<String, ParamsError> {
+        let field_name = |bytes: &[u8]| {
+            field.map_or_else(
+                || String::from_utf8_lossy(bytes).into_owned(),
+                str::to_owned,
+            )
+        };
+        if let Some(encoding) = self.declared {
+            return decode_strictly(encoding, &bytes)
+                .map(|text| text.into_owned())
+                .ok_or_else(|| ParamsError::InvalidText {
+                    field: field_name(&bytes),
+                    charset: encoding.name(),
+                });
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(text),
+            Err(error) => {
+                let bytes = error.into_bytes();
+                match self.legacy {
+                    Some(encoding) => decode_strictly(encoding, &bytes)
+                        .map(|text| text.into_owned())
+                        .ok_or_else(|| ParamsError::InvalidText {
+                            field: field_name(&bytes),
+                            charset: encoding.name(),
+                        }),
+                    None => Err(ParamsError::InvalidUtf8 {
+                        field: field_name(&bytes),
+                    }),
+                }
+            }
+        }
+    }
+
+    /// A whole body (JSON) as UTF-8 bytes: borrowed when it already is.
+    pub fn utf8_body<'a>(self, body: &'a [u8]) -> Result<std::borrow::Cow<'a, [u8]>, ParamsError> {
+        let encoding = match (self.declared, self.legacy) {
+            (Some(encoding), _) => encoding,
+            (None, Some(encoding)) if std::str::from_utf8(body).is_err() => encoding,
+            _ => return Ok(std::borrow::Cow::Borrowed(body)),
+        };
+        match decode_strictly(encoding, body) {
+            Some(text) => Ok(std::borrow::Cow::Owned(text.into_owned().into_bytes())),
+            None => Err(ParamsError::InvalidText {
+                field: "(body)".into(),
+                charset: encoding.name(),
+            }),
+        }
+    }
+}
+
+/// `bytes` decoded in `encoding`, or `None` if they are not text in it.
+fn decode_strictly<'a>(
+    encoding: &'static Encoding,
+    bytes: &'a [u8],
+) -> Option<std::borrow::Cow<'a, str>> {
+    encoding.decode_without_bom_handling_and_without_replacement(bytes)
 }
 
 /// `+` is a space; `%XY` is a byte; a `%` not followed by two hex digits is

@@ -35,7 +35,7 @@ use axum::Router;
 use serde_json::Value;
 
 use crate::core::Core;
-use crate::http::params::BodyLimits;
+use crate::http::params::ReadOptions;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
@@ -69,7 +69,7 @@ pub struct Bitrix24 {
     /// The `crm.lead.fields` answer.
     field_descriptions: Value,
     limiter: Option<limit::Limiter>,
-    body_limit: BodyLimits,
+    body_limit: ReadOptions,
 }
 
 /// The methods, parsed once per call from their case-insensitive names.
@@ -110,7 +110,7 @@ impl Bitrix24 {
         settings: &Bitrix24Settings,
         rules: ValidationRules,
         write_context: WriteContext,
-        body_limit: impl Into<BodyLimits>,
+        body_limit: impl Into<ReadOptions>,
     ) -> Bitrix24 {
         let default_assignee = settings
             .default_assignee

@@ -16,6 +16,7 @@ use crate::dialect::{from_section, json_post_preview, request_params, Decode, Di
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
 use crate::http::head_refusals::{Refusal, Refused};
+use crate::http::params::ReadOptions;
 use crate::http::Args;
 use crate::lead::Lead;
 use crate::mapping::Mapping;
@@ -76,7 +77,12 @@ impl Dialect for Bitrix24Dialect {
             &self.settings,
             serve.rules,
             serve.write_context,
-            serve.limits.body(),
+            ReadOptions {
+                legacy_charset: crate::dialect::legacy_charset(
+                    self.settings.legacy_charset.as_deref(),
+                ),
+                ..serve.limits.body()
+            },
         );
         routes(Arc::new(bitrix24), serve.limits)
     }

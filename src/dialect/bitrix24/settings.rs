@@ -10,6 +10,9 @@ use crate::problems::Problems;
 #[serde(deny_unknown_fields, default)]
 pub struct Bitrix24Settings {
     pub enabled: bool,
+    /// Charset of requests that name none and are not UTF-8 (old PHP
+    /// sites post windows-1251); a charset a request names always wins.
+    pub legacy_charset: Option<String>,
     /// Login of the employee who gets leads added without ASSIGNED_BY_ID.
     pub default_assignee: Option<String>,
     /// Incoming webhooks: `/rest/{user_id}/{code}/...`.
@@ -24,6 +27,7 @@ pub struct Bitrix24Settings {
 impl Default for Bitrix24Settings {
     fn default() -> Self {
         Bitrix24Settings {
+            legacy_charset: None,
             enabled: true,
             default_assignee: None,
             webhooks: Vec::new(),
@@ -64,6 +68,11 @@ impl Bitrix24Settings {
         if !self.enabled {
             return;
         }
+        crate::dialect::check_legacy_charset(
+            problems,
+            "bitrix24.legacy_charset",
+            self.legacy_charset.as_deref(),
+        );
         if let Some(login) = &self.default_assignee {
             problems.employee("bitrix24.default_assignee", login);
         }

@@ -90,7 +90,9 @@ impl From<ParamsError> for LivetexError {
     fn from(error: ParamsError) -> Self {
         match error {
             ParamsError::TooLarge { .. } => LivetexError::TooLarge,
-            ParamsError::InvalidUtf8 { field } => LivetexError::invalid(&field),
+            ParamsError::InvalidUtf8 { field } | ParamsError::InvalidText { field, .. } => {
+                LivetexError::invalid(&field)
+            }
             _ => LivetexError::invalid("body"),
         }
     }

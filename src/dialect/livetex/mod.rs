@@ -34,7 +34,7 @@ use http::{HeaderValue, Method as Verb, StatusCode};
 use serde_json::{Map, Value};
 
 use crate::core::{Core, Scope};
-use crate::http::params::BodyLimits;
+use crate::http::params::ReadOptions;
 use crate::http::{guard, scalar_text, Args, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, LeadId, ValidationRules};
@@ -65,7 +65,7 @@ pub struct Livetex {
     rules: ValidationRules,
     /// `Leads.add` → lead, without the store.
     decoder: add::Decoder,
-    body_limit: BodyLimits,
+    body_limit: ReadOptions,
 }
 
 /// The Leads methods (and batch), parsed from case-insensitive names.
@@ -179,7 +179,7 @@ impl Livetex {
         mapping: std::sync::Arc<Mapping>,
         settings: &LivetexSettings,
         write_context: WriteContext,
-        body_limit: impl Into<BodyLimits>,
+        body_limit: impl Into<ReadOptions>,
     ) -> Livetex {
         Livetex {
             credentials: auth::Credentials::new(

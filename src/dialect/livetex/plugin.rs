@@ -14,6 +14,7 @@ use crate::dialect::{form_post_preview, from_section, request_params, Decode, Di
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
 use crate::http::head_refusals::{Refusal, Refused};
+use crate::http::params::ReadOptions;
 use crate::http::Args;
 use crate::lead::{Employee, Lead, Role};
 use crate::mapping::Mapping;
@@ -69,7 +70,12 @@ impl Dialect for LivetexDialect {
             serve.mapping,
             &self.settings,
             serve.write_context,
-            serve.limits.body(),
+            ReadOptions {
+                legacy_charset: crate::dialect::legacy_charset(
+                    self.settings.legacy_charset.as_deref(),
+                ),
+                ..serve.limits.body()
+            },
         );
         routes(Arc::new(livetex), serve.limits)
     }

@@ -10,6 +10,9 @@ use crate::problems::Problems;
 #[serde(deny_unknown_fields, default)]
 pub struct LivetexSettings {
     pub enabled: bool,
+    /// Charset of requests that name none and are not UTF-8 (old PHP
+    /// sites post windows-1251); a charset a request names always wins.
+    pub legacy_charset: Option<String>,
     /// LiveTex refuses `Leads.add` without `conversation_id`; web forms have
     /// no LiveTex conversation, so a deployment may relax it.
     pub require_conversation: bool,
@@ -25,6 +28,7 @@ pub struct LivetexSettings {
 impl Default for LivetexSettings {
     fn default() -> Self {
         LivetexSettings {
+            legacy_charset: None,
             enabled: true,
             require_conversation: true,
             token_secret: None,
@@ -46,6 +50,11 @@ impl LivetexSettings {
         if !self.enabled {
             return;
         }
+        crate::dialect::check_legacy_charset(
+            problems,
+            "livetex.legacy_charset",
+            self.legacy_charset.as_deref(),
+        );
         for (index, credential) in self.credentials.iter().enumerate() {
             let key = format!("livetex.credentials[{index}]");
             if credential.password.is_empty() {

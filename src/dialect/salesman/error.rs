@@ -50,6 +50,12 @@ fn request_text(error: &ParamsError) -> String {
         ParamsError::InvalidUtf8 { field } => {
             format!("Параметр {field} не в кодировке UTF-8")
         }
+        ParamsError::InvalidText { field, charset } => {
+            format!("Параметр {field} не в кодировке {charset}")
+        }
+        ParamsError::UnknownCharset { label } => {
+            format!("Кодировка {label} не поддерживается")
+        }
         ParamsError::MalformedJson { reason } => format!("Некорректный JSON: {reason}"),
         ParamsError::JsonNotObject => "Тело JSON должно быть объектом".into(),
         ParamsError::MalformedMultipart { reason } => {

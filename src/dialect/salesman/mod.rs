@@ -26,7 +26,7 @@ use axum::Router;
 use http::Method;
 
 use crate::core::Core;
-use crate::http::params::BodyLimits;
+use crate::http::params::ReadOptions;
 use crate::http::{guard, Failure, Limits, Params};
 use crate::lead::path::WriteContext;
 use crate::lead::{Employee, EmployeeId, ValidationRules};
@@ -62,7 +62,7 @@ pub struct Salesman {
     /// field the store can sort by, taken from the mapping file.
     sort_columns: HashMap<String, SortKey>,
     reply: Reply,
-    body_limit: BodyLimits,
+    body_limit: ReadOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl Salesman {
         settings: &SalesmanSettings,
         rules: ValidationRules,
         write_context: WriteContext,
-        body_limit: impl Into<BodyLimits>,
+        body_limit: impl Into<ReadOptions>,
     ) -> Salesman {
         let default_assignee = settings
             .default_assignee

@@ -14,6 +14,7 @@ use crate::dialect::{form_post_preview, from_section, request_params, Decode, Di
 use crate::forward::settings::TargetSettings;
 use crate::forward::{Protocol, Target};
 use crate::http::head_refusals::{Refusal, Refused};
+use crate::http::params::ReadOptions;
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::problems::Problems;
@@ -74,7 +75,12 @@ impl Dialect for SalesmanDialect {
             &self.settings,
             serve.rules,
             serve.write_context,
-            serve.limits.body(),
+            ReadOptions {
+                legacy_charset: crate::dialect::legacy_charset(
+                    self.settings.legacy_charset.as_deref(),
+                ),
+                ..serve.limits.body()
+            },
         );
         routes(Arc::new(salesman), serve.limits)
     }

@@ -8,6 +8,9 @@ use crate::problems::Problems;
 #[serde(deny_unknown_fields, default)]
 pub struct SalesmanSettings {
     pub enabled: bool,
+    /// Charset of requests that name none and are not UTF-8 (old PHP
+    /// sites post windows-1251); a charset a request names always wins.
+    pub legacy_charset: Option<String>,
     /// Login of the employee who gets leads nobody else claims (SalesMan's
     /// "coordinator").
     pub default_assignee: Option<String>,
@@ -21,6 +24,7 @@ pub struct SalesmanSettings {
 impl Default for SalesmanSettings {
     fn default() -> Self {
         SalesmanSettings {
+            legacy_charset: None,
             enabled: true,
             default_assignee: None,
             content_type: "text/html; charset=utf-8".into(),
@@ -43,6 +47,11 @@ impl SalesmanSettings {
         if !self.enabled {
             return;
         }
+        crate::dialect::check_legacy_charset(
+            problems,
+            "salesman.legacy_charset",
+            self.legacy_charset.as_deref(),
+        );
         if let Some(login) = &self.default_assignee {
             problems.employee("salesman.default_assignee", login);
         }

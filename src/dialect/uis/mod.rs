@@ -39,7 +39,7 @@ use serde_json::{json, Map, Value};
 use tower::Service;
 
 use crate::core::Core;
-use crate::http::params::{read_body, BodyLimits};
+use crate::http::params::{read_body, Charset, ReadOptions};
 use crate::http::{guard, Failure, Limits, ParamsError};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
@@ -238,10 +238,14 @@ pub struct Endpoint {
     uis: Arc<Uis>,
     service: TowerService<tower::layer::util::Identity, tower::layer::util::Identity>,
     _running: ServerHandle,
-    body_limit: BodyLimits,
+    body_limit: ReadOptions,
 }
 
-pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
+pub fn routes(
+    uis: Arc<Uis>,
+    limits: Limits,
+    legacy_charset: Option<&'static encoding_rs::Encoding>,
+) -> Router {
     let (stop, running) = jsonrpsee::server::stop_channel();
     // Each HTTP request counts as a jsonrpsee "connection"; the gateway's own
     // server bounds connections, so jsonrpsee's guard must never refuse one.
@@ -258,7 +262,10 @@ pub fn routes(uis: Arc<Uis>, limits: Limits) -> Router {
         uis,
         service,
         _running: running,
-        body_limit: limits.body(),
+        body_limit: ReadOptions {
+            legacy_charset,
+            ..limits.body()
+        },
     });
     guard::dialect_routes(
         ROUTES,
@@ -358,6 +365,20 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
             return reply(&error.response(Value::Null));
         }
         // Cut short: what arrived is not a whole JSON document.
+        Err(_) => return reply(&UisError::parse_error().response(Value::Null)),
+    };
+    // A body in the charset its Content-Type names (or the legacy one),
+    // as UTF-8; bytes that are not text in it are not JSON either.
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let decoded = Charset::of(content_type, endpoint.body_limit.legacy_charset)
+        .and_then(|charset| charset.utf8_body(&bytes).map(|text| text.into_owned()));
+    let bytes = match decoded {
+        Ok(text) if text.as_slice() == bytes.as_ref() => bytes,
+        Ok(text) => bytes::Bytes::from(text),
         Err(_) => return reply(&UisError::parse_error().response(Value::Null)),
     };
     let screened = match screen(&bytes) {

@@ -72,7 +72,9 @@ impl Dialect for UisDialect {
             serve.rules,
             serve.write_context,
         );
-        routes(Arc::new(uis), serve.limits)
+        let legacy_charset =
+            crate::dialect::legacy_charset(self.settings.legacy_charset.as_deref());
+        routes(Arc::new(uis), serve.limits, legacy_charset)
     }
 
     /// A whole `upload.offline_messages` request, its params, or the item

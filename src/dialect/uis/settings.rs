@@ -9,6 +9,9 @@ use crate::problems::Problems;
 #[serde(deny_unknown_fields, default)]
 pub struct UisSettings {
     pub enabled: bool,
+    /// Charset of requests that name none and are not UTF-8 (old PHP
+    /// sites post windows-1251); a charset a request names always wins.
+    pub legacy_charset: Option<String>,
     /// `app_id` that `login.user` reports (the tenant).
     pub app_id: i64,
     /// Lifetime of a `login.user` session key; UIS uses one hour.
@@ -27,6 +30,7 @@ pub struct UisSettings {
 impl Default for UisSettings {
     fn default() -> Self {
         UisSettings {
+            legacy_charset: None,
             enabled: true,
             app_id: 1,
             session_ttl_secs: 3600,
@@ -59,6 +63,11 @@ impl UisSettings {
         if !self.enabled {
             return;
         }
+        crate::dialect::check_legacy_charset(
+            problems,
+            "uis.legacy_charset",
+            self.legacy_charset.as_deref(),
+        );
         for (index, key) in self.keys.iter().enumerate() {
             let at = format!("uis.keys[{index}]");
             problems.not_blank(&format!("{at}.key"), &key.key);

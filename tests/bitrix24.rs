@@ -768,7 +768,7 @@ async fn leads_cross_between_salesman_and_bitrix24() {
     assert_eq!(data["phone"], "+79005554433");
     assert_eq!(data["description"], "Из Битрикса");
     assert_eq!(data["utm_source"], "vk");
-    assert_eq!(data["status"], "1");
+    assert_eq!(data["status"], 1);
     let _ = APIKEY;
     gateway.stop().await;
 }

@@ -132,7 +132,7 @@ impl Column {
                         Some(wire) if *label => {
                             Value::String(value_map.map_or(wire, |map| map.label(wire)).to_owned())
                         }
-                        Some(wire) => Value::String(wire.to_owned()),
+                        Some(wire) => wire_text(self.output, wire),
                         None => self.absent.clone(),
                     },
                 }
@@ -157,11 +157,14 @@ fn write_value(
                 return string(canonical.to_owned());
             };
             let wire = map.to_wire(canonical)?;
-            string(if label { map.label(wire) } else { wire }.to_owned())
+            if label {
+                return string(map.label(wire).to_owned());
+            }
+            Some(wire_text(output, wire))
         }
         FieldValue::Text(text) => match value_map {
             Some(map) if label => string(map.label(text).to_owned()),
-            _ => string(text.to_owned()),
+            _ => Some(wire_text(output, text)),
         },
         FieldValue::Int(number) => match output {
             OutputType::Native => Some(Value::from(number)),
@@ -191,6 +194,21 @@ fn write_value(
                 .map(|employee| Value::String(employee.name.clone())),
         },
         FieldValue::Json(json) => Some(json.clone()),
+    }
+}
+
+/// A wire text as the column writes it: a `native` column writes an
+/// integer as a JSON number (SalesMan's `info` has `status`, `rezult` and
+/// `partner` as numbers), anything else stays a string.
+fn wire_text(output: OutputType, text: &str) -> Value {
+    match output {
+        // Only text that is exactly an integer's own spelling ("007" and
+        // "+5" stay text: a number would not give them back).
+        OutputType::Native => match text.parse::<i64>() {
+            Ok(number) if number.to_string() == text => Value::from(number),
+            _ => Value::String(text.to_owned()),
+        },
+        _ => Value::String(text.to_owned()),
     }
 }
 

@@ -1,5 +1,6 @@
-//! `action=add`: a site form's lead. Every field is optional on the wire, but a
-//! lead with no name, e-mail and phone is nobody, so it is refused (405).
+//! `action=add`: a site form's lead. Every field is optional on the wire, and
+//! the real handler stores an `add` with no lead fields at all, so this one
+//! does too (a form whose fields were all renamed still leaves a trace).
 //! `uids[<name>]=<value>` (API 2.0) is an external id: sending the same one
 //! twice returns the stored lead's id instead of a duplicate, which makes a
 //! client's blind retry safe.
@@ -41,9 +42,10 @@ pub async fn run(
         .await
         .map_err(|error| SalesmanError::from_add(&salesman.mapping, error))?;
     let id = inserted.lead.id.unwrap_or_default();
-    // The v1 handler also reports the notification mailer's outcome; the
-    // gateway sends no mail, which PHP reports as null.
-    Ok(json!({"result": {"text": "Success", "id": id, "mailresult": null}}))
+    // The v1 handler also reports the notification mailer's outcome: the
+    // real server answers an empty array when it sent nothing, and the
+    // gateway sends no mail.
+    Ok(json!({"result": {"text": "Success", "id": id, "mailresult": []}}))
 }
 
 /// The lead an `add` request describes, not yet validated against length
@@ -77,8 +79,5 @@ pub fn decode(
     mapping
         .decode_into(&mut lead, fields, CONTROL, write_context)
         .map_err(|error| SalesmanError::undecodable(mapping, &error))?;
-    if lead.name.is_none() && lead.emails.is_empty() && lead.phones.is_empty() {
-        return Err(SalesmanError::MissingParameters);
-    }
     Ok(lead)
 }

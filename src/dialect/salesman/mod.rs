@@ -126,7 +126,11 @@ impl Salesman {
             rules,
             write_context,
             sort_columns,
-            reply: Reply::new(&settings.content_type, settings.escape_slashes),
+            reply: Reply::new(
+                &settings.content_type,
+                settings.escape_slashes,
+                settings.escape_unicode,
+            ),
             body_limit: body_limit.into(),
         }
     }
@@ -184,6 +188,11 @@ async fn serve(salesman: &Salesman, request: Request) -> Result<serde_json::Valu
         .ok_or(SalesmanError::UnknownAction)?;
     match action {
         Action::Add => add::run(salesman, &params, caller).await,
+        // `stat` was called `info` in older releases: old clients still
+        // ask for the counters as `info` without an id.
+        Action::Info if params.get("id").is_none_or(|id| id.trim().is_empty()) => {
+            stat::run(salesman).await
+        }
         Action::Info => info::run(salesman, &params).await,
         Action::List => list::run(salesman, &params).await,
         Action::Stat => stat::run(salesman).await,

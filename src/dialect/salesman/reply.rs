@@ -1,6 +1,7 @@
 //! Answers as PHP writes them: HTTP 200 always, `Access-Control-Allow-Origin: *`
-//! (site forms post from browsers), `json_encode` bytes with Cyrillic as is
-//! and, by default, `/` escaped as `\/`, under the configured content type.
+//! (site forms post from browsers), `json_encode` bytes as the real handler's
+//! `json_encode_cyr` writes them (Cyrillic raw, every other non-ASCII
+//! character as `\uXXXX`, `/` as `\/`), under the configured content type.
 
 use axum::body::Body;
 use axum::response::Response;
@@ -13,18 +14,26 @@ use serde_json::Value;
 
 use super::SalesmanError;
 
+/// The characters the real handler's `json_encode_cyr` leaves raw: the
+/// Russian alphabet (А-я, Ёё).
+fn stays_raw(character: char) -> bool {
+    matches!(character, 'А'..='я' | 'Ё' | 'ё')
+}
+
 #[derive(Clone)]
 pub struct Reply {
     content_type: HeaderValue,
     escape_slashes: bool,
+    escape_unicode: bool,
 }
 
 impl Reply {
-    pub fn new(content_type: &str, escape_slashes: bool) -> Reply {
+    pub fn new(content_type: &str, escape_slashes: bool, escape_unicode: bool) -> Reply {
         Reply {
             content_type: HeaderValue::from_str(content_type)
                 .unwrap_or(HeaderValue::from_static("text/html; charset=utf-8")),
             escape_slashes,
+            escape_unicode,
         }
     }
 
@@ -40,17 +49,35 @@ impl Reply {
     fn body_bytes(&self, value: &Value) -> Vec<u8> {
         // Serialising a `Value` cannot fail: its keys are strings.
         let bytes = serde_json::to_vec(value).unwrap_or_default();
-        // A '/' can only occur inside JSON strings, so a plain replace gives
-        // exactly what PHP's json_encode writes.
-        if !self.escape_slashes || !bytes.contains(&b'/') {
+        let slashes = self.escape_slashes && bytes.contains(&b'/');
+        let unicode = self.escape_unicode && !bytes.is_ascii();
+        if !slashes && !unicode {
             return bytes;
         }
-        let mut escaped = Vec::with_capacity(bytes.len() + 8);
-        for byte in bytes {
-            if byte == b'/' {
-                escaped.push(b'\\');
+        // serde_json writes UTF-8; the check only keeps this total.
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            return bytes;
+        };
+        // A '/' or a non-ASCII character can only occur inside JSON
+        // strings, so replacing them one by one gives exactly what PHP's
+        // json_encode writes.
+        let mut escaped = Vec::with_capacity(bytes.len() + 16);
+        for character in text.chars() {
+            match character {
+                '/' if self.escape_slashes => escaped.extend_from_slice(b"\\/"),
+                character
+                    if character.is_ascii() || !self.escape_unicode || stays_raw(character) =>
+                {
+                    let mut buffer = [0u8; 4];
+                    escaped.extend_from_slice(character.encode_utf8(&mut buffer).as_bytes());
+                }
+                character => {
+                    let mut units = [0u16; 2];
+                    for unit in character.encode_utf16(&mut units) {
+                        escaped.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
+                    }
+                }
             }
-            escaped.push(byte);
         }
         escaped
     }

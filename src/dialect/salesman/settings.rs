@@ -18,6 +18,9 @@ pub struct SalesmanSettings {
     pub content_type: String,
     /// PHP's `json_encode` writes `/` as `\/`; byte-exact clients may compare.
     pub escape_slashes: bool,
+    /// The real handler writes every non-ASCII character but Cyrillic
+    /// (А-я, Ёё) as `\uXXXX` (é, —, №, €, CJK); Cyrillic stays raw.
+    pub escape_unicode: bool,
     pub credentials: Vec<SalesmanCredential>,
 }
 
@@ -29,6 +32,7 @@ impl Default for SalesmanSettings {
             default_assignee: None,
             content_type: "text/html; charset=utf-8".into(),
             escape_slashes: true,
+            escape_unicode: true,
             credentials: Vec::new(),
         }
     }

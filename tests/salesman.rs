@@ -48,8 +48,9 @@ async fn the_seed_example_url_adds_a_lead() {
     assert_eq!(lead["city"], "Perm");
     assert_eq!(lead["clientpathName"], "Test Path");
     assert_eq!(lead["partner"], Value::Null);
-    assert_eq!(lead["status"], 0);
-    assert_eq!(lead["statusName"], "Открыт");
+    // Given to the seed account's employee: in work, never status 0.
+    assert_eq!(lead["status"], 1);
+    assert_eq!(lead["statusName"], "В работе");
     gateway.stop().await;
 }
 
@@ -253,14 +254,17 @@ async fn list_filters_order_and_pages() {
         .await;
     assert_eq!(row_ids(&before_tomorrow).len(), 5);
 
-    // status and user filters.
-    let in_work = gateway.get_json("action=list&status=1").await;
+    // status and user filters. Every lead got an employee (the requested
+    // one or the default), so every lead is in work (status 1), none new.
+    let in_work = gateway.get_json("action=list&status=1&offset=1").await;
+    assert_eq!(row_ids(&in_work).len(), 5);
+    let new = gateway.get_json("action=list&status=0").await;
+    assert_eq!(error_code(&new), "404");
     let expected: Vec<i64> = newest_first
         .iter()
         .copied()
         .filter(|id| (id - ids[0]) % 5 == 0)
         .collect();
-    assert_eq!(row_ids(&in_work), expected);
     let by_user = gateway
         .get_json("action=list&user=ivanov%40example.ru")
         .await;
@@ -678,4 +682,75 @@ async fn health_and_readiness() {
         assert!(response.headers().contains_key("x-request-id"));
     }
     gateway.stop().await;
+}
+
+/// A lead closed through another dialect is closed in SalesMan too: its
+/// `datum_do` is set and `stat` counts it as processed, not open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leads_closed_elsewhere_count_as_processed() {
+    let gateway = TestGateway::start_with("[livetex]\nrequire_conversation = false\n").await;
+    let counters = |stat: &Value| {
+        let row = stat["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["title"] == "demo@example.ru")
+            .unwrap()
+            .clone();
+        (row["open"].clone(), row["processed"].clone())
+    };
+    let first = gateway
+        .add(&[("title", "Первый"), ("phone", "+79001110001")])
+        .await;
+    let second = gateway
+        .add(&[("title", "Второй"), ("phone", "+79001110002")])
+        .await;
+    let stat = gateway.get_json("action=stat").await;
+    assert_eq!(counters(&stat), (json!("2"), json!("0")));
+
+    // Bitrix24: a status of the failure semantic closes the lead.
+    let closed: Value = gateway
+        .client
+        .post(format!(
+            "{}/rest/1/{}/crm.lead.update.json",
+            gateway.base,
+            common::WEBHOOK_CODE
+        ))
+        .json(&json!({"id": first, "fields": {"STATUS_ID": "JUNK"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["result"], true, "{closed}");
+    // LiveTex: setCompleted.
+    let credentials = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", common::LOGIN, common::LIVETEX_PASSWORD),
+    );
+    let completed = gateway
+        .client
+        .post(format!("{}/v2/leads/setCompleted", gateway.base))
+        .header("authorization", format!("Basic {credentials}"))
+        .json(&json!({"id": second}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        completed.status(),
+        200,
+        "{}",
+        completed.text().await.unwrap()
+    );
+
+    for id in [first, second] {
+        let info = gateway.get_json(&format!("action=info&id={id}")).await;
+        assert!(
+            info["result"]["data"]["datum_do"].is_string(),
+            "lead {id}: {info}"
+        );
+    }
+    let stat = gateway.get_json("action=stat").await;
+    assert_eq!(counters(&stat), (json!("0"), json!("2")), "{stat}");
 }

@@ -305,6 +305,8 @@ impl Core {
         // Boxed once here rather than moved, by value, through every future
         // and channel between this call and the store's writer.
         let mut lead = Box::new(lead);
+        let created_at = lead.created_at;
+        settle_completion(&mut lead, created_at);
         rules.check(&lead)?;
         let deliver_to = self.forwarding.targets_for(received_via, &lead);
         let queued = deliver_to.clone();
@@ -362,8 +364,10 @@ impl Core {
         rules: &ValidationRules,
     ) -> Result<Option<Lead>, CoreError> {
         let rules = rules.clone();
+        let now = self.now();
         let change: LeadChange = Box::new(move |lead: &mut Lead| {
             change(lead)?;
+            settle_completion(lead, now);
             rules.check(lead)
         });
         match self.store.update(id, change).await {
@@ -426,3 +430,17 @@ pub fn month_window(now: DateTime<Utc>, timezone: FixedOffset) -> TimeRange {
 
 #[cfg(test)]
 mod tests;
+
+/// A lead is completed exactly while its stage is closed, whichever
+/// dialect moved it: closed without a completion time (Bitrix24 `STATUS_ID`
+/// of a closed semantic, a SalesMan or UIS status) it is completed `now`;
+/// reopened, it is no longer completed. SalesMan's `datum_do` and `stat`
+/// read the completion.
+fn settle_completion(lead: &mut Lead, now: DateTime<Utc>) {
+    if lead.stage.is_open() {
+        lead.completed_at = None;
+        lead.completed_by = None;
+    } else if lead.completed_at.is_none() {
+        lead.completed_at = Some(now.max(lead.created_at));
+    }
+}

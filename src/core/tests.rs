@@ -89,7 +89,8 @@ async fn assignment_prefers_request_then_earlier_contact_then_default() {
         .unwrap();
     assert_eq!(by, AssignedBy::Default);
     assert_eq!(third.lead.assigned_to, Some(1));
-    assert_eq!(third.lead.stage, Stage::New);
+    // A lead with a responsible employee is in work, however it got one.
+    assert_eq!(third.lead.stage, Stage::InProgress);
 }
 
 #[tokio::test]

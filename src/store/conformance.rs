@@ -308,7 +308,22 @@ pub(crate) async fn assignee_found_by_earlier_contact_inside_the_insert(backend:
         .unwrap();
     assert_eq!(retired.lead.assigned_to, Some(7));
     assert!(!retired.assigned_by_contact);
-    assert_eq!(retired.lead.stage, Stage::New);
+    // Given to the fallback, it has a responsible employee: in work.
+    assert_eq!(retired.lead.stage, Stage::InProgress);
+    // With nobody to give it to, it stays new.
+    let unassigned = store
+        .insert(
+            Box::new(with(None, Some("nobody@y.ru"))),
+            Assignment {
+                fallback: None,
+                ..assignment.clone()
+            },
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(unassigned.lead.assigned_to, None);
+    assert_eq!(unassigned.lead.stage, Stage::New);
     // What was decided is what was stored.
     let stored = store.get(by_phone.lead.id.unwrap()).await.unwrap().unwrap();
     assert_eq!(stored, *by_phone.lead);

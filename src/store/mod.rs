@@ -171,8 +171,9 @@ pub struct Assignment {
     pub by_earlier_contact: bool,
     /// Employees who may receive leads.
     pub eligible: Arc<[EmployeeId]>,
-    /// Stage of a lead assigned by contact: the person is already being
-    /// worked with.
+    /// Stage of a lead that gets an assignee here, by contact or by the
+    /// fallback: in SalesMan a lead with a responsible employee is never
+    /// "new" (status 0), it is open (status 1).
     pub stage_when_found: Option<Stage>,
     /// Who gets the lead when no earlier lead decides.
     pub fallback: Option<EmployeeId>,

@@ -377,6 +377,9 @@ fn insert_lead(
         }
         if lead.assigned_to.is_none() {
             lead.assigned_to = assignment.fallback;
+            if let (Some(_), Some(stage)) = (lead.assigned_to, assignment.stage_when_found) {
+                lead.stage = stage;
+            }
         }
     }
     let columns = Columns::of(lead)?;

@@ -185,7 +185,9 @@ async fn every_encoding_reaches_the_same_method() {
     // Multipart.
     let form = reqwest::multipart::Form::new()
         .text("fields[TITLE]", "multipart")
-        .text("fields[PHONE][n0][VALUE]", "+79005550101");
+        .text("fields[PHONE][n0][VALUE]", "+79005550101")
+        // The token below acts as this manager, who sees their own leads.
+        .text("fields[ASSIGNED_BY_ID]", "2");
     let response = gateway
         .client
         .post(format!("{base}/crm.lead.add"))
@@ -209,13 +211,29 @@ async fn every_encoding_reaches_the_same_method() {
     let (status, answer) = get_status(
         &gateway,
         &format!(
-            "{}/rest/crm.lead.get.json?auth={BITRIX24_TOKEN}&id=1",
+            "{}/rest/crm.lead.get.json?auth={BITRIX24_TOKEN}&id=3",
             gateway.base
         ),
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(answer["result"]["PHONE"][0]["VALUE_TYPE"], "MOBILE");
+    assert_eq!(answer["result"]["TITLE"], "multipart");
+    // The administrator's lead is outside the manager's rights.
+    let (status, answer) = get_status(
+        &gateway,
+        &format!(
+            "{}/rest/crm.lead.get.json?auth={BITRIX24_TOKEN}&id=1",
+            gateway.base
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, answer),
+        (
+            400,
+            json!({"error": "", "error_description": "Access denied."})
+        )
+    );
     // A token caller creates leads as its own employee.
     let (_, added) = get_status(
         &gateway,
@@ -773,4 +791,141 @@ async fn leads_cross_between_salesman_and_bitrix24() {
     assert_eq!(data["status"], 1);
     let _ = APIKEY;
     gateway.stop().await;
+}
+
+/// Access levels as LiveTex enforces them: webhooks and tokens act as their
+/// employee; an administrator reaches every lead, a chief reads every lead
+/// but changes only their own, a manager sees and changes only their own
+/// (and routed) leads. Outside them: `Access denied.`, nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_and_tokens_act_with_their_employees_rights() {
+    let gateway = TestGateway::start_with(
+        r#"
+[[employees]]
+id = 4
+name = "Начальник"
+login = "chief@example.ru"
+role = "chief"
+[[bitrix24.tokens]]
+token = "chief-token"
+login = "chief@example.ru"
+"#,
+    )
+    .await;
+    let as_token = |token: &'static str, method: &'static str, body: Value| {
+        let gateway = &gateway;
+        async move {
+            let mut body = body;
+            body["auth"] = json!(token);
+            let response = gateway
+                .client
+                .post(format!("{}/rest/{method}", gateway.base))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let denied = json!({"error": "", "error_description": "Access denied."});
+    // The administrator's lead, through the webhook.
+    let admins = ok(
+        &gateway,
+        "crm.lead.add",
+        json!({"fields": {"TITLE": "админ", "PHONE": [{"VALUE": "+79001110001"}]}}),
+    )
+    .await["result"]
+        .as_i64()
+        .unwrap();
+    // The manager's own lead, through their token: given to them, not to
+    // the administrator who had the same phone first (that is SalesMan's
+    // rule, not Bitrix24's).
+    let (status, added) = as_token(
+        BITRIX24_TOKEN,
+        "crm.lead.add",
+        json!({"fields": {"TITLE": "менеджер", "PHONE": [{"VALUE": "+79001110001"}]}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{added}");
+    let managers = added["result"].as_i64().unwrap();
+    let lead = ok(&gateway, "crm.lead.get", json!({"id": managers})).await;
+    assert_eq!(lead["result"]["ASSIGNED_BY_ID"], "2");
+
+    // Manager: their own lead only.
+    let (_, listed) = as_token(BITRIX24_TOKEN, "crm.lead.list", json!({})).await;
+    let ids: Vec<&str> = listed["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|lead| lead["ID"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![managers.to_string()]);
+    for (method, body) in [
+        ("crm.lead.get", json!({"id": admins})),
+        (
+            "crm.lead.update",
+            json!({"id": admins, "fields": {"TITLE": "взломано"}}),
+        ),
+        ("crm.lead.delete", json!({"id": admins})),
+    ] {
+        assert_eq!(
+            as_token(BITRIX24_TOKEN, method, body).await,
+            (400, denied.clone()),
+            "{method}"
+        );
+    }
+    let (status, _) = as_token(
+        BITRIX24_TOKEN,
+        "crm.lead.update",
+        json!({"id": managers, "fields": {"TITLE": "моё"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Chief: reads every lead, changes none of the others'.
+    let (_, listed) = as_token("chief-token", "crm.lead.list", json!({})).await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let (status, _) = as_token("chief-token", "crm.lead.get", json!({"id": admins})).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        as_token(
+            "chief-token",
+            "crm.lead.update",
+            json!({"id": managers, "fields": {"TITLE": "начальник"}})
+        )
+        .await,
+        (400, denied.clone())
+    );
+
+    // Nothing refused changed anything; the administrator reaches all.
+    let lead = ok(&gateway, "crm.lead.get", json!({"id": admins})).await;
+    assert_eq!(lead["result"]["TITLE"], "админ");
+    let lead = ok(&gateway, "crm.lead.get", json!({"id": managers})).await;
+    assert_eq!(lead["result"]["TITLE"], "моё");
+    ok(&gateway, "crm.lead.delete", json!({"id": managers})).await;
+}
+
+/// `crm.lead.add` without `fields`, or with something else there, is an
+/// error in Bitrix24's shape, and no lead is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_without_fields_creates_nothing() {
+    let gateway = TestGateway::start().await;
+    for body in [
+        json!({}),
+        json!({"fields": "TITLE"}),
+        json!({"fields": [1, 2]}),
+    ] {
+        let (status, answer) = call(&gateway, "crm.lead.add", body.clone()).await;
+        assert_eq!(
+            (status, answer),
+            (
+                400,
+                json!({"error": "", "error_description": "Parameter 'fields' must be array."})
+            ),
+            "{body}"
+        );
+    }
+    let listed = ok(&gateway, "crm.lead.list", json!({})).await;
+    assert_eq!(listed["total"], 0);
 }

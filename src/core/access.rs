@@ -131,6 +131,21 @@ impl Routing {
     }
 }
 
+impl Routing {
+    /// Whether `employee` may change or delete `lead`: an administrator any
+    /// lead; everyone else (a chief reads all, but changes as a manager
+    /// does) only their own and the ones routed to them.
+    pub fn can_change(&self, employee: &Employee, lead: &Lead) -> bool {
+        changes_every_lead(employee.role)
+            || is_own(employee, lead)
+            || self.is_routed(employee, lead)
+    }
+}
+
+fn changes_every_lead(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::AdminPartner)
+}
+
 fn sees_every_lead(role: Role) -> bool {
     matches!(
         role,

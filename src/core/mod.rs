@@ -382,6 +382,46 @@ impl Core {
         Ok(self.store.delete(id).await?)
     }
 
+    /// [`Core::update`] on behalf of `viewer`: refused, changing nothing,
+    /// when the lead as stored is outside the viewer's rights
+    /// ([`access::Routing::can_change`]); the check runs inside the store's
+    /// transaction, so a concurrent reassignment cannot slip past it.
+    pub async fn update_for(
+        &self,
+        viewer: &Employee,
+        id: LeadId,
+        change: impl FnOnce(&mut Lead) -> Result<(), LeadError> + Send + 'static,
+        rules: &ValidationRules,
+    ) -> Result<Lead, AccessError> {
+        let routing = self.routing.clone();
+        let viewer = viewer.clone();
+        let guarded = move |lead: &mut Lead| {
+            if !routing.can_change(&viewer, lead) {
+                return Err(LeadError::NotPermitted);
+            }
+            change(lead)
+        };
+        match self.update(id, guarded, rules).await {
+            Ok(Some(lead)) => Ok(lead),
+            Ok(None) => Err(AccessError::NotFound),
+            Err(CoreError::Invalid(LeadError::NotPermitted)) => Err(AccessError::Forbidden),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// [`Core::delete`] on behalf of `viewer`, refused outside their rights.
+    pub async fn delete_for(&self, viewer: &Employee, id: LeadId) -> Result<(), AccessError> {
+        let lead = self.store.get(id).await?.ok_or(AccessError::NotFound)?;
+        if !self.routing.can_change(viewer, &lead) {
+            return Err(AccessError::Forbidden);
+        }
+        if self.store.delete(id).await? {
+            Ok(())
+        } else {
+            Err(AccessError::NotFound)
+        }
+    }
+
     pub async fn query(&self, query: LeadQuery) -> Result<LeadPage, CoreError> {
         Ok(self.store.query(query).await?)
     }

@@ -28,6 +28,10 @@ pub enum LeadError {
     /// The lead was processed already; completing it again changes nothing.
     #[error("the lead is already completed")]
     AlreadyCompleted,
+    /// The employee may not change this lead (checked inside the store's
+    /// transaction, against the lead as stored).
+    #[error("the lead is outside the employee's rights")]
+    NotPermitted,
 }
 
 impl LeadError {
@@ -40,7 +44,8 @@ impl LeadError {
             LeadError::ContactRequired
             | LeadError::Empty { .. }
             | LeadError::LockedByOther
-            | LeadError::AlreadyCompleted => None,
+            | LeadError::AlreadyCompleted
+            | LeadError::NotPermitted => None,
         }
     }
 }

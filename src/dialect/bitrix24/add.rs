@@ -3,6 +3,7 @@
 //! `options` (REGISTER_SONET_EVENT) are accepted and have nothing to do here.
 //! A lead whose ORIGINATOR_ID + ORIGIN_ID is already stored is not stored
 //! twice: its id comes back, so a retried forward never duplicates a lead.
+//! Without `fields` (or with a non-object there) nothing is created.
 
 use serde_json::Value;
 
@@ -16,13 +17,21 @@ pub async fn run(
     args: &Args,
     caller: &Employee,
 ) -> Result<Output, Bitrix24Error> {
-    let lead = bitrix24.codec.decode_add(args)?;
+    let mut lead = bitrix24.codec.decode_add(args)?;
+    // A portal gives a lead without ASSIGNED_BY_ID to the caller (or the
+    // configured default), never to whoever had the same phone before:
+    // that is SalesMan's rule, not Bitrix24's.
+    if lead.assigned_to.is_none() {
+        lead.assigned_to = bitrix24
+            .default_assignee()
+            .or(Some(caller))
+            .map(|employee| employee.id);
+    }
     let new = NewLead {
         lead,
         requested_assignee: None,
         created_by: Some(caller),
-        // A portal gives a lead without ASSIGNED_BY_ID to the caller.
-        default_assignee: bitrix24.default_assignee().or(Some(caller)),
+        default_assignee: None,
         keep_stage: true,
         received_via: "bitrix24",
     };

@@ -122,15 +122,8 @@ impl Codec {
 
     /// The lead a `crm.lead.add` call describes, not yet stored.
     pub fn decode_add(&self, args: &Args) -> Result<Lead, Bitrix24Error> {
-        let empty = Map::new();
-        let fields = match args.get("fields") {
-            Some(Value::Object(fields)) => fields,
-            None | Some(Value::String(_)) => &empty,
-            Some(_) => {
-                return Err(Bitrix24Error::BadArgument(
-                    "fields must be an object".into(),
-                ))
-            }
+        let Some(Value::Object(fields)) = args.get("fields") else {
+            return Err(Bitrix24Error::FieldsNotArray);
         };
         let mut lead = Lead::new(chrono::Utc::now());
         self.decode_fields(fields, &mut lead, Mode::Add)?;

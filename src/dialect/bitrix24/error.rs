@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-use crate::core::CoreError;
+use crate::core::{AccessError, CoreError};
 use crate::http::ParamsError;
 use crate::lead::LeadError;
 use crate::store::StoreError;
@@ -24,6 +24,13 @@ pub enum Bitrix24Error {
     InvalidId,
     #[error("Not found")]
     NotFound,
+    /// Outside the caller's role: the seed's own text, with an empty code.
+    #[error("Access denied.")]
+    AccessDenied,
+    /// `crm.lead.add` without `fields`, or with something else than an
+    /// object there.
+    #[error("Parameter 'fields' must be array.")]
+    FieldsNotArray,
     /// A field value the CRM refuses (ERROR_CORE, as crm.status.add reports).
     #[error("{0}")]
     Invalid(String),
@@ -60,6 +67,8 @@ impl Bitrix24Error {
             Bitrix24Error::MethodNotFound => StatusCode::NOT_FOUND,
             Bitrix24Error::InvalidId
             | Bitrix24Error::NotFound
+            | Bitrix24Error::AccessDenied
+            | Bitrix24Error::FieldsNotArray
             | Bitrix24Error::Invalid(_)
             | Bitrix24Error::BadArgument(_)
             | Bitrix24Error::BatchTooLong => StatusCode::BAD_REQUEST,
@@ -79,7 +88,10 @@ impl Bitrix24Error {
             Bitrix24Error::NoAuth => "NO_AUTH_FOUND",
             Bitrix24Error::InvalidToken => "invalid_token",
             Bitrix24Error::MethodNotFound => "ERROR_METHOD_NOT_FOUND",
-            Bitrix24Error::InvalidId | Bitrix24Error::NotFound => "",
+            Bitrix24Error::InvalidId
+            | Bitrix24Error::NotFound
+            | Bitrix24Error::AccessDenied
+            | Bitrix24Error::FieldsNotArray => "",
             Bitrix24Error::Invalid(_) => "ERROR_CORE",
             Bitrix24Error::BadArgument(_) => "INVALID_ARG_VALUE",
             Bitrix24Error::Request(_) => "INVALID_REQUEST",
@@ -111,6 +123,16 @@ impl From<StoreError> for Bitrix24Error {
                 tracing::error!(error = %other, "store failure on a Bitrix24 call");
                 Bitrix24Error::Internal
             }
+        }
+    }
+}
+
+impl From<AccessError> for Bitrix24Error {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::NotFound => Bitrix24Error::NotFound,
+            AccessError::Forbidden => Bitrix24Error::AccessDenied,
+            AccessError::Core(error) => error.into(),
         }
     }
 }

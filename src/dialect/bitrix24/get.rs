@@ -4,13 +4,16 @@ use serde_json::Value;
 
 use super::reply::Output;
 use super::{lead_id, Args, Bitrix24, Bitrix24Error};
+use crate::core::Scope;
+use crate::lead::Employee;
 
-pub async fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Error> {
+pub async fn run(
+    bitrix24: &Bitrix24,
+    args: &Args,
+    caller: &Employee,
+) -> Result<Output, Bitrix24Error> {
     let id = lead_id(args)?;
-    let lead = bitrix24
-        .core
-        .get(id)
-        .await?
-        .ok_or(Bitrix24Error::NotFound)?;
+    // As the caller's role may see it: "Access denied." outside it.
+    let lead = bitrix24.core.get_for(caller, Scope::Visible, id).await?;
     Ok(Output::of(Value::Object(bitrix24.codec.encode_lead(&lead))))
 }

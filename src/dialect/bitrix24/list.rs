@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 use super::codec::{wire_field_name, USER_FIELD_PREFIX};
 use super::reply::Output;
 use super::{Args, Bitrix24, Bitrix24Error};
+use crate::core::Scope;
 use crate::http::scalar_text;
+use crate::lead::Employee;
 use crate::store::LeadQuery;
 
 pub const PAGE_SIZE: u64 = 50;
@@ -71,7 +73,11 @@ impl Selection {
     }
 }
 
-pub async fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Error> {
+pub async fn run(
+    bitrix24: &Bitrix24,
+    args: &Args,
+    caller: &Employee,
+) -> Result<Output, Bitrix24Error> {
     let start_text = args.get("start").and_then(scalar_text).unwrap_or_default();
     let start: i64 = start_text.trim().parse().unwrap_or(0);
     let counting = start != -1;
@@ -90,7 +96,11 @@ pub async fn run(bitrix24: &Bitrix24, args: &Args) -> Result<Output, Bitrix24Err
             descending: false,
         });
     }
-    let page = bitrix24.core.query(query).await?;
+    // Only the leads the caller's role may see, as LiveTex lists them.
+    let page = bitrix24
+        .core
+        .query_for(caller, Scope::Visible, query)
+        .await?;
     let selection = Selection::parse(args);
     let leads: Vec<Value> = page
         .leads

@@ -151,10 +151,10 @@ impl Bitrix24 {
             let method = Method::parse(method).ok_or(Bitrix24Error::MethodNotFound)?;
             match method {
                 Method::LeadAdd => add::run(self, args, caller).await,
-                Method::LeadGet => get::run(self, args).await,
-                Method::LeadList => list::run(self, args).await,
-                Method::LeadUpdate => update::run(self, args).await,
-                Method::LeadDelete => delete::run(self, args).await,
+                Method::LeadGet => get::run(self, args, caller).await,
+                Method::LeadList => list::run(self, args, caller).await,
+                Method::LeadUpdate => update::run(self, args, caller).await,
+                Method::LeadDelete => delete::run(self, args, caller).await,
                 Method::LeadFields => Ok(Output::of(self.field_descriptions.clone())),
                 Method::StatusList => status::run(self, args),
                 Method::Batch if in_batch => Err(Bitrix24Error::BatchMethodNotAllowed),

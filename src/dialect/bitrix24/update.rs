@@ -1,7 +1,8 @@
 //! `crm.lead.update`: only the fields sent change, inside the store's own
 //! transaction (two concurrent updates of different fields both survive).
 //! Unknown fields are ignored, as the portal does; a value the portal would
-//! refuse changes nothing. Answers `true`.
+//! refuse changes nothing, and so does a lead outside the caller's rights
+//! ("Access denied."). Answers `true`.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,9 +11,13 @@ use serde_json::Value;
 use super::codec::Mode;
 use super::reply::Output;
 use super::{lead_id, Args, Bitrix24, Bitrix24Error};
-use crate::lead::{EmployeeDirectory, Lead, LeadError};
+use crate::lead::{Employee, EmployeeDirectory, Lead, LeadError};
 
-pub async fn run(bitrix24: &Arc<Bitrix24>, args: &Args) -> Result<Output, Bitrix24Error> {
+pub async fn run(
+    bitrix24: &Arc<Bitrix24>,
+    args: &Args,
+    caller: &Employee,
+) -> Result<Output, Bitrix24Error> {
     let id = lead_id(args)?;
     let fields = match args.get("fields") {
         Some(Value::Object(fields)) => fields.clone(),
@@ -51,10 +56,13 @@ pub async fn run(bitrix24: &Arc<Bitrix24>, args: &Args) -> Result<Output, Bitrix
             })
         }
     };
-    let updated = bitrix24.core.update(id, change, &bitrix24.rules).await;
+    let updated = bitrix24
+        .core
+        .update_for(caller, id, change, &bitrix24.rules)
+        .await;
     if let Some(error) = refused.lock().ok().and_then(|mut slot| slot.take()) {
         return Err(error);
     }
-    updated?.ok_or(Bitrix24Error::NotFound)?;
+    updated?;
     Ok(Output::of(Value::Bool(true)))
 }

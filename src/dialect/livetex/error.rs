@@ -81,7 +81,9 @@ impl LivetexError {
                 LivetexError::Invalid(vec![(wire_name(field), "invalid")])
             }
             LeadError::Empty { .. } => LivetexError::required("name"),
-            LeadError::LockedByOther | LeadError::AlreadyCompleted => LivetexError::Forbidden,
+            LeadError::LockedByOther | LeadError::AlreadyCompleted | LeadError::NotPermitted => {
+                LivetexError::Forbidden
+            }
         }
     }
 }

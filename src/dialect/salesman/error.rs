@@ -123,6 +123,7 @@ impl SalesmanError {
             LeadError::Empty { .. } => "Отсутствуют параметры".into(),
             LeadError::LockedByOther => "Лид заблокирован другим сотрудником".into(),
             LeadError::AlreadyCompleted => "Лид уже обработан".into(),
+            LeadError::NotPermitted => "Нет прав на этот лид".into(),
         })
     }
 

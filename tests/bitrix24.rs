@@ -137,11 +137,21 @@ async fn add_every_seed_field_and_read_it_back() {
             {"ID": "2", "VALUE_TYPE": "MOBILE", "VALUE": "8 (900) 444-55-66", "TYPE_ID": "PHONE"}
         ])
     );
-    assert_eq!(lead["EMAIL"][0]["VALUE"], "Anna@Example.ru");
-    assert_eq!(lead["EMAIL"][0]["VALUE_TYPE"], "HOME");
-    assert_eq!(lead["WEB"][0]["VALUE"], "https://romashka.ru");
-    assert_eq!(lead["IM"][0]["VALUE_TYPE"], "TELEGRAM");
-    assert_eq!(lead["LINK"][0]["VALUE"], "imol|telegram|1|42");
+    // Every multifield, LINK included, in the portal's item shape.
+    for (field, value_type, value) in [
+        ("EMAIL", "HOME", "Anna@Example.ru"),
+        ("WEB", "WORK", "https://romashka.ru"),
+        ("IM", "TELEGRAM", "@anna"),
+        ("LINK", "USER", "imol|telegram|1|42"),
+    ] {
+        assert_eq!(
+            lead[field][0],
+            json!({"ID": "1", "VALUE_TYPE": value_type, "VALUE": value, "TYPE_ID": field}),
+            "{field}"
+        );
+        let keys: Vec<&String> = lead[field][0].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ID", "VALUE_TYPE", "VALUE", "TYPE_ID"], "{field}");
+    }
 
     // Linking a company or contact makes a returning customer.
     let returning = ok(

@@ -336,7 +336,7 @@ impl Codec {
         }
         for (name, custom) in &self.kept_whole {
             if let Some(value) = lead.custom.get(custom) {
-                object.insert(name.clone(), value.clone());
+                object.insert(name.clone(), multifield_items(name, value));
             }
         }
         for (name, value) in &lead.custom {
@@ -371,6 +371,42 @@ impl Codec {
         }
         object
     }
+}
+
+/// A multifield kept whole (LINK) as a portal writes every multifield:
+/// each item `{ID, VALUE_TYPE, VALUE, TYPE_ID}`, in that order, whatever a
+/// writer left out (`ID` by position, `VALUE_TYPE` `USER` as for open-line
+/// users). A value that is not a list of items is written as it was kept.
+fn multifield_items(name: &str, kept: &Value) -> Value {
+    let items: Vec<&Value> = match kept {
+        Value::Array(items) => items.iter().collect(),
+        // PHP-style `LINK[n0][VALUE]=…` arrives as an object of items.
+        Value::Object(items) if items.values().all(Value::is_object) => items.values().collect(),
+        other => return other.clone(),
+    };
+    let mut written = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let Value::Object(item) = item else {
+            return kept.clone();
+        };
+        let text = |key: &str| item.get(key).and_then(scalar_text);
+        let mut element = Map::new();
+        element.insert(
+            "ID".into(),
+            Value::String(text("ID").unwrap_or_else(|| (index + 1).to_string())),
+        );
+        element.insert(
+            "VALUE_TYPE".into(),
+            Value::String(text("VALUE_TYPE").unwrap_or_else(|| "USER".into())),
+        );
+        element.insert(
+            "VALUE".into(),
+            item.get("VALUE").cloned().unwrap_or(Value::Null),
+        );
+        element.insert("TYPE_ID".into(), Value::String(name.to_owned()));
+        written.push(Value::Object(element));
+    }
+    Value::Array(written)
 }
 
 /// Derived on read from COMPANY_ID / CONTACT_ID, as the portal sets it.

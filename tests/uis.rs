@@ -228,6 +228,26 @@ async fn keys_sessions_and_agents() {
     )
     .await;
     assert_eq!(mnemonic(&bad_user), "invalid_parameter_value");
+    // The seed: user_id "is required for an agent".
+    let no_user = rpc(
+        &gateway,
+        "get.sales_funnel",
+        json!({"access_token": UIS_AGENT_KEY}),
+    )
+    .await;
+    assert_eq!(
+        (no_user["error"]["code"].clone(), mnemonic(&no_user)),
+        (json!(-32602), "required_parameter_missed")
+    );
+    assert_eq!(no_user["error"]["data"]["field"], "user_id");
+    // The seed's own request skeleton: an empty filter is no filter.
+    let skeleton = rpc(
+        &gateway,
+        "get.sales_funnel",
+        json!({"access_token": UIS_KEY, "filter": {}, "sort": [], "fields": []}),
+    )
+    .await;
+    assert!(skeleton["result"]["data"].is_array(), "{skeleton}");
     gateway.stop().await;
 }
 

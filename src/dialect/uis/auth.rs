@@ -111,6 +111,8 @@ impl Auth {
             .filter(|employee| employee.active)
             .ok_or_else(|| UisError::token_invalid(Some(value)))?;
         let employee = match params.get("user_id") {
+            // The seed: user_id "is required for an agent".
+            None | Some(Value::Null) if agent => return Err(UisError::required("user_id")),
             None | Some(Value::Null) => employee,
             Some(user) => {
                 let id = user

@@ -768,10 +768,17 @@ async fn leads_cross_between_salesman_and_bitrix24() {
             ("description", "Хочу демо"),
             ("utm_source", "google"),
             ("utm_campaign", "winter"),
+            ("city", "Пермь"),
+            ("country", "Россия"),
         ])
         .await;
     let lead = ok(&gateway, "crm.lead.get", json!({"id": salesman_id})).await["result"].clone();
     assert_eq!(lead["NAME"], "Петров Пётр");
+    // SalesMan's one name field is also the portal's never-empty TITLE;
+    // the visitor's city and country are the lead's address.
+    assert_eq!(lead["TITLE"], "Петров Пётр");
+    assert_eq!(lead["ADDRESS_CITY"], "Пермь");
+    assert_eq!(lead["ADDRESS_COUNTRY"], "Россия");
     assert_eq!(lead["EMAIL"][0]["VALUE"], "petr@example.ru");
     assert_eq!(lead["PHONE"][0]["VALUE"], "+7 900 123-45-67");
     assert_eq!(lead["COMMENTS"], "Хочу демо");

@@ -53,7 +53,7 @@ impl Livetex {
         object.insert(
             "conversation".into(),
             if lead.conversation_id.is_some() || lead.visit.visitor_id.is_some() {
-                json!({"id": lead.conversation_id, "visitor": visitor})
+                json!({"id": conversation_id(lead.conversation_id.as_deref()), "visitor": visitor})
             } else {
                 Value::Null
             },
@@ -82,6 +82,19 @@ impl Livetex {
 pub struct Selection {
     name: String,
     nested: Option<Vec<Selection>>,
+}
+
+/// A conversation's id as LiveTex writes it, a number, when the stored
+/// id is one (LiveTex's own ids are); an id some other system gave stays
+/// text.
+fn conversation_id(stored: Option<&str>) -> Value {
+    match stored {
+        None => Value::Null,
+        Some(text) => match text.parse::<i64>() {
+            Ok(number) if number.to_string() == text => Value::from(number),
+            _ => Value::String(text.to_owned()),
+        },
+    }
 }
 
 /// Parses `id,name,site(id,url),conversation(visitor(name))`.

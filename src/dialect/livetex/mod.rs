@@ -422,7 +422,7 @@ mod round_trip {
             prop_assert_eq!(&object["name"], &Value::String(name));
             prop_assert_eq!(&object["email"], &Value::String(email));
             prop_assert_eq!(&object["site"]["id"], &Value::from(site_id));
-            prop_assert_eq!(&object["conversation"]["id"], &Value::String(conversation_id.to_string()));
+            prop_assert_eq!(&object["conversation"]["id"], &Value::from(conversation_id));
             prop_assert_eq!(&object["type"], "chat");
             prop_assert_eq!(&object["is_managed"], &Value::Bool(true));
             if !text.trim().is_empty() {

@@ -42,21 +42,30 @@ impl<I> Deadlines<I> {
         }
     }
 
-    /// Called when the inner write is pending: starts the stall timer (or
-    /// keeps the running one) and reports whether it has run out.
-    fn write_stalled(&mut self, context: &mut Context<'_>) -> bool {
+    /// What a write, flush or shutdown of the inner stream came to: while
+    /// it waits on a full socket buffer the stall timer runs (started on
+    /// the first wait), and once it has run out the write fails; any
+    /// progress stops the timer.
+    fn watch_write<T>(
+        &mut self,
+        context: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if polled.is_ready() {
+            self.stalled_since = None;
+            return polled;
+        }
         let stall = self.write_stall;
         let timer = self
             .stalled_since
             .get_or_insert_with(|| Box::pin(sleep(stall)));
-        timer.as_mut().poll(context).is_ready()
-    }
-
-    fn stall_error() -> io::Error {
-        io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the client did not read its answer in time",
-        )
+        if timer.as_mut().poll(context).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client did not read its answer in time",
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -100,14 +109,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Deadlines<I> {
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write(context, bytes) {
-            Poll::Pending if this.write_stalled(context) => Poll::Ready(Err(Self::stall_error())),
-            Poll::Pending => Poll::Pending,
-            done => {
-                this.stalled_since = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write(context, bytes);
+        this.watch_write(context, polled)
     }
 
     fn poll_write_vectored(
@@ -116,14 +119,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Deadlines<I> {
         buffers: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_write_vectored(context, buffers) {
-            Poll::Pending if this.write_stalled(context) => Poll::Ready(Err(Self::stall_error())),
-            Poll::Pending => Poll::Pending,
-            done => {
-                this.stalled_since = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(context, buffers);
+        this.watch_write(context, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -132,26 +129,14 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Deadlines<I> {
 
     fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_flush(context) {
-            Poll::Pending if this.write_stalled(context) => Poll::Ready(Err(Self::stall_error())),
-            Poll::Pending => Poll::Pending,
-            done => {
-                this.stalled_since = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_flush(context);
+        this.watch_write(context, polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_shutdown(context) {
-            Poll::Pending if this.write_stalled(context) => Poll::Ready(Err(Self::stall_error())),
-            Poll::Pending => Poll::Pending,
-            done => {
-                this.stalled_since = None;
-                done
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_shutdown(context);
+        this.watch_write(context, polled)
     }
 }
 

@@ -154,6 +154,15 @@ impl<I: AsyncRead + Unpin> AsyncRead for HeadRefusals<I> {
 }
 
 impl<I: AsyncWrite + Unpin> HeadRefusals<I> {
+    /// Passes `written` on, noting that an answer has begun: the next bytes
+    /// read start another request.
+    fn note(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if matches!(written, Poll::Ready(Ok(count)) if count > 0) {
+            self.answered = true;
+        }
+        written
+    }
+
     /// Writes `buffer`, or the dialect's answer in place of hyper's.
     fn write_or_replace(
         &mut self,
@@ -199,10 +208,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for HeadRefusals<I> {
             return replaced;
         }
         let written = Pin::new(&mut this.inner).poll_write(context, buffer);
-        if matches!(written, Poll::Ready(Ok(count)) if count > 0) {
-            this.answered = true;
-        }
-        written
+        this.note(written)
     }
 
     fn poll_write_vectored(
@@ -218,10 +224,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for HeadRefusals<I> {
             }
         }
         let written = Pin::new(&mut this.inner).poll_write_vectored(context, buffers);
-        if matches!(written, Poll::Ready(Ok(count)) if count > 0) {
-            this.answered = true;
-        }
-        written
+        this.note(written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -15,19 +15,28 @@ const DIALECTS: &[(&str, &str, &str)] = &[
     ("bitrix24", "Bitrix24", "lead"),
 ];
 
+/// One dialect's names for one canonical field.
+#[derive(Clone, Default)]
+struct Names {
+    /// What a request may call it.
+    accepted: Vec<String>,
+    /// What a read writes it as.
+    read: Vec<String>,
+}
+
 fn table() -> String {
-    // canonical path → per dialect (names it accepts, names it reads back).
-    let mut rows: BTreeMap<String, Vec<(Vec<String>, Vec<String>)>> = BTreeMap::new();
+    // canonical path → each dialect's names for it.
+    let mut rows: BTreeMap<String, Vec<Names>> = BTreeMap::new();
     for (index, (dialect, _, record)) in DIALECTS.iter().enumerate() {
         let mapping = Mapping::built_in(dialect).expect("built-in mapping");
         let mut note = |path: String, name: &str, read: bool| {
             let row = rows
                 .entry(path)
-                .or_insert_with(|| vec![(Vec::new(), Vec::new()); DIALECTS.len()]);
+                .or_insert_with(|| vec![Names::default(); DIALECTS.len()]);
             let names = if read {
-                &mut row[index].1
+                &mut row[index].read
             } else {
-                &mut row[index].0
+                &mut row[index].accepted
             };
             if !names.iter().any(|known| known == name) {
                 names.push(name.to_owned());
@@ -64,7 +73,7 @@ fn table() -> String {
     text.push('\n');
     for (path, cells) in rows {
         text.push_str(&format!("| `{path}` |"));
-        for (accepted, read) in cells {
+        for Names { accepted, read } in cells {
             let quote = |names: &[String]| {
                 names
                     .iter()

@@ -590,17 +590,31 @@ async fn upload_then_report_and_cross_dialect() {
         answer["result"]["data"],
         json!([{"id": ids[0], "status": "processing"}, {"id": salesman, "status": "processing"}])
     );
+    let with_site = gateway
+        .add(&[
+            ("title", "С сайта"),
+            ("phone", "+79005550000"),
+            ("site", "https://shop.example.ru/form?utm=x"),
+        ])
+        .await;
+    let answer = report(json!({"filter": {"field": "id", "operator": "=", "value": with_site}, "fields": ["id", "site_domain_name"]})).await;
+    assert_eq!(
+        answer["result"]["data"],
+        json!([{"id": with_site, "site_domain_name": "shop.example.ru"}])
+    );
     let answer = report(json!({"filter": {"field": "visitor_name", "operator": "like", "value": "Из%"}, "fields": ["id", "visitor_phone_number", "text"]})).await;
     assert_eq!(
         answer["result"]["data"],
-        json!([{"id": salesman, "visitor_phone_number": "89005554433", "text": "форма"}])
+        // Typed "89005554433" in a SalesMan form; UIS documents E.164.
+        json!([{"id": salesman, "visitor_phone_number": "+79005554433", "text": "форма"}])
     );
     let answer = report(
         json!({"sort": [{"field": "date_time", "order": "desc"}], "limit": 1, "fields": ["id"]}),
     )
     .await;
     assert_eq!(answer["result"]["data"].as_array().unwrap().len(), 1);
-    assert_eq!(answer["result"]["metadata"]["total_items"], 3);
+    // Every lead above, the one with a site included.
+    assert_eq!(answer["result"]["metadata"]["total_items"], 4);
 
     // The uploaded lead through SalesMan and Bitrix24.
     let info = gateway

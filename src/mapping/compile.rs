@@ -300,10 +300,12 @@ fn compile_column(
         Some("native") => OutputType::Native,
         Some("date") => OutputType::Date,
         Some("flag") => OutputType::Flag,
+        Some("e164") => OutputType::E164,
+        Some("domain") => OutputType::Domain,
         Some(other) => {
             problems.add(
                 key,
-                format!("as = {other:?}: expected string, native, date or flag"),
+                format!("as = {other:?}: expected string, native, date, flag, e164 or domain"),
             );
             OutputType::String
         }

@@ -19,6 +19,11 @@ pub(super) enum OutputType {
     Date,
     /// Booleans as `Y`/`N` (Bitrix24); anything else as `String`.
     Flag,
+    /// A phone list's first number in its normalised E.164 form (UIS
+    /// documents E.164), instead of as the caller typed it.
+    E164,
+    /// A URL's host alone (UIS `site_domain_name`).
+    Domain,
 }
 
 #[derive(Debug)]
@@ -118,6 +123,15 @@ impl Column {
                 values,
                 label,
             } => {
+                if self.output == OutputType::E164 {
+                    let normalized = paths.iter().find_map(|path| match path {
+                        FieldPath::Phones => lead.phones.first().map(|point| &point.normalized),
+                        _ => None,
+                    });
+                    if let Some(normalized) = normalized {
+                        return Value::String(normalized.clone());
+                    }
+                }
                 let found = paths
                     .iter()
                     .map(|path| path.get(lead))
@@ -164,6 +178,7 @@ fn write_value(
         }
         FieldValue::Text(text) => match value_map {
             Some(map) if label => string(map.label(text).to_owned()),
+            _ if output == OutputType::Domain => string(domain(text).to_owned()),
             _ => Some(wire_text(output, text)),
         },
         FieldValue::Int(number) => match output {
@@ -197,6 +212,21 @@ fn write_value(
     }
 }
 
+/// The host of `url` (`https://shop.example.ru:8443/form?x` →
+/// `shop.example.ru`); text that is a bare domain stays as it is.
+fn domain(url: &str) -> &str {
+    let url = url.trim();
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let host_and_port = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or(after_scheme);
+    let host = host_and_port
+        .rsplit_once('@')
+        .map_or(host_and_port, |(_, host)| host);
+    host.split(':').next().unwrap_or(host)
+}
+
 /// A wire text as the column writes it: a `native` column writes an
 /// integer as a JSON number (SalesMan's `info` has `status`, `rezult` and
 /// `partner` as numbers), anything else stays a string.
@@ -222,4 +252,21 @@ fn format_time(mapping: &Mapping, time: DateTime<Utc>, output: OutputType) -> St
 
 fn format_date(mapping: &Mapping, date: NaiveDate) -> String {
     date.format(&mapping.date_format).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::domain;
+
+    #[test]
+    fn a_url_is_written_as_its_domain() {
+        assert_eq!(
+            domain("https://shop.example.ru/form?x=1"),
+            "shop.example.ru"
+        );
+        assert_eq!(domain("http://user:pw@site.ru:8080/a"), "site.ru");
+        assert_eq!(domain("site.ru/landing"), "site.ru");
+        assert_eq!(domain("site.ru"), "site.ru");
+        assert_eq!(domain(" https://сайт.рф "), "сайт.рф");
+    }
 }

@@ -40,6 +40,9 @@ fn table() -> String {
             };
             if !names.iter().any(|known| known == name) {
                 names.push(name.to_owned());
+                // The mapping's field table is a hash map: sorted, the
+                // table reads the same on every run.
+                names.sort();
             }
         };
         for (wire, path) in mapping.fields() {

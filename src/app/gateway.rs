@@ -271,17 +271,23 @@ async fn shutdown_signal() {
 #[derive(Default)]
 struct RefusalsByRoute {
     routes: matchit::Router<usize>,
-    /// Per dialect: (too large, malformed).
-    answers: Vec<(Refusal, Refusal)>,
+    /// Per dialect, in the order added.
+    answers: Vec<DialectRefusals>,
+}
+
+/// One dialect's answers to the two kinds of refused head.
+struct DialectRefusals {
+    too_large: Refusal,
+    malformed: Refusal,
 }
 
 impl RefusalsByRoute {
     fn add(&mut self, dialect: &dyn crate::dialect::Dialect) {
         let index = self.answers.len();
-        self.answers.push((
-            dialect.head_refusal(Refused::TooLarge),
-            dialect.head_refusal(Refused::Malformed),
-        ));
+        self.answers.push(DialectRefusals {
+            too_large: dialect.head_refusal(Refused::TooLarge),
+            malformed: dialect.head_refusal(Refused::Malformed),
+        });
         for template in dialect.route_templates() {
             // Dialects' routes do not overlap (axum would have refused
             // them already).
@@ -292,10 +298,10 @@ impl RefusalsByRoute {
     fn into_refusals(self) -> Refusals {
         Arc::new(move |path: &str, refused: Refused| {
             let index = *self.routes.at(path).ok()?.value;
-            let (too_large, malformed) = self.answers.get(index)?;
+            let answers = self.answers.get(index)?;
             Some(match refused {
-                Refused::TooLarge => too_large.clone(),
-                Refused::Malformed => malformed.clone(),
+                Refused::TooLarge => answers.too_large.clone(),
+                Refused::Malformed => answers.malformed.clone(),
             })
         })
     }

@@ -51,6 +51,10 @@ pub enum ParamsError {
     MalformedMultipart { reason: String },
     #[error("more than {limit} parameters")]
     TooMany { limit: usize },
+    /// The request line or headers are past what the server parses (hyper
+    /// refuses them before any route; `head_refusals` answers for it).
+    #[error("request line or headers are too long")]
+    HeadTooLarge,
     /// The body stopped short of what its head announced: the client
     /// closed the connection, or sent nothing more for the stall time.
     #[error("request body ended before its announced length")]
@@ -520,39 +524,41 @@ impl Charset {
         Ok(Charset { declared, legacy })
     }
 
+    /// The charset a request's Content-Type header names, or UTF-8 with
+    /// `legacy` behind it.
+    pub fn of_headers(
+        headers: &http::HeaderMap,
+        legacy: Option<&'static Encoding>,
+    ) -> Result<Charset, ParamsError> {
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        Charset::of(content_type, legacy)
+    }
+
     /// `bytes` as text: `field` names the parameter in the error.
     fn text(self, bytes: Vec<u8>, field: Option<&str>) -> Result<String, ParamsError> {
-        let field_name = |bytes: &[u8]| {
-            field.map_or_else(
-                || String::from_utf8_lossy(bytes).into_owned(),
-                str::to_owned,
-            )
+        let bytes = match self.declared {
+            Some(_) => bytes,
+            None => match String::from_utf8(bytes) {
+                Ok(text) => return Ok(text),
+                Err(error) => error.into_bytes(),
+            },
         };
-        if let Some(encoding) = self.declared {
-            return decode_strictly(encoding, &bytes)
-                .map(|text| text.into_owned())
-                .ok_or_else(|| ParamsError::InvalidText {
-                    field: field_name(&bytes),
-                    charset: encoding.name(),
-                });
-        }
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(text),
-            Err(error) => {
-                let bytes = error.into_bytes();
-                match self.legacy {
-                    Some(encoding) => decode_strictly(encoding, &bytes)
-                        .map(|text| text.into_owned())
-                        .ok_or_else(|| ParamsError::InvalidText {
-                            field: field_name(&bytes),
-                            charset: encoding.name(),
-                        }),
-                    None => Err(ParamsError::InvalidUtf8 {
-                        field: field_name(&bytes),
-                    }),
-                }
-            }
-        }
+        let field = field.map_or_else(
+            || String::from_utf8_lossy(&bytes).into_owned(),
+            str::to_owned,
+        );
+        let Some(encoding) = self.declared.or(self.legacy) else {
+            return Err(ParamsError::InvalidUtf8 { field });
+        };
+        decode_strictly(encoding, &bytes)
+            .map(|text| text.into_owned())
+            .ok_or(ParamsError::InvalidText {
+                field,
+                charset: encoding.name(),
+            })
     }
 
     /// A whole body (JSON) as UTF-8 bytes: borrowed when it already is.

@@ -232,12 +232,17 @@ fn domain(url: &str) -> &str {
 /// `partner` as numbers), anything else stays a string.
 fn wire_text(output: OutputType, text: &str) -> Value {
     match output {
-        // Only text that is exactly an integer's own spelling ("007" and
-        // "+5" stay text: a number would not give them back).
-        OutputType::Native => match text.parse::<i64>() {
-            Ok(number) if number.to_string() == text => Value::from(number),
-            _ => Value::String(text.to_owned()),
-        },
+        OutputType::Native => number_or_text(text),
+        _ => Value::String(text.to_owned()),
+    }
+}
+
+/// `text` as a JSON number when it is exactly an integer's own spelling,
+/// otherwise as text ("007" and "+5" stay text: a number would not give
+/// them back).
+pub fn number_or_text(text: &str) -> Value {
+    match text.parse::<i64>() {
+        Ok(number) if number.to_string() == text => Value::from(number),
         _ => Value::String(text.to_owned()),
     }
 }

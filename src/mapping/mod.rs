@@ -18,7 +18,7 @@ use thiserror::Error;
 use crate::lead::path::{FieldPath, WriteContext};
 use crate::lead::{Lead, LeadError};
 
-pub use encode::Record;
+pub use encode::{number_or_text, Record};
 
 /// A mapping file that failed to load: names the file, the key and the problem,
 /// which is what `leadgate check` prints.

@@ -56,9 +56,7 @@ impl Dialect for Bitrix24Dialect {
 
     fn head_refusal(&self, refused: Refused) -> Refusal {
         let error = Bitrix24Error::Request(match refused {
-            Refused::TooLarge => crate::http::ParamsError::TooMany {
-                limit: crate::http::params::MAX_PARAMS,
-            },
+            Refused::TooLarge => crate::http::ParamsError::HeadTooLarge,
             Refused::Malformed => crate::http::ParamsError::InvalidUtf8 {
                 field: "url".into(),
             },

@@ -88,13 +88,7 @@ pub struct Selection {
 /// id is one (LiveTex's own ids are); an id some other system gave stays
 /// text.
 fn conversation_id(stored: Option<&str>) -> Value {
-    match stored {
-        None => Value::Null,
-        Some(text) => match text.parse::<i64>() {
-            Ok(number) if number.to_string() == text => Value::from(number),
-            _ => Value::String(text.to_owned()),
-        },
-    }
+    stored.map_or(Value::Null, crate::mapping::number_or_text)
 }
 
 /// Parses `id,name,site(id,url),conversation(visitor(name))`.

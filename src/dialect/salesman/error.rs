@@ -62,6 +62,7 @@ fn request_text(error: &ParamsError) -> String {
             format!("Некорректный multipart/form-data: {reason}")
         }
         ParamsError::Incomplete => "Тело запроса короче заявленной длины".into(),
+        ParamsError::HeadTooLarge => "Слишком длинный адрес или заголовки запроса".into(),
     }
 }
 
@@ -74,9 +75,11 @@ impl SalesmanError {
             SalesmanError::NotFound => "404",
             SalesmanError::MissingParameters | SalesmanError::BadParameter { .. } => "405",
             SalesmanError::AddFailed(_) => "1",
-            SalesmanError::Request(ParamsError::TooLarge { .. } | ParamsError::TooMany { .. }) => {
-                "413"
-            }
+            SalesmanError::Request(
+                ParamsError::TooLarge { .. }
+                | ParamsError::TooMany { .. }
+                | ParamsError::HeadTooLarge,
+            ) => "413",
             // A body cut short leaves parameters missing: the client's
             // fault, answered as SalesMan answers missing parameters.
             SalesmanError::Request(ParamsError::Incomplete) => "405",

@@ -53,9 +53,7 @@ impl Dialect for SalesmanDialect {
 
     fn head_refusal(&self, refused: Refused) -> Refusal {
         let error = match refused {
-            Refused::TooLarge => SalesmanError::Request(crate::http::ParamsError::TooMany {
-                limit: crate::http::params::MAX_PARAMS,
-            }),
+            Refused::TooLarge => SalesmanError::Request(crate::http::ParamsError::HeadTooLarge),
             Refused::Malformed => {
                 SalesmanError::bad_parameter("url", "недопустимые байты в адресе или заголовках")
             }

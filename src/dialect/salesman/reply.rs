@@ -3,6 +3,8 @@
 //! `json_encode_cyr` writes them (Cyrillic raw, every other non-ASCII
 //! character as `\uXXXX`, `/` as `\/`), under the configured content type.
 
+use std::io::Write as _;
+
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{
@@ -74,7 +76,8 @@ impl Reply {
                 character => {
                     let mut units = [0u16; 2];
                     for unit in character.encode_utf16(&mut units) {
-                        escaped.extend_from_slice(format!("\\u{unit:04x}").as_bytes());
+                        // Writing into a Vec cannot fail.
+                        let _ = write!(escaped, "\\u{unit:04x}");
                     }
                 }
             }

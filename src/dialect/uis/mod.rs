@@ -369,16 +369,15 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
     };
     // A body in the charset its Content-Type names (or the legacy one),
     // as UTF-8; bytes that are not text in it are not JSON either.
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let decoded = Charset::of(content_type, endpoint.body_limit.legacy_charset)
-        .and_then(|charset| charset.utf8_body(&bytes).map(|text| text.into_owned()));
+    let decoded = Charset::of_headers(&parts.headers, endpoint.body_limit.legacy_charset).and_then(
+        |charset| match charset.utf8_body(&bytes)? {
+            // Already UTF-8: the bytes as read are kept, not copied.
+            std::borrow::Cow::Borrowed(_) => Ok(None),
+            std::borrow::Cow::Owned(text) => Ok(Some(text)),
+        },
+    );
     let bytes = match decoded {
-        Ok(text) if text.as_slice() == bytes.as_ref() => bytes,
-        Ok(text) => bytes::Bytes::from(text),
+        Ok(decoded) => decoded.map_or(bytes, bytes::Bytes::from),
         Err(_) => return reply(&UisError::parse_error().response(Value::Null)),
     };
     let screened = match screen(&bytes) {

@@ -50,7 +50,7 @@ fn table() -> String {
         }
         if let Some(record) = mapping.record(record) {
             for column in record.column_names() {
-                if let Some(path) = record.column_path(column) {
+                for path in record.column_paths(column) {
                     note(path.to_string(), column, true);
                 }
             }

@@ -563,7 +563,10 @@ async fn upload_then_report_and_cross_dialect() {
     assert_eq!(rows[0]["status"], "not_processed");
     assert_eq!(rows[1]["visitor_email"], "b@example.ru");
     assert_eq!(rows[1]["date_time"], earlier);
-    assert_eq!(rows[1]["visitor_session_id"], "77");
+    assert_eq!(
+        rows[1]["visitor_session_id"], 77,
+        "a number, as UIS documents it"
+    );
 
     // Stages from other dialects show as report statuses.
     let response = gateway
@@ -602,6 +605,9 @@ async fn upload_then_report_and_cross_dialect() {
         answer["result"]["data"],
         json!([{"id": with_site, "site_domain_name": "shop.example.ru"}])
     );
+    // A filter on the domain compares the domain the report shows.
+    let answer = report(json!({"filter": {"field": "site_domain_name", "operator": "=", "value": "shop.example.ru"}, "fields": ["id"]})).await;
+    assert_eq!(answer["result"]["data"], json!([{"id": with_site}]));
     let answer = report(json!({"filter": {"field": "visitor_name", "operator": "like", "value": "Из%"}, "fields": ["id", "visitor_phone_number", "text"]})).await;
     assert_eq!(
         answer["result"]["data"],

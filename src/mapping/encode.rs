@@ -59,12 +59,18 @@ impl Record {
     /// The canonical path behind a column: lets a dialect accept its own column
     /// names where it takes a sort field, without naming them twice.
     pub fn column_path(&self, name: &str) -> Option<&FieldPath> {
+        self.column_paths(name).first()
+    }
+
+    /// Every canonical path a column reads, in the order it falls back
+    /// through them (`[visit.city, address.city]`); none for a constant.
+    pub fn column_paths(&self, name: &str) -> &[FieldPath] {
         self.columns
             .iter()
             .find(|column| column.name == name)
-            .and_then(|column| match &column.source {
-                ColumnSource::Paths { paths, .. } => paths.first(),
-                ColumnSource::Constant(_) => None,
+            .map_or(&[], |column| match &column.source {
+                ColumnSource::Paths { paths, .. } => paths.as_slice(),
+                ColumnSource::Constant(_) => &[],
             })
     }
 

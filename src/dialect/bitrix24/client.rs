@@ -89,7 +89,7 @@ impl Bitrix24Client {
             self.mapping.forward_fields(lead).into_iter().collect();
         let value_types = self.mapping.value_map("value_type");
         for (name, list) in &self.multifields {
-            let points = super::codec::contact_list(lead, list);
+            let points = super::codec::shown_contacts(lead, list);
             if points.is_empty() {
                 continue;
             }

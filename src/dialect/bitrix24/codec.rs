@@ -3,6 +3,7 @@
 //! say: multifields (PHONE/EMAIL/WEB/IM as lists of {VALUE, VALUE_TYPE}),
 //! UF_CRM_* user fields (kept as custom fields) and IS_RETURN_CUSTOMER.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -43,6 +44,22 @@ pub fn contact_list<'a>(lead: &'a Lead, path: &FieldPath) -> &'a [ContactPoint] 
         FieldPath::Emails => &lead.emails,
         FieldPath::Webs => &lead.webs,
         _ => &lead.messengers,
+    }
+}
+
+/// A contact list as a portal shows it: a lead with no web address but a
+/// site URL (a SalesMan `site`, a UIS site) shows that URL as its one `WEB`
+/// item, typed `WORK` as a portal types a company site.
+pub fn shown_contacts<'a>(lead: &'a Lead, path: &FieldPath) -> Cow<'a, [ContactPoint]> {
+    let list = contact_list(lead, path);
+    match (path, list.is_empty(), &lead.site.url) {
+        (FieldPath::Webs, true, Some(url)) => Cow::Owned(vec![ContactPoint {
+            value: url.clone(),
+            normalized: url.to_lowercase(),
+            kind: ContactKind::Work,
+            label: None,
+        }]),
+        _ => Cow::Borrowed(list),
     }
 }
 
@@ -245,6 +262,12 @@ impl Codec {
         let mut replaced: Vec<(usize, ContactPoint)> = Vec::new();
         let mut removed: Vec<usize> = Vec::new();
         let mut appended: Vec<ContactPoint> = Vec::new();
+        if mode == Mode::Update && contact_list(lead, path).is_empty() {
+            // The item a read showed in place of an empty list (the site's
+            // URL as `WEB`) is the one an update's element ID 1 names.
+            let shown = shown_contacts(lead, path).into_owned();
+            *contact_list_mut(lead, path) = shown;
+        }
         let stored = contact_list(lead, path).len();
         for element in elements {
             let (id, text, value_type) = match element {
@@ -345,7 +368,7 @@ impl Codec {
             }
         }
         for (name, path) in &self.multifields {
-            let points = contact_list(lead, path);
+            let points = shown_contacts(lead, path);
             if points.is_empty() {
                 continue;
             }

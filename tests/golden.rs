@@ -1,7 +1,8 @@
 //! Golden request/response fixtures, one folder per dialect under
 //! tests/fixtures/. Each file is a conversation replayed against a fresh
 //! gateway; every answer must match byte for byte, except that date-times
-//! (which carry the moment of the test) are masked as `<datetime>`.
+//! (which carry the moment of the test) are masked as `<datetime>`, and
+//! requests may name `<yesterday>` and `<tomorrow>`.
 //!
 //! `LEADGATE_BLESS=1 cargo test --test golden` rewrites the expected answers
 //! from what the gateway says now; review the diff before committing it.
@@ -38,13 +39,13 @@ async fn replay(file: &Path, bless: bool) -> Result<(), String> {
     for exchange in &mut exchanges {
         let mut request = gateway.client.request(
             exchange.method.parse().map_err(|_| "bad method")?,
-            format!("{}{}", gateway.base, exchange.target),
+            format!("{}{}", gateway.base, with_dates(&exchange.target)),
         );
         for (name, value) in &exchange.headers {
             request = request.header(name, value);
         }
         if !exchange.body.is_empty() {
-            request = request.body(exchange.body.clone());
+            request = request.body(with_dates(&exchange.body));
         }
         let response = request.send().await.map_err(|error| error.to_string())?;
         let status = response.status().as_u16();
@@ -93,6 +94,14 @@ async fn replay(file: &Path, bless: bool) -> Result<(), String> {
     } else {
         Err(failures.join("\n"))
     }
+}
+
+/// `<yesterday>` and `<tomorrow>` in a request become those dates: report
+/// windows (UIS allows three months) that hold the leads a fixture adds.
+fn with_dates(text: &str) -> String {
+    let today = chrono::Utc::now().date_naive();
+    text.replace("<yesterday>", &(today - chrono::Days::new(1)).to_string())
+        .replace("<tomorrow>", &(today + chrono::Days::new(1)).to_string())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

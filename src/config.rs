@@ -139,6 +139,14 @@ pub struct TlsSettings {
 pub struct StoreSettings {
     /// The SQLite file, created with its directory on first run.
     pub path: PathBuf,
+    /// `postgres://user@host:port/database`: the PostgreSQL store instead
+    /// of the SQLite file, for several replicas on one database.
+    pub url: Option<String>,
+    /// The PostgreSQL schema the tables live in (created if missing);
+    /// the user's default `search_path` when unset.
+    pub schema: Option<String>,
+    /// PostgreSQL connections one process holds at most.
+    pub pool_size: usize,
     pub read_connections: usize,
     /// Most inserts committed together in one transaction (one fsync).
     pub max_batch: usize,
@@ -148,6 +156,9 @@ impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             path: PathBuf::from("./data/leadgate.db"),
+            url: None,
+            schema: None,
+            pool_size: 16,
             read_connections: 4,
             max_batch: 512,
         }
@@ -281,6 +292,14 @@ impl Settings {
         if self.store.path.as_os_str().is_empty() {
             problems.add("store.path", "must not be empty");
         }
+        if let Some(url) = &self.store.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                problems.add("store.url", "must be a postgres:// URL");
+            } else if let Err(error) = url.parse::<tokio_postgres::Config>() {
+                problems.add("store.url", format!("is not a PostgreSQL URL: {error}"));
+            }
+        }
+        problems.above_zero("store.pool_size", self.store.pool_size as u64);
         problems.above_zero("store.read_connections", self.store.read_connections as u64);
         problems.above_zero("store.max_batch", self.store.max_batch as u64);
         let country = &self.leads.phone_default_country;

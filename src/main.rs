@@ -241,8 +241,7 @@ fn serve(config: &std::path::Path) -> ExitCode {
 
 fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
     use leadgate::forward::admin::{parse_state, DeliveryAdmin};
-    use leadgate::store::sqlite::{SqliteOptions, SqliteStore};
-    use leadgate::store::{DeliveryFilter, Store};
+    use leadgate::store::DeliveryFilter;
 
     let settings = match load(config) {
         Ok(settings) => settings,
@@ -260,12 +259,13 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
     };
     runtime.block_on(async {
         // Beside a running gateway: no checkpoints of its own.
-        let options = SqliteOptions {
-            maintenance: false,
-            ..SqliteOptions::new(&settings.store.path)
-        };
-        let store = match SqliteStore::open(options) {
-            Ok(store) => std::sync::Arc::new(store),
+        let store = match leadgate::app::stores::open(
+            &settings.store,
+            leadgate::app::stores::Opener::Command,
+        )
+        .await
+        {
+            Ok(store) => store,
             Err(error) => {
                 say_err!("{error}");
                 return ExitCode::from(2);

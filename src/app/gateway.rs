@@ -18,7 +18,6 @@ use crate::http::tls::{self, TlsError};
 use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
-use crate::store::sqlite::{SqliteOptions, SqliteStore};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -72,19 +71,7 @@ impl Gateway {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
             None => None,
         };
-        let store_options = SqliteOptions {
-            read_connections: settings.store.read_connections,
-            max_batch: settings.store.max_batch,
-            ..SqliteOptions::new(&settings.store.path)
-        };
-        let store_path = settings.store.path.display().to_string();
-        let store = tokio::task::spawn_blocking(move || SqliteStore::open(store_options))
-            .await
-            .map_err(|error| StoreError::Open {
-                path: store_path,
-                reason: error.to_string(),
-            })??;
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store = super::stores::open(&settings.store, super::stores::Opener::Gateway).await?;
         let employees = Employees::new(settings.employees.clone());
         let routing = Routing {
             rules: settings

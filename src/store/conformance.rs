@@ -22,7 +22,7 @@ use crate::store::{
 pub(crate) trait Backend: Send + Sync + 'static {
     type Store: Store;
 
-    fn open(&self) -> Self::Store;
+    fn open(&self) -> impl std::future::Future<Output = Self::Store> + Send;
 }
 
 /// Stores `lead` with its own assignee (no look-up) and returns its id.
@@ -61,7 +61,7 @@ async fn lead_for(store: &impl Store, targets: &[&str]) -> i64 {
 }
 
 pub(crate) async fn insert_then_get_returns_the_same_lead(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let mut lead = lead_at(0);
     lead.name = Some("Анна".into());
     lead.phones
@@ -83,7 +83,7 @@ pub(crate) async fn insert_then_get_returns_the_same_lead(backend: &impl Backend
 pub(crate) async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen(
     backend: &impl Backend,
 ) {
-    let store = Arc::new(backend.open());
+    let store = Arc::new(backend.open().await);
     let mut tasks = Vec::new();
     for n in 0..300 {
         let store = Arc::clone(&store);
@@ -109,7 +109,7 @@ pub(crate) async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen(
     ));
     drop(store);
 
-    let reopened = backend.open();
+    let reopened = backend.open().await;
     let page = reopened
         .query(LeadQuery {
             count_total: true,
@@ -121,7 +121,7 @@ pub(crate) async fn concurrent_inserts_all_get_distinct_ids_and_survive_reopen(
 }
 
 pub(crate) async fn same_origin_is_stored_once(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let mut lead = lead_at(0);
     lead.origin = Some(Origin {
         system: "crm".into(),
@@ -141,7 +141,7 @@ pub(crate) async fn same_origin_is_stored_once(backend: &impl Backend) {
 }
 
 pub(crate) async fn filters_sort_and_paging(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     for n in 0..10 {
         let mut lead = lead_at(n * 60);
         lead.stage = if n % 2 == 0 { Stage::New } else { Stage::Junk };
@@ -221,7 +221,7 @@ pub(crate) async fn filters_sort_and_paging(backend: &impl Backend) {
 }
 
 pub(crate) async fn assignee_found_by_earlier_contact_inside_the_insert(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let mut first = lead_at(0);
     first
         .phones
@@ -332,7 +332,7 @@ pub(crate) async fn assignee_found_by_earlier_contact_inside_the_insert(backend:
 pub(crate) async fn stats_count_open_by_creation_and_processed_by_completion(
     backend: &impl Backend,
 ) {
-    let store = backend.open();
+    let store = backend.open().await;
     let march = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
     let april = Utc.with_ymd_and_hms(2024, 4, 1, 0, 0, 0).unwrap();
     let mut open_lead = lead_at(0);
@@ -377,7 +377,7 @@ pub(crate) async fn stats_count_open_by_creation_and_processed_by_completion(
 /// window, aligned to hours or not, after inserts, stage changes,
 /// reassignments, reopenings and deletes.
 pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let base = Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap();
     let mut ids = Vec::new();
     for k in 0..120i64 {
@@ -564,7 +564,7 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
     );
     store.close().await.unwrap();
     // The counters are in the store, not in memory.
-    let reopened = backend.open();
+    let reopened = backend.open().await;
     let again = reopened
         .assignee_stats(TimeRange {
             from: Some(base),
@@ -581,7 +581,7 @@ pub(crate) async fn stats_agree_with_the_leads_for_any_window(backend: &impl Bac
 /// earlier among them, some deleted or moved to another time, pages at
 /// any offset in both directions, with their totals.
 pub(crate) async fn window_pages_in_id_order_are_exact(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let base = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).unwrap();
     let mut ids = Vec::new();
     for k in 0..150i64 {
@@ -744,7 +744,7 @@ pub(crate) async fn window_pages_in_id_order_are_exact(backend: &impl Backend) {
 /// A page far into an unfiltered list by id is the same page whichever way
 /// the store finds its start, in both directions and past the end.
 pub(crate) async fn deep_pages_by_id_are_exact(backend: &impl Backend) {
-    let store = Arc::new(backend.open());
+    let store = Arc::new(backend.open().await);
     let inserts = (0..1_300).map(|minute| {
         let store = Arc::clone(&store);
         async move { insert_as_is(store.as_ref(), lead_at(minute)).await }
@@ -796,7 +796,7 @@ pub(crate) async fn earlier_contacts_are_found_after_close_and_after_a_crash(
         (false, "+79005556688", "8 900 555 66 88", 5),
     ] {
         {
-            let store = backend.open();
+            let store = backend.open().await;
             let mut first = lead_at(0);
             first.phones.push(ContactPoint::phone(stored_phone, "7"));
             first.assigned_to = Some(employee);
@@ -808,7 +808,7 @@ pub(crate) async fn earlier_contacts_are_found_after_close_and_after_a_crash(
                 store.close().await.unwrap();
             }
         }
-        let store = backend.open();
+        let store = backend.open().await;
         let mut again = lead_at(1);
         again.phones.push(ContactPoint::phone(sent_phone, "7"));
         let inserted = store
@@ -836,7 +836,7 @@ pub(crate) async fn earlier_contacts_are_found_after_close_and_after_a_crash(
 pub(crate) async fn concurrent_updates_of_different_fields_all_survive_a_reopen(
     backend: &impl Backend,
 ) {
-    let store = Arc::new(backend.open());
+    let store = Arc::new(backend.open().await);
     let id = store
         .insert(Box::new(lead_at(0)), Assignment::default(), Vec::new())
         .await
@@ -863,7 +863,7 @@ pub(crate) async fn concurrent_updates_of_different_fields_all_survive_a_reopen(
         assert!(task.await.unwrap().unwrap().is_some());
     }
     store.close().await.unwrap();
-    let store = backend.open();
+    let store = backend.open().await;
     let lead = store.get(id).await.unwrap().unwrap();
     assert_eq!(lead.custom.len(), 20, "no update overwrote another");
     assert!(lead.updated_at > lead.created_at);
@@ -877,7 +877,7 @@ pub(crate) async fn concurrent_updates_of_different_fields_all_survive_a_reopen(
 pub(crate) async fn a_refused_change_writes_nothing_and_delete_removes_for_good(
     backend: &impl Backend,
 ) {
-    let store = backend.open();
+    let store = backend.open().await;
     let mut lead = lead_at(0);
     lead.name = Some("before".into());
     lead.phones.push(ContactPoint::phone("+79001112233", "7"));
@@ -930,7 +930,7 @@ pub(crate) async fn a_refused_change_writes_nothing_and_delete_removes_for_good(
 pub(crate) async fn substring_filters_follow_updates_and_deletions(backend: &impl Backend) {
     use crate::lead::path::FieldPath;
     use crate::store::{Compare, Condition, Operand};
-    let store = backend.open();
+    let store = backend.open().await;
     let titled = |minute: i64, title: &str| {
         let mut lead = lead_at(minute);
         lead.title = Some(title.into());
@@ -994,7 +994,7 @@ pub(crate) async fn substring_filters_follow_updates_and_deletions(backend: &imp
 pub(crate) async fn conditions_compare_any_field(backend: &impl Backend) {
     use crate::lead::path::FieldPath;
     use crate::store::{Compare, Condition, LeadQuery, Operand};
-    let store = backend.open();
+    let store = backend.open().await;
     for index in 0..10i64 {
         let mut lead = lead_at(index);
         lead.name = Some(format!("Name {index}"));
@@ -1122,7 +1122,7 @@ pub(crate) async fn conditions_compare_any_field(backend: &impl Backend) {
 }
 
 pub(crate) async fn sessions_are_kept_purged_when_expired_and_ended(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let hour = Duration::hours(1);
     store
@@ -1161,7 +1161,7 @@ pub(crate) async fn sessions_are_kept_purged_when_expired_and_ended(backend: &im
 }
 
 pub(crate) async fn a_new_lead_is_queued_for_each_target_and_claimed_once(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let first = lead_for(&store, &["crm", "hook"]).await;
     let second = lead_for(&store, &["crm"]).await;
     lead_for(&store, &[]).await;
@@ -1236,7 +1236,7 @@ pub(crate) async fn a_new_lead_is_queued_for_each_target_and_claimed_once(backen
 pub(crate) async fn an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing(
     backend: &impl Backend,
 ) {
-    let store = backend.open();
+    let store = backend.open().await;
     lead_for(&store, &["crm"]).await;
     let first = store
         .claim_deliveries("crm".into(), 10, at(0), at(60))
@@ -1269,7 +1269,7 @@ pub(crate) async fn an_expired_lease_is_claimed_again_and_the_stale_claim_change
 }
 
 pub(crate) async fn dead_rows_are_retried_and_leads_are_replayed_by_window(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let lead = lead_for(&store, &["crm"]).await;
     let claimed = store
         .claim_deliveries("crm".into(), 10, at(0), at(60))
@@ -1339,7 +1339,7 @@ pub(crate) async fn dead_rows_are_retried_and_leads_are_replayed_by_window(backe
 pub(crate) async fn a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent(
     backend: &impl Backend,
 ) {
-    let store = backend.open();
+    let store = backend.open().await;
     lead_for(&store, &["crm"]).await;
     let first = store
         .claim_deliveries("crm".into(), 10, at(0), at(60))
@@ -1367,7 +1367,7 @@ pub(crate) async fn a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_co
 }
 
 pub(crate) async fn a_deleted_lead_is_dead_lettered_not_handed_out(backend: &impl Backend) {
-    let store = backend.open();
+    let store = backend.open().await;
     let lead = lead_for(&store, &["crm"]).await;
     assert!(store.delete(lead).await.unwrap());
     assert!(store
@@ -1384,11 +1384,11 @@ pub(crate) async fn a_deleted_lead_is_dead_lettered_not_handed_out(backend: &imp
 
 pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
     {
-        let store = backend.open();
+        let store = backend.open().await;
         lead_for(&store, &["crm"]).await;
         store.close().await.unwrap();
     }
-    let store = backend.open();
+    let store = backend.open().await;
     assert_eq!(
         store
             .claim_deliveries("crm".into(), 10, at(0), at(60))
@@ -1400,16 +1400,20 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
 }
 
 /// `store_conformance!(fresh_backend)` expands to one `#[tokio::test]` per
-/// conformance check, each on a backend of its own.
+/// conformance check, each on a backend of its own. The expression is
+/// awaited and gives `Option<Backend>`: `None` skips (a backend whose
+/// service is not configured on this machine, after saying so loudly).
 macro_rules! store_conformance {
     ($backend:expr) => {
         $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, window_pages_in_id_order_are_exact, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                let backend = $backend;
+                let Some(backend) = $backend.await else {
+                    return;
+                };
                 $crate::store::conformance::$name(&backend).await;
             }
         )*

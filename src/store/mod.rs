@@ -6,6 +6,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod outbox;
+pub mod postgres;
 pub mod sqlite;
 
 use std::sync::Arc;

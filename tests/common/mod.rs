@@ -35,11 +35,63 @@ pub const UIS_KEY: &str = "test-uis-key";
 pub const UIS_AGENT_KEY: &str = "test-uis-agent-key";
 pub const UIS_PASSWORD: &str = "test-uis-password";
 
+/// The `[store]` section of a test gateway: the SQLite file at `store`, or,
+/// with `LEADGATE_TEST_E2E_POSTGRES=1` (the dialect tests' second run in
+/// `.ci/run`), a fresh schema on `LEADGATE_TEST_POSTGRES_URL`.
+pub fn store_section(store: &Path) -> String {
+    match (on_postgres(), std::env::var("LEADGATE_TEST_POSTGRES_URL")) {
+        (true, Ok(url)) => postgres_store_section(&url, &schema_of(store)),
+        _ => format!("[store]\npath = {:?}\n", store.display().to_string()),
+    }
+}
+
+/// The schema of the gateway whose SQLite file would be `store`: kept in a
+/// file beside it, so a gateway restarted in the same directory finds its
+/// leads again, as it would in the file.
+fn schema_of(store: &Path) -> String {
+    let note = store.with_extension("schema");
+    if let Ok(schema) = std::fs::read_to_string(&note) {
+        return schema;
+    }
+    let schema = fresh_schema();
+    std::fs::write(&note, &schema).unwrap();
+    schema
+}
+
+/// The end-to-end tests run on PostgreSQL this time.
+pub fn on_postgres() -> bool {
+    std::env::var("LEADGATE_TEST_E2E_POSTGRES").is_ok_and(|flag| flag == "1")
+}
+
+/// `[store]` on PostgreSQL in `schema` (replicas of one test share it).
+pub fn postgres_store_section(url: &str, schema: &str) -> String {
+    format!("[store]\nurl = {url:?}\nschema = {schema:?}\npool_size = 8\n")
+}
+
+/// A PostgreSQL schema no other test uses.
+pub fn fresh_schema() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "lg_e2e_{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 pub fn config_text(store: &Path, extra: &str) -> String {
+    config_text_on(&store_section(store), extra)
+}
+
+pub fn config_text_on(store_section: &str, extra: &str) -> String {
     format!(
         r#"
-[store]
-path = {store:?}
+{store_section}
 
 [[employees]]
 id = 1
@@ -94,8 +146,7 @@ agent = true
 login = "ivanov@example.ru"
 password = "{UIS_PASSWORD}"
 {extra}
-"#,
-        store = store.display().to_string()
+"#
     )
 }
 
@@ -140,7 +191,17 @@ impl TestGateway {
         listener: TcpListener,
     ) -> TestGateway {
         let settings = settings(&dir.path().join("leads.db"), dir.path(), extra);
-        let gateway = Gateway::start_with_clock(&settings, Some(listener), clock)
+        TestGateway::start_from(dir, &settings, clock, listener).await
+    }
+
+    /// A gateway on `settings` as they are (replicas on one PostgreSQL schema).
+    pub async fn start_from(
+        dir: tempfile::TempDir,
+        settings: &Settings,
+        clock: std::sync::Arc<dyn leadgate::core::Clock>,
+        listener: TcpListener,
+    ) -> TestGateway {
+        let gateway = Gateway::start_with_clock(settings, Some(listener), clock)
             .await
             .unwrap();
         let base = format!("http://{}", gateway.local_addr());
@@ -212,8 +273,12 @@ impl TestGateway {
 }
 
 pub fn settings(store: &Path, dir: &Path, extra: &str) -> Settings {
+    settings_from(dir, &config_text(store, extra))
+}
+
+pub fn settings_from(dir: &Path, text: &str) -> Settings {
     let file = dir.join("leadgate.toml");
-    std::fs::write(&file, config_text(store, extra)).unwrap();
+    std::fs::write(&file, text).unwrap();
     Settings::load(&file).unwrap()
 }
 

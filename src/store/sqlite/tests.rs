@@ -299,13 +299,13 @@ impl SqliteBackend {
 impl crate::store::conformance::Backend for SqliteBackend {
     type Store = SqliteStore;
 
-    fn open(&self) -> SqliteStore {
+    async fn open(&self) -> SqliteStore {
         open(&self.dir)
     }
 }
 
 mod conformance {
-    crate::store::conformance::store_conformance!(super::SqliteBackend::new());
+    crate::store::conformance::store_conformance!(async { Some(super::SqliteBackend::new()) });
 }
 
 /// Every selective list filter is answered through an index: the plan of its

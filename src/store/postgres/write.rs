@@ -1,0 +1,440 @@
+//! Writes on PostgreSQL. Inserts are grouped as the SQLite writer groups
+//! them: a few writer tasks each take every insert already queued (up to
+//! `max_batch`) and commit them in one transaction, each insert in its own
+//! savepoint so one bad lead fails alone. Nobody hears success before the
+//! commit returns. Updates and deletes run in their own transactions,
+//! reading the row `FOR UPDATE`, so two replicas changing one lead apply
+//! their changes one after the other.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use deadpool_postgres::{Pool, Transaction};
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio_postgres::types::Json;
+
+use super::read::read_lead;
+use super::{database, micros, outbox};
+use crate::lead::{EmployeeId, Lead, LeadId};
+use crate::store::{Assignment, Inserted, LeadChange, StoreError};
+
+pub(super) struct InsertOp {
+    /// Drawn from the sequence before the batch is written.
+    pub(super) id: LeadId,
+    pub(super) lead: Box<Lead>,
+    pub(super) assignment: Assignment,
+    pub(super) forward_to: Vec<String>,
+    pub(super) reply: oneshot::Sender<Result<Inserted, StoreError>>,
+}
+
+/// Runs one writer: takes a batch off the shared queue, commits it, and
+/// again, until the queue closes.
+pub(super) async fn run_writer(
+    pool: Pool,
+    queue: Arc<Mutex<mpsc::Receiver<InsertOp>>>,
+    max_batch: usize,
+) {
+    loop {
+        let mut batch = Vec::with_capacity(max_batch);
+        {
+            let mut receiver = queue.lock().await;
+            match receiver.recv().await {
+                Some(first) => batch.push(first),
+                None => return,
+            }
+            while batch.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            // Ids are drawn while the queue is held, so they follow the
+            // order requests arrived in (a Bitrix24 batch's commands get
+            // ids in command order) although batches commit side by side.
+            match allocate_ids(&pool, batch.len()).await {
+                Ok(ids) => {
+                    for (op, id) in batch.iter_mut().zip(ids) {
+                        op.id = id;
+                    }
+                }
+                Err(error) => {
+                    for op in batch.drain(..) {
+                        let _ = op.reply.send(Err(StoreError::Database(error.to_string())));
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&pool, batch).await;
+        }
+    }
+}
+
+/// `count` new lead ids from the table's sequence, in increasing order.
+async fn allocate_ids(pool: &Pool, count: usize) -> Result<Vec<LeadId>, StoreError> {
+    let client = pool.get().await.map_err(super::unavailable)?;
+    let rows = client
+        .query(
+            "SELECT nextval(pg_get_serial_sequence('leads', 'id')) FROM generate_series(1, $1::bigint)",
+            &[&(count as i64)],
+        )
+        .await
+        .map_err(database)?;
+    let mut ids: Vec<LeadId> = rows.iter().map(|row| row.get(0)).collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+async fn commit_batch(pool: &Pool, batch: Vec<InsertOp>) {
+    let mut pending: Vec<(InsertOp, Option<Result<Inserted, StoreError>>)> =
+        batch.into_iter().map(|op| (op, None)).collect();
+    let result = write_batch(pool, &mut pending).await;
+    for (op, outcome) in pending {
+        let answer = match (&result, outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Err(error), _) => Err(StoreError::Database(error.to_string())),
+            (Ok(()), None) => Err(StoreError::Database("the insert was not written".into())),
+        };
+        let _ = op.reply.send(answer);
+    }
+}
+
+/// Writes every insert of the batch in one transaction and commits it. An
+/// error here (connection lost, commit refused) fails the whole batch.
+async fn write_batch(
+    pool: &Pool,
+    pending: &mut [(InsertOp, Option<Result<Inserted, StoreError>>)],
+) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(super::unavailable)?;
+    let mut tx = client.transaction().await.map_err(database)?;
+    // Inserts that look up an earlier lead by contact hold that contact's
+    // lock until the commit, so two leads from one person never both miss
+    // each other, in this process or another. Taken in one order for the
+    // whole batch, so two batches never wait on each other in a circle.
+    let mut keys: Vec<i64> = pending
+        .iter()
+        .filter(|(op, _)| op.assignment.by_earlier_contact && op.lead.assigned_to.is_none())
+        .flat_map(|(op, _)| contact_keys(&op.lead))
+        .map(|(kind, value)| contact_lock_key(kind, &value))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if !keys.is_empty() {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key ORDER BY key",
+            &[&keys],
+        )
+        .await
+        .map_err(database)?;
+    }
+    let now = micros(Utc::now());
+    for (op, outcome) in pending.iter_mut() {
+        let arrived = (op.lead.assigned_to, op.lead.stage);
+        let savepoint = tx.savepoint("insert_op").await.map_err(database)?;
+        let result = insert_lead(&savepoint, op, now).await;
+        match result {
+            Ok(inserted) => {
+                savepoint.commit().await.map_err(database)?;
+                *outcome = Some(Ok(inserted));
+            }
+            Err(error) => {
+                savepoint.rollback().await.map_err(database)?;
+                op.lead.assigned_to = arrived.0;
+                op.lead.stage = arrived.1;
+                op.lead.id = None;
+                *outcome = Some(Err(error));
+            }
+        }
+    }
+    tx.commit().await.map_err(database)?;
+    Ok(())
+}
+
+/// The normalised phones and e-mails a lead is found by.
+pub(super) fn contact_keys(lead: &Lead) -> Vec<(&'static str, String)> {
+    let phones = lead.phones.iter().map(|point| ("phone", point));
+    let emails = lead.emails.iter().map(|point| ("email", point));
+    phones
+        .chain(emails)
+        .filter(|(_, point)| !point.normalized.is_empty())
+        .map(|(kind, point)| (kind, point.normalized.clone()))
+        .collect()
+}
+
+/// A contact's advisory lock: a stable 64-bit hash (FNV-1a) of kind and
+/// value, the same in every replica and every release.
+fn contact_lock_key(kind: &str, value: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.bytes().chain([0]).chain(value.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+async fn insert_lead(
+    tx: &Transaction<'_>,
+    op: &mut InsertOp,
+    now: i64,
+) -> Result<Inserted, StoreError> {
+    let lead = &mut op.lead;
+    if let Some(origin) = &lead.origin {
+        if let Some(existing) = by_origin(tx, &origin.system, &origin.external_id).await? {
+            return Ok(Inserted {
+                lead: Box::new(existing),
+                created: false,
+                assigned_by_contact: false,
+            });
+        }
+    }
+    let mut assigned_by_contact = false;
+    if lead.assigned_to.is_none() {
+        if op.assignment.by_earlier_contact {
+            if let Some(assignee) = latest_assignee(tx, lead, &op.assignment.eligible).await? {
+                lead.assigned_to = Some(assignee);
+                assigned_by_contact = true;
+                if let Some(stage) = op.assignment.stage_when_found {
+                    lead.stage = stage;
+                }
+            }
+        }
+        if lead.assigned_to.is_none() {
+            lead.assigned_to = op.assignment.fallback;
+            if let (Some(_), Some(stage)) = (lead.assigned_to, op.assignment.stage_when_found) {
+                lead.stage = stage;
+            }
+        }
+    }
+    let id = op.id;
+    let columns = Columns::of(lead);
+    let mut bound = columns.params();
+    bound.push(&id);
+    // A lead with the same origin committed by another transaction since
+    // the look-up above: the unique index turns this insert into nothing,
+    // and the stored lead is the answer.
+    let row = tx
+        .query_opt(
+            "INSERT INTO leads (created_at, updated_at, completed_at, stage, kind, assigned_to,
+                created_by, completed_by, site_id, department_id, has_email, has_phone, lock_by,
+                lock_until, origin_system, origin_external_id, doc, id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                $18)
+             ON CONFLICT (origin_system, origin_external_id) WHERE origin_system IS NOT NULL
+             DO NOTHING
+             RETURNING id",
+            &bound,
+        )
+        .await
+        .map_err(database)?;
+    let Some(row) = row else {
+        let (system, external_id) = lead
+            .origin
+            .as_ref()
+            .map(|origin| (origin.system.as_str(), origin.external_id.as_str()))
+            .unwrap_or_default();
+        let existing = by_origin(tx, system, external_id)
+            .await?
+            .ok_or_else(|| StoreError::Database("a conflicting origin vanished".into()))?;
+        return Ok(Inserted {
+            lead: Box::new(existing),
+            created: false,
+            assigned_by_contact: false,
+        });
+    };
+    let id: LeadId = row.get(0);
+    drop(bound);
+    lead.id = Some(id);
+    write_contacts(tx, lead).await?;
+    outbox::enqueue(tx, id, &op.forward_to, now).await?;
+    Ok(Inserted {
+        lead: lead.clone(),
+        created: true,
+        assigned_by_contact,
+    })
+}
+
+async fn by_origin(
+    tx: &Transaction<'_>,
+    system: &str,
+    external_id: &str,
+) -> Result<Option<Lead>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT id, doc FROM leads WHERE origin_system = $1 AND origin_external_id = $2",
+            &[&system, &external_id],
+        )
+        .await
+        .map_err(database)?;
+    Ok(row.map(|row| read_lead(row.get(0), row.get(1))))
+}
+
+/// The assignee of the most recent lead sharing one of `lead`'s contacts,
+/// among `eligible` employees.
+async fn latest_assignee(
+    tx: &Transaction<'_>,
+    lead: &Lead,
+    eligible: &[EmployeeId],
+) -> Result<Option<EmployeeId>, StoreError> {
+    let keys = contact_keys(lead);
+    if keys.is_empty() || eligible.is_empty() {
+        return Ok(None);
+    }
+    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| *kind).collect();
+    let values: Vec<&str> = keys.iter().map(|(_, value)| value.as_str()).collect();
+    let row = tx
+        .query_opt(
+            "SELECT l.assigned_to FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
+             WHERE (c.kind, c.value) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+               AND l.assigned_to = ANY($3)
+             ORDER BY c.lead_id DESC LIMIT 1",
+            &[&kinds, &values, &eligible.to_vec()],
+        )
+        .await
+        .map_err(database)?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+async fn write_contacts(tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreError> {
+    let keys = contact_keys(lead);
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let id = lead.id.unwrap_or_default();
+    let kinds: Vec<&str> = keys.iter().map(|(kind, _)| *kind).collect();
+    let values: Vec<&str> = keys.iter().map(|(_, value)| value.as_str()).collect();
+    tx.execute(
+        "INSERT INTO lead_contacts (kind, value, lead_id)
+         SELECT kind, value, $3 FROM unnest($1::text[], $2::text[]) AS t (kind, value)
+         ON CONFLICT DO NOTHING",
+        &[&kinds, &values, &id],
+    )
+    .await
+    .map_err(database)?;
+    Ok(())
+}
+
+/// The indexed columns and the document of a lead, in the order both the
+/// INSERT and the UPDATE bind them.
+struct Columns<'a> {
+    created_at: i64,
+    updated_at: i64,
+    completed_at: Option<i64>,
+    stage: &'static str,
+    kind: Option<&'static str>,
+    lead: &'a Lead,
+    has_email: i64,
+    has_phone: i64,
+    lock_by: Option<EmployeeId>,
+    lock_until: Option<i64>,
+    origin_system: Option<&'a str>,
+    origin_external_id: Option<&'a str>,
+    doc: Json<&'a Lead>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(lead: &'a Lead) -> Columns<'a> {
+        Columns {
+            created_at: micros(lead.created_at),
+            updated_at: micros(lead.updated_at),
+            completed_at: lead.completed_at.map(micros),
+            stage: lead.stage.as_str(),
+            kind: lead.kind.map(|kind| kind.as_str()),
+            has_email: i64::from(lead.has_email()),
+            has_phone: i64::from(lead.has_phone()),
+            lock_by: lead.lock.as_ref().map(|lock| lock.by),
+            lock_until: lead.lock.as_ref().map(|lock| micros(lock.until)),
+            origin_system: lead.origin.as_ref().map(|origin| origin.system.as_str()),
+            origin_external_id: lead
+                .origin
+                .as_ref()
+                .map(|origin| origin.external_id.as_str()),
+            doc: Json(lead),
+            lead,
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![
+            &self.created_at,
+            &self.updated_at,
+            &self.completed_at,
+            &self.stage,
+            &self.kind,
+            &self.lead.assigned_to,
+            &self.lead.created_by,
+            &self.lead.completed_by,
+            &self.lead.site.id,
+            &self.lead.department_id,
+            &self.has_email,
+            &self.has_phone,
+            &self.lock_by,
+            &self.lock_until,
+            &self.origin_system,
+            &self.origin_external_id,
+            &self.doc,
+        ]
+    }
+}
+
+pub(super) async fn update(
+    pool: &Pool,
+    id: LeadId,
+    change: LeadChange,
+) -> Result<Option<Lead>, StoreError> {
+    let mut client = pool.get().await.map_err(super::unavailable)?;
+    let tx = client.transaction().await.map_err(database)?;
+    let Some(row) = tx
+        .query_opt("SELECT doc FROM leads WHERE id = $1 FOR UPDATE", &[&id])
+        .await
+        .map_err(database)?
+    else {
+        return Ok(None);
+    };
+    let mut lead = read_lead(id, row.get(0));
+    let before_update = lead.updated_at;
+    let contacts_before = contact_keys(&lead);
+    change(&mut lead)?;
+    lead.id = Some(id);
+    // Strictly later than before, even when the clock has not moved on, so
+    // "changed since" filters always see the change.
+    let now = crate::lead::truncate_to_micros(Utc::now());
+    lead.updated_at = now.max(before_update + chrono::Duration::microseconds(1));
+    let columns = Columns::of(&lead);
+    let mut bound = columns.params();
+    bound.push(&id);
+    tx.execute(
+        "UPDATE leads SET created_at = $1, updated_at = $2, completed_at = $3, stage = $4,
+            kind = $5, assigned_to = $6, created_by = $7, completed_by = $8, site_id = $9,
+            department_id = $10, has_email = $11, has_phone = $12, lock_by = $13,
+            lock_until = $14, origin_system = $15, origin_external_id = $16, doc = $17
+         WHERE id = $18",
+        &bound,
+    )
+    .await
+    .map_err(database)?;
+    drop(bound);
+    // The rows of the contacts it had go, so a corrected phone no longer
+    // leads to this lead's assignee.
+    if contacts_before != contact_keys(&lead) {
+        tx.execute("DELETE FROM lead_contacts WHERE lead_id = $1", &[&id])
+            .await
+            .map_err(database)?;
+        write_contacts(&tx, &lead).await?;
+    }
+    tx.commit().await.map_err(database)?;
+    Ok(Some(lead))
+}
+
+pub(super) async fn delete(pool: &Pool, id: LeadId) -> Result<bool, StoreError> {
+    let mut client = pool.get().await.map_err(super::unavailable)?;
+    let tx = client.transaction().await.map_err(database)?;
+    tx.execute("DELETE FROM lead_contacts WHERE lead_id = $1", &[&id])
+        .await
+        .map_err(database)?;
+    let removed = tx
+        .execute("DELETE FROM leads WHERE id = $1", &[&id])
+        .await
+        .map_err(database)?;
+    tx.commit().await.map_err(database)?;
+    Ok(removed > 0)
+}

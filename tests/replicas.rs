@@ -1,0 +1,236 @@
+//! Two gateway replicas on one PostgreSQL database behave as one gateway:
+//! a lead added through one is read through the other at once, a LiveTex
+//! lock is exclusive across both, and each lead is forwarded by exactly
+//! one of them. Needs `LEADGATE_TEST_POSTGRES_URL`; skips loudly without it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use axum::Router;
+use common::{TestGateway, LIVETEX_PASSWORD, WEBHOOK_CODE};
+use leadgate::core::SystemClock;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+fn postgres_url() -> Option<String> {
+    match std::env::var("LEADGATE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            common::skip_loudly(
+                "replica tests need PostgreSQL: set LEADGATE_TEST_POSTGRES_URL \
+                 (e.g. postgres://postgres@127.0.0.1:5432/test)",
+            );
+            None
+        }
+    }
+}
+
+/// Two gateways with `extra` on one fresh schema.
+async fn replicas(url: &str, extra: &str) -> (TestGateway, TestGateway) {
+    let schema = common::fresh_schema();
+    let text = common::config_text_on(&common::postgres_store_section(url, &schema), extra);
+    let mut started = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = common::settings_from(dir.path(), &text);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        started
+            .push(TestGateway::start_from(dir, &settings, Arc::new(SystemClock), listener).await);
+    }
+    let second = started.pop().unwrap();
+    let first = started.pop().unwrap();
+    (first, second)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lead_added_through_one_replica_is_read_through_the_other() {
+    let Some(url) = postgres_url() else { return };
+    let (mut one, mut other) = replicas(&url, "").await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let gateway = if n % 2 == 0 { &one } else { &other };
+        ids.push(
+            gateway
+                .add(&[("title", &format!("Лид {n}")), ("phone", "+79001112233")])
+                .await,
+        );
+    }
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "ids are unique across replicas");
+    for (n, id) in ids.iter().enumerate() {
+        let reader = if n % 2 == 0 { &other } else { &one };
+        let info = reader.get_json(&format!("action=info&id={id}")).await;
+        assert_eq!(info["result"]["data"]["title"], format!("Лид {n}"));
+        let lead: Value = reader
+            .client
+            .get(format!(
+                "{}/rest/1/{WEBHOOK_CODE}/crm.lead.get?id={id}",
+                reader.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(lead["result"]["TITLE"], format!("Лид {n}"));
+    }
+    // Same phone: every lead after the first went to the first one's
+    // assignee, whichever replica took it.
+    let listed = other.get_json("action=list").await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 20);
+    one.stop().await;
+    other.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_lock_attempts_over_two_replicas_leave_one_owner() {
+    let Some(url) = postgres_url() else { return };
+    let (mut one, mut other) =
+        replicas(&url, "[livetex]\ntoken_secret = \"shared-secret\"\n").await;
+    let added: Value = one
+        .client
+        .post(format!("{}/v2/leads/add", one.base))
+        .basic_auth(common::LOGIN, Some(LIVETEX_PASSWORD))
+        .form(&[
+            ("name", "Анна"),
+            ("site_id", "12"),
+            ("conversation_id", "88001"),
+            ("phone", "+79001112233"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = added["results"]["id"].as_i64().unwrap().to_string();
+    let bases = [one.base.clone(), other.base.clone()];
+    let client = reqwest::Client::new();
+    let mut attempts = Vec::new();
+    for attempt in 0..50 {
+        let who = if attempt % 2 == 0 {
+            "demo@example.ru"
+        } else {
+            "ivanov@example.ru"
+        };
+        let url = format!("{}/v2/leads/lock", bases[attempt % 2]);
+        let client = client.clone();
+        let id = id.clone();
+        attempts.push(tokio::spawn(async move {
+            let body: Value = client
+                .post(url)
+                .basic_auth(who, Some(LIVETEX_PASSWORD))
+                .form(&[("id", id.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (who, body["results"].as_bool() == Some(true))
+        }));
+    }
+    let mut winners = std::collections::HashSet::new();
+    for attempt in attempts {
+        let (who, locked) = attempt.await.unwrap();
+        if locked {
+            winners.insert(who);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one employee holds the lock");
+    one.stop().await;
+    other.stop().await;
+}
+
+/// A stand-in target that counts the events it receives per lead.
+#[derive(Default)]
+struct Counter {
+    by_lead: Mutex<HashMap<i64, u32>>,
+}
+
+async fn count(State(counter): State<Arc<Counter>>, body: Bytes) -> &'static str {
+    let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+    if let Some(id) = event["lead"]["id"].as_i64() {
+        *counter.by_lead.lock().unwrap().entry(id).or_default() += 1;
+    }
+    r#"{"ok": true}"#
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_lead_is_forwarded_by_exactly_one_replica() {
+    let Some(url) = postgres_url() else { return };
+    let counter = Arc::new(Counter::default());
+    let app = Router::new()
+        .route("/hook", post(count))
+        .with_state(counter.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let forwarding = format!(
+        "[forwarding]\npoll_interval_ms = 20\n[[forwarding.targets]]\nname = \"hook\"\n\
+         kind = \"webhook\"\nurl = \"{hook}\"\ntimeout_secs = 5\n\
+         [[forwarding.rules]]\ntargets = [\"hook\"]\n"
+    );
+    let (mut one, mut other) = replicas(&url, &forwarding).await;
+    let mut adds = Vec::new();
+    for n in 0..60 {
+        let base = if n % 2 == 0 {
+            one.base.clone()
+        } else {
+            other.base.clone()
+        };
+        let client = one.client.clone();
+        adds.push(tokio::spawn(async move {
+            let body: Value = client
+                .post(format!("{base}/developer/v1/leads"))
+                .form(&[
+                    ("login", common::LOGIN),
+                    ("apikey", common::APIKEY),
+                    ("action", "add"),
+                    ("title", &format!("Лид {n}")),
+                    ("phone", &format!("+7900{n:07}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["result"]["id"].as_i64().unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for add in adds {
+        ids.push(add.await.unwrap());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let received = counter.by_lead.lock().unwrap().len();
+        if received >= ids.len() || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Let any duplicate that was on its way arrive before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let by_lead = counter.by_lead.lock().unwrap().clone();
+    for id in &ids {
+        assert_eq!(
+            by_lead.get(id),
+            Some(&1),
+            "lead {id} delivered exactly once"
+        );
+    }
+    assert_eq!(by_lead.len(), ids.len());
+    one.stop().await;
+    other.stop().await;
+}

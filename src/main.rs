@@ -183,7 +183,10 @@ fn check(config: &std::path::Path) -> ExitCode {
         Err(code) => return code,
     };
     match leadgate::app::wiring::check(&settings) {
-        Ok(_) => {
+        Ok(wiring) => {
+            for warning in leadgate::app::wiring::warnings(&settings, &wiring) {
+                say_err!("warning: {warning}");
+            }
             say!("{}: ok", config.display());
             ExitCode::SUCCESS
         }

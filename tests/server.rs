@@ -186,3 +186,27 @@ async fn a_request_past_its_timeout_is_answered_in_the_dialect() {
     );
     gateway.stop().await;
 }
+
+#[test]
+fn check_warns_of_per_process_secrets_on_a_shared_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &str| {
+        let file = dir.path().join("shared.toml");
+        let store = common::postgres_store_section("postgres://leadgate@db.example/leads", "gw");
+        std::fs::write(&file, common::config_text_on(&store, extra)).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .args(["check", "--config"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = check("");
+    assert!(
+        stderr.contains("warning: livetex.token_secret: not set"),
+        "{stderr}"
+    );
+    let stderr = check("[livetex]\ntoken_secret = \"shared\"\n");
+    assert!(!stderr.contains("warning"), "{stderr}");
+}

@@ -66,6 +66,9 @@ impl Gateway {
         clock: Arc<dyn Clock>,
     ) -> Result<Gateway, StartError> {
         let wiring = super::wiring::check(settings).map_err(StartError::Config)?;
+        for warning in super::wiring::warnings(settings, &wiring) {
+            tracing::warn!("{warning}");
+        }
         let target_workers = super::targets::build(&settings.forwarding, &wiring);
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),

@@ -125,6 +125,23 @@ pub fn check(settings: &Settings) -> Result<Wiring, Vec<ConfigProblem>> {
     }
 }
 
+/// What a valid configuration may still get wrong, for `leadgate check` to
+/// say: settings left to per-process defaults on a store that several
+/// replicas share.
+pub fn warnings(settings: &Settings, wiring: &Wiring) -> Vec<String> {
+    if settings.store.url.is_none() {
+        return Vec::new();
+    }
+    wiring
+        .dialects
+        .iter()
+        .flat_map(|wired| wired.dialect.per_process_secrets())
+        .map(|(key, why)| {
+            format!("{key}: not set, while [store] url lets several replicas share the store: {why}")
+        })
+        .collect()
+}
+
 fn build_into(settings: &Settings, problems: &mut Problems<'_>) -> Option<Wiring> {
     for section in settings.sections.keys() {
         if !DIALECTS.iter().any(|(name, _)| name == section) {

@@ -40,6 +40,13 @@ pub trait Dialect: Send + Sync {
     /// Checks its own section.
     fn check(&self, problems: &mut Problems<'_>);
 
+    /// Its settings that must be the same in every replica on a shared
+    /// store and are left to a per-process default (a random signing key),
+    /// as (key, why): `leadgate check` warns of them with `[store] url`.
+    fn per_process_secrets(&self) -> Vec<(&'static str, &'static str)> {
+        Vec::new()
+    }
+
     /// What its mapping file must declare and lacks, as (key, problem).
     fn missing_in_mapping(&self, mapping: &Mapping) -> Vec<(String, String)>;
 

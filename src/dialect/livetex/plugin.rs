@@ -44,6 +44,17 @@ impl Dialect for LivetexDialect {
         self.settings.check(problems);
     }
 
+    fn per_process_secrets(&self) -> Vec<(&'static str, &'static str)> {
+        match (&self.settings.token_secret, self.settings.enabled) {
+            (None, true) => vec![(
+                "livetex.token_secret",
+                "each replica signs tokens with a random key of its own, so a token \
+                 one replica issued is refused by the others",
+            )],
+            _ => Vec::new(),
+        }
+    }
+
     fn missing_in_mapping(&self, mapping: &Mapping) -> Vec<(String, String)> {
         missing_in_mapping(mapping)
     }

@@ -210,3 +210,35 @@ fn check_warns_of_per_process_secrets_on_a_shared_store() {
     let stderr = check("[livetex]\ntoken_secret = \"shared\"\n");
     assert!(!stderr.contains("warning"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_gateway_on_the_same_sqlite_file_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(
+        &config,
+        common::config_text(&dir.path().join("leads.db"), ""),
+    )
+    .unwrap();
+    let port = common::free_port();
+    let mut first = common::spawn_binary(&config, port);
+    common::wait_ready(&reqwest::Client::new(), &format!("http://127.0.0.1:{port}")).await;
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env(
+            "LEADGATE__SERVER__LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("process {}", first.id())),
+        "names the holder: {stderr}"
+    );
+    assert!(stderr.contains("one gateway per SQLite file"), "{stderr}");
+}

@@ -137,7 +137,9 @@ pub fn warnings(settings: &Settings, wiring: &Wiring) -> Vec<String> {
         .iter()
         .flat_map(|wired| wired.dialect.per_process_secrets())
         .map(|(key, why)| {
-            format!("{key}: not set, while [store] url lets several replicas share the store: {why}")
+            format!(
+                "{key}: not set, while [store] url lets several replicas share the store: {why}"
+            )
         })
         .collect()
 }

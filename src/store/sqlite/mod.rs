@@ -12,6 +12,7 @@ mod bucket_filters;
 mod buckets;
 mod checkpoint;
 mod contacts;
+mod holder;
 mod outbox;
 mod read;
 mod schema;
@@ -64,6 +65,8 @@ impl SqliteOptions {
 }
 
 pub struct SqliteStore {
+    /// The exclusive lock on `<file>.lock` a gateway holds while open.
+    holder: Mutex<Option<std::fs::File>>,
     writes: mpsc::Sender<WriteOp>,
     readers: Arc<ReaderPool>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -121,6 +124,14 @@ impl SqliteStore {
                 reason: error.to_string(),
             })?;
         }
+        // One gateway per file: the writer's memory (the contact tail, the
+        // counters' assumptions) is the only writer's. A command beside it
+        // (`leadgate deliveries`) goes through SQLite's own locking.
+        let holder = if options.maintenance {
+            Some(holder::take(&options.path)?)
+        } else {
+            None
+        };
         let mut write_conn = open_connection(&options.path, false)?;
         schema::migrate(&mut write_conn).map_err(|error| StoreError::Open {
             path: options.path.display().to_string(),
@@ -181,6 +192,7 @@ impl SqliteStore {
             None
         };
         Ok(SqliteStore {
+            holder: Mutex::new(holder),
             writes,
             readers: Arc::new(ReaderPool::new(readers)),
             writer_thread: Mutex::new(Some(writer_thread)),
@@ -395,6 +407,10 @@ impl Store for SqliteStore {
             .and_then(|mut slot| slot.take());
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        // The writer has stopped: another gateway may have the file now.
+        if let Ok(mut holder) = self.holder.lock() {
+            holder.take();
         }
         result
     }

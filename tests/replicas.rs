@@ -234,3 +234,69 @@ async fn each_lead_is_forwarded_by_exactly_one_replica() {
     one.stop().await;
     other.stop().await;
 }
+
+/// A stand-in Bitrix24 portal that notes when each request arrives.
+#[derive(Default)]
+struct Portal {
+    arrivals: Mutex<Vec<tokio::time::Instant>>,
+}
+
+async fn portal_add(State(portal): State<Arc<Portal>>) -> String {
+    let mut arrivals = portal.arrivals.lock().unwrap();
+    arrivals.push(tokio::time::Instant::now());
+    format!(r#"{{"result": {}}}"#, arrivals.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_together_keep_a_portal_at_two_requests_a_second() {
+    let Some(url) = postgres_url() else { return };
+    let portal = Arc::new(Portal::default());
+    let app = Router::new()
+        .route("/rest/1/code/crm.lead.add.json", post(portal_add))
+        .with_state(portal.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/rest/1/code/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // One lead per request, at Bitrix24's default 2 requests a second.
+    let forwarding = format!(
+        "[forwarding]\npoll_interval_ms = 20\n[[forwarding.targets]]\nname = \"portal\"\n\
+         kind = \"bitrix24\"\nurl = \"{base}\"\nbatch_size = 1\n\
+         [[forwarding.rules]]\ntargets = [\"portal\"]\n"
+    );
+    let schema = common::fresh_schema();
+    let text = common::config_text_on(&common::postgres_store_section(&url, &schema), &forwarding);
+    let mut fleet = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = common::settings_from(dir.path(), &text);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        fleet.push(TestGateway::start_from(dir, &settings, Arc::new(SystemClock), listener).await);
+    }
+    let leads = 9;
+    for n in 0..leads {
+        fleet[n % 3]
+            .add(&[
+                ("title", &format!("Лид {n}")),
+                ("phone", &format!("+7901{n:07}")),
+            ])
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while portal.arrivals.lock().unwrap().len() < leads && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut arrivals = portal.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), leads, "every lead reached the portal once");
+    arrivals.sort();
+    // Slots are 500 ms apart for the whole fleet; a little jitter at most.
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(400),
+            "requests {gap:?} apart: the fleet went over 2 a second"
+        );
+    }
+    for gateway in &mut fleet {
+        gateway.stop().await;
+    }
+}

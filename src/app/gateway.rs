@@ -69,12 +69,13 @@ impl Gateway {
         for warning in super::wiring::warnings(settings, &wiring) {
             tracing::warn!("{warning}");
         }
-        let target_workers = super::targets::build(&settings.forwarding, &wiring);
         let tls = match &settings.server.tls {
             Some(files) => Some(tls::server_config(&files.cert, &files.key)?),
             None => None,
         };
         let store = super::stores::open(&settings.store, super::stores::Opener::Gateway).await?;
+        let target_workers =
+            super::targets::build(&settings.forwarding, &wiring, store.shared_pacing());
         let employees = Employees::new(settings.employees.clone());
         let routing = Routing {
             rules: settings

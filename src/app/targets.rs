@@ -12,10 +12,16 @@ use crate::forward::backoff::RetryPolicy;
 use crate::forward::nats::{self, NatsTarget};
 use crate::forward::webhook::{self, Webhook};
 use crate::forward::{ForwarderOptions, Pacer, Protocol, Target, TargetWorker};
+use crate::store::SharedPacing;
 
 /// One worker set per target. A target whose kind is unknown (which
-/// `wiring::check` refuses) gets none.
-pub fn build(settings: &ForwardingSettings, wiring: &Wiring) -> Vec<TargetWorker> {
+/// `wiring::check` refuses) gets none. With `shared` (a store several
+/// replicas share), a paced target is paced for the whole fleet.
+pub fn build(
+    settings: &ForwardingSettings,
+    wiring: &Wiring,
+    shared: Option<Arc<dyn SharedPacing>>,
+) -> Vec<TargetWorker> {
     let lease = Duration::from_secs_f64(settings.lease_secs);
     settings
         .targets
@@ -29,7 +35,12 @@ pub fn build(settings: &ForwardingSettings, wiring: &Wiring) -> Vec<TargetWorker
                 target: adapter,
                 batch_size: target.batch_size(protocol),
                 concurrency: target.concurrency(protocol),
-                pacer: Arc::new(Pacer::new(pace)),
+                pacer: Arc::new(match &shared {
+                    Some(pacing) => {
+                        Pacer::new(pace).shared(pacing.clone(), format!("target:{}", target.name))
+                    }
+                    None => Pacer::new(pace),
+                }),
                 // A paced target gets one loop, so its batches fill up
                 // while it waits for the next slot.
                 loops: if pace.is_some() { 1 } else { 4 },

@@ -3,16 +3,29 @@
 //! than hit and retried. A target's "come back later" holds the whole
 //! target, not just the one lead.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-#[derive(Debug)]
+use crate::store::SharedPacing;
+
 pub struct Pacer {
     interval: Option<Duration>,
     /// The earliest moment the next request may leave.
     next: Mutex<Instant>,
+    /// Slots shared with the other replicas on the store, under this key.
+    shared: Option<(Arc<dyn SharedPacing>, String)>,
+}
+
+impl std::fmt::Debug for Pacer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Pacer")
+            .field("interval", &self.interval)
+            .field("shared", &self.shared.as_ref().map(|(_, key)| key))
+            .finish()
+    }
 }
 
 impl Pacer {
@@ -23,7 +36,19 @@ impl Pacer {
                 .filter(|rate| rate.is_finite() && *rate > 0.0)
                 .map(|rate| Duration::from_secs_f64(1.0 / rate)),
             next: Mutex::new(Instant::now()),
+            shared: None,
         }
+    }
+
+    /// Paced together with every replica on the store: the slots live in
+    /// the store under `key`. Should the store not answer, this process
+    /// paces alone until it does, so a database hiccup never floods a
+    /// target.
+    pub fn shared(mut self, pacing: Arc<dyn SharedPacing>, key: String) -> Pacer {
+        if self.interval.is_some() {
+            self.shared = Some((pacing, key));
+        }
+        self
     }
 
     fn next(&self) -> Instant {
@@ -38,25 +63,55 @@ impl Pacer {
     /// waits ride along in the same request.
     pub async fn ready(&self) {
         tokio::time::sleep_until(self.next()).await;
+        if let Some((pacing, key)) = &self.shared {
+            if let Ok(wait) = pacing.next_slot(key).await {
+                tokio::time::sleep(wait).await;
+            }
+        }
     }
 
     /// Takes the next slot and waits for it.
     pub async fn take(&self) {
-        let at = match self.next.lock() {
+        let local = self.take_local();
+        if let (Some((pacing, key)), Some(interval)) = (&self.shared, self.interval) {
+            match pacing.take_slot(key, interval).await {
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, pacing = %key, "shared pacing unavailable; pacing alone");
+                }
+            }
+        }
+        tokio::time::sleep_until(local).await;
+    }
+
+    /// Takes this process's own next slot; returns when it is.
+    fn take_local(&self) -> Instant {
+        match self.next.lock() {
             Ok(mut next) => {
                 let at = (*next).max(Instant::now());
                 *next = at + self.interval.unwrap_or_default();
                 at
             }
             Err(_) => Instant::now(),
-        };
-        tokio::time::sleep_until(at).await;
+        }
     }
 
-    /// No request before `delay` from now (a 429's reset hint).
+    /// No request before `delay` from now (a 429's reset hint), from this
+    /// process or, when shared, from any replica.
     pub fn hold_for(&self, delay: Duration) {
         if let Ok(mut next) = self.next.lock() {
             *next = (*next).max(Instant::now() + delay);
+        }
+        if let Some((pacing, key)) = &self.shared {
+            let (pacing, key) = (pacing.clone(), key.clone());
+            tokio::spawn(async move {
+                if let Err(error) = pacing.hold(&key, delay).await {
+                    tracing::warn!(%error, pacing = %key, "cannot share a hold");
+                }
+            });
         }
     }
 }

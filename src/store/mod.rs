@@ -304,10 +304,38 @@ pub trait Outbox: Send + Sync + 'static {
     ) -> Result<u64, StoreError>;
 }
 
+/// Request pacing shared by every process on one store, so a fleet of
+/// replicas keeps a target's rate (Bitrix24: 2 a second) as one gateway
+/// would. Slots are kept on the store's own clock.
+#[async_trait]
+pub trait SharedPacing: Send + Sync + 'static {
+    /// Takes the next slot of `key`, spaced `interval` from the last one
+    /// taken by anyone, and says how long from now until it.
+    async fn take_slot(
+        &self,
+        key: &str,
+        interval: std::time::Duration,
+    ) -> Result<std::time::Duration, StoreError>;
+
+    /// How long from now until the next slot of `key` would be (without
+    /// taking it).
+    async fn next_slot(&self, key: &str) -> Result<std::time::Duration, StoreError>;
+
+    /// No slot of `key` sooner than `delay` from now (a 429's reset hint).
+    async fn hold(&self, key: &str, delay: std::time::Duration) -> Result<(), StoreError>;
+}
+
 /// A whole backend: every focused trait, plus its upkeep. The composition
 /// root holds one and hands each part the trait it needs.
 #[async_trait]
 pub trait Store: LeadStore + SessionStore + Outbox {
+    /// Pacing shared with the other processes on this store, where several
+    /// can share it (PostgreSQL); `None` where one process owns the store
+    /// and its own pacing is the whole truth (SQLite).
+    fn shared_pacing(&self) -> Option<Arc<dyn SharedPacing>> {
+        None
+    }
+
     /// Cheap round trip for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -8,6 +8,7 @@
 //! acknowledged only after their commit.
 
 mod outbox;
+mod pacing;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -27,7 +28,7 @@ use tokio_postgres::config::SslMode;
 use super::{
     AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
     FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
-    SessionStore, Store, StoreError, TimeRange,
+    SessionStore, SharedPacing, Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use write::InsertOp;
@@ -347,6 +348,12 @@ impl Outbox for PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn shared_pacing(&self) -> Option<Arc<dyn SharedPacing>> {
+        Some(Arc::new(pacing::PostgresPacing {
+            pool: self.pool.clone(),
+        }))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.client()
             .await?

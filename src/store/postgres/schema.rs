@@ -84,6 +84,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries (target, due_at) WHERE state = 'pending';
     CREATE INDEX deliveries_dead ON deliveries (target, id) WHERE state = 'dead';
     "#,
+    // 2: request pacing shared by the replicas: per key, the earliest
+    // moment (microseconds on the database's clock) the next request may
+    // leave.
+    r#"
+    CREATE TABLE pacing_slots (
+        key     TEXT   PRIMARY KEY,
+        next_at BIGINT NOT NULL
+    );
+    "#,
 ];
 
 /// Applies the migrations this database has not seen; returns its version.

@@ -7,6 +7,7 @@
 //! rows. Inserts are grouped into shared transactions (write.rs) and
 //! acknowledged only after their commit.
 
+mod batch;
 mod outbox;
 mod pacing;
 mod read;
@@ -66,8 +67,13 @@ pub struct PostgresStore {
     writers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
+/// The database's own message and code where it gave one (never its
+/// detail, which can quote the values a caller sent).
 pub(super) fn database(error: tokio_postgres::Error) -> StoreError {
-    StoreError::Database(error.to_string())
+    match error.as_db_error() {
+        Some(db) => StoreError::Database(format!("{} ({})", db.message(), db.code().code())),
+        None => StoreError::Database(error.to_string()),
+    }
 }
 
 /// No connection could be had: the database is down or unreachable.

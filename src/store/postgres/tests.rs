@@ -75,3 +75,46 @@ fn passwords_never_reach_messages() {
         "postgres://db.example/leads"
     );
 }
+
+/// A lead PostgreSQL cannot store as sent (U+0000 in a field) fails the
+/// batch's multi-row statements; written lead by lead, it is stored with
+/// U+FFFD in place, and the leads batched with it are stored as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_neither_sinks_its_batch_nor_the_lead() {
+    use crate::store::conformance::{lead_at, Backend};
+    use crate::store::{Assignment, LeadStore};
+    use std::sync::Arc;
+
+    let Some(backend) = PostgresBackend::new().await else {
+        return;
+    };
+    let store = Arc::new(backend.open().await);
+    let mut inserts = Vec::new();
+    for n in 0..8 {
+        let store = store.clone();
+        inserts.push(tokio::spawn(async move {
+            let mut lead = lead_at(n);
+            lead.name = Some(if n == 3 {
+                "Ан\u{0}на".into()
+            } else {
+                format!("Лид {n}")
+            });
+            store
+                .insert(Box::new(lead), Assignment::default(), Vec::new())
+                .await
+        }));
+    }
+    let mut stored = Vec::new();
+    for insert in inserts {
+        stored.push(insert.await.unwrap().expect("every lead is stored"));
+    }
+    for inserted in stored {
+        let id = inserted.lead.id.unwrap();
+        let read = store.get(id).await.unwrap().unwrap();
+        let name = read.name.unwrap();
+        assert!(!name.contains('\u{0}'), "{name:?}");
+        if name.starts_with("Ан") {
+            assert_eq!(name, "Ан\u{fffd}на");
+        }
+    }
+}

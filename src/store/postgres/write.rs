@@ -15,7 +15,7 @@ use tokio_postgres::types::Json;
 
 use super::read::read_lead;
 use super::{database, micros, outbox};
-use crate::lead::{EmployeeId, Lead, LeadId};
+use crate::lead::{EmployeeId, Lead, LeadId, Stage};
 use crate::store::{Assignment, Inserted, LeadChange, StoreError};
 
 pub(super) struct InsertOp {
@@ -85,10 +85,30 @@ async fn allocate_ids(pool: &Pool, count: usize) -> Result<Vec<LeadId>, StoreErr
     Ok(ids)
 }
 
-async fn commit_batch(pool: &Pool, batch: Vec<InsertOp>) {
+async fn commit_batch(pool: &Pool, mut batch: Vec<InsertOp>) {
+    let arrived: Vec<(Option<EmployeeId>, Stage)> = batch
+        .iter()
+        .map(|op| (op.lead.assigned_to, op.lead.stage))
+        .collect();
+    match write_together(pool, &mut batch).await {
+        Ok(answers) => {
+            for (op, answer) in batch.into_iter().zip(answers) {
+                let _ = op.reply.send(Ok(answer));
+            }
+            return;
+        }
+        Err(error) => {
+            tracing::warn!(%error, "batch failed; writing each lead on its own");
+            for (op, (assigned_to, stage)) in batch.iter_mut().zip(arrived) {
+                op.lead.assigned_to = assigned_to;
+                op.lead.stage = stage;
+                op.lead.id = None;
+            }
+        }
+    }
     let mut pending: Vec<(InsertOp, Option<Result<Inserted, StoreError>>)> =
         batch.into_iter().map(|op| (op, None)).collect();
-    let result = write_batch(pool, &mut pending).await;
+    let result = write_one_by_one(pool, &mut pending).await;
     for (op, outcome) in pending {
         let answer = match (&result, outcome) {
             (Ok(()), Some(outcome)) => outcome,
@@ -99,22 +119,27 @@ async fn commit_batch(pool: &Pool, batch: Vec<InsertOp>) {
     }
 }
 
-/// Writes every insert of the batch in one transaction and commits it. An
-/// error here (connection lost, commit refused) fails the whole batch.
-async fn write_batch(
-    pool: &Pool,
-    pending: &mut [(InsertOp, Option<Result<Inserted, StoreError>>)],
-) -> Result<(), StoreError> {
+/// The whole batch in a few multi-row statements and one commit.
+async fn write_together(pool: &Pool, batch: &mut [InsertOp]) -> Result<Vec<Inserted>, StoreError> {
     let mut client = pool.get().await.map_err(super::unavailable)?;
-    let mut tx = client.transaction().await.map_err(database)?;
-    // Inserts that look up an earlier lead by contact hold that contact's
-    // lock until the commit, so two leads from one person never both miss
-    // each other, in this process or another. Taken in one order for the
-    // whole batch, so two batches never wait on each other in a circle.
-    let mut keys: Vec<i64> = pending
-        .iter()
-        .filter(|(op, _)| op.assignment.by_earlier_contact && op.lead.assigned_to.is_none())
-        .flat_map(|(op, _)| contact_keys(&op.lead))
+    let tx = client.transaction().await.map_err(database)?;
+    lock_contacts(&tx, batch.iter()).await?;
+    let answers = super::batch::write(&tx, batch, micros(Utc::now())).await?;
+    tx.commit().await.map_err(database)?;
+    Ok(answers)
+}
+
+/// Inserts that look up an earlier lead by contact hold that contact's
+/// lock until the commit, so two leads from one person never both miss
+/// each other, in this process or another. Taken in one order for the
+/// whole batch, so two batches never wait on each other in a circle.
+async fn lock_contacts(
+    tx: &Transaction<'_>,
+    ops: impl Iterator<Item = &InsertOp>,
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i64> = ops
+        .filter(|op| op.assignment.by_earlier_contact && op.lead.assigned_to.is_none())
+        .flat_map(|op| contact_keys(&op.lead))
         .map(|(kind, value)| contact_lock_key(kind, &value))
         .collect();
     keys.sort_unstable();
@@ -126,6 +151,22 @@ async fn write_batch(
         )
         .await
         .map_err(database)?;
+    }
+    Ok(())
+}
+
+/// Writes every insert of the batch in one transaction, each in a
+/// savepoint of its own so one bad lead fails alone, and commits it. An
+/// error here (connection lost, commit refused) fails the whole batch.
+async fn write_one_by_one(
+    pool: &Pool,
+    pending: &mut [(InsertOp, Option<Result<Inserted, StoreError>>)],
+) -> Result<(), StoreError> {
+    let mut client = pool.get().await.map_err(super::unavailable)?;
+    let mut tx = client.transaction().await.map_err(database)?;
+    lock_contacts(&tx, pending.iter().map(|(op, _)| op)).await?;
+    for (op, _) in pending.iter_mut() {
+        without_nul(&mut op.lead);
     }
     let now = micros(Utc::now());
     for (op, outcome) in pending.iter_mut() {
@@ -148,6 +189,28 @@ async fn write_batch(
     }
     tx.commit().await.map_err(database)?;
     Ok(())
+}
+
+/// PostgreSQL text and JSONB cannot hold U+0000, which a form may still
+/// send (the SQLite store keeps it): such a lead is stored with U+FFFD in
+/// its place rather than refused over and over. Only leads of a batch that
+/// failed come here, so the hot path never pays for the look.
+fn without_nul(lead: &mut Box<Lead>) {
+    let Ok(text) = serde_json::to_string(&**lead) else {
+        return;
+    };
+    if !text.contains("\\u0000") {
+        return;
+    }
+    let replaced = text.replace("\\u0000", "\\ufffd");
+    match serde_json::from_str::<Lead>(&replaced) {
+        Ok(clean) => {
+            let id = lead.id;
+            **lead = clean;
+            lead.id = id;
+        }
+        Err(error) => tracing::warn!(%error, "cannot replace U+0000 in a lead"),
+    }
 }
 
 /// The normalised phones and e-mails a lead is found by.

@@ -300,3 +300,67 @@ async fn three_replicas_together_keep_a_portal_at_two_requests_a_second() {
         gateway.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inbound_limits_hold_for_the_fleet() {
+    let Some(url) = postgres_url() else { return };
+    let (mut one, mut other) = replicas(
+        &url,
+        "[bitrix24.rate_limit]\nper_second = 0.01\ncapacity = 3\n\
+         [uis]\nminute_limit = 4\n",
+    )
+    .await;
+    // Bitrix24's bucket: three requests fit, wherever they land; the
+    // fourth overflows it.
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let gateway = if n % 2 == 0 { &one } else { &other };
+        let response = gateway
+            .client
+            .get(format!(
+                "{}/rest/1/{WEBHOOK_CODE}/crm.lead.list",
+                gateway.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 503]);
+    // UIS points: four a minute for the key, across both replicas. The
+    // test stays clear of a minute's turn so the budget is one minute's.
+    let second = chrono::Utc::now().timestamp().rem_euclid(60);
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs((62 - second) as u64)).await;
+    }
+    let mut mnemonics = Vec::new();
+    for n in 0..5 {
+        let gateway = if n % 2 == 0 { &one } else { &other };
+        let answer: Value = gateway
+            .client
+            .post(format!("{}/v2.0", gateway.base))
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": n, "method": "get.sales_funnel",
+                "params": {"access_token": common::UIS_KEY}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        mnemonics.push(
+            answer["error"]["data"]["mnemonic"]
+                .as_str()
+                .unwrap_or("ok")
+                .to_owned(),
+        );
+        if n == 3 {
+            assert_eq!(
+                answer["result"]["metadata"]["limits"]["minute_remaining"], 0,
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(mnemonics, ["ok", "ok", "ok", "ok", "limit_exceeded"]);
+    one.stop().await;
+    other.stop().await;
+}

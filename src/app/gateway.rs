@@ -104,6 +104,7 @@ impl Gateway {
             Core::from_parts(store.clone(), store.clone(), employees)
                 .with_routing(routing)
                 .with_clock(clock.clone())
+                .with_shared_counters(store.shared_counters())
                 .with_forwarding(
                     ForwardRules::compile(&settings.forwarding.rules),
                     doorbell.clone(),

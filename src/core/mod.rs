@@ -16,7 +16,8 @@ use thiserror::Error;
 use crate::forward::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
-    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, StoreError,
+    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, SharedCounters,
+    StoreError,
     TimeRange,
 };
 
@@ -89,6 +90,8 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     forwarding: ForwardRules,
     doorbell: Doorbell,
+    /// Inbound limits kept for the whole fleet, on a store replicas share.
+    shared_counters: Option<Arc<dyn SharedCounters>>,
 }
 
 impl Core {
@@ -110,7 +113,23 @@ impl Core {
             clock: Arc::new(SystemClock),
             forwarding: ForwardRules::default(),
             doorbell: Doorbell::default(),
+            shared_counters: None,
         }
+    }
+
+    /// Keeps the dialects' inbound limits in `counters`, shared with every
+    /// replica on the store.
+    pub fn with_shared_counters(self, counters: Option<Arc<dyn SharedCounters>>) -> Core {
+        Core {
+            shared_counters: counters,
+            ..self
+        }
+    }
+
+    /// Where inbound limits are counted for the fleet; `None`: this
+    /// process alone counts them.
+    pub fn shared_counters(&self) -> Option<&Arc<dyn SharedCounters>> {
+        self.shared_counters.as_ref()
     }
 
     /// Which new leads are forwarded where, and the bell that wakes the

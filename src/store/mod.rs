@@ -325,6 +325,21 @@ pub trait SharedPacing: Send + Sync + 'static {
     async fn hold(&self, key: &str, delay: std::time::Duration) -> Result<(), StoreError>;
 }
 
+/// Request counters shared by every process on one store, so an inbound
+/// limit (Bitrix24's leaky bucket, UIS points) holds for the fleet, not
+/// for each replica.
+#[async_trait]
+pub trait SharedCounters: Send + Sync + 'static {
+    /// Bitrix24's leaky bucket for `key`: drains `per_second`, holds
+    /// `capacity`; one more request if it fits. Whether it did.
+    async fn leaky_admit(&self, key: &str, capacity: f64, per_second: f64)
+        -> Result<bool, StoreError>;
+
+    /// Adds `cost` to `key`'s count in `window` (a minute or day number)
+    /// and returns the count after; `cost` 0 reads it.
+    async fn add_in_window(&self, key: &str, window: i64, cost: i64) -> Result<i64, StoreError>;
+}
+
 /// A whole backend: every focused trait, plus its upkeep. The composition
 /// root holds one and hands each part the trait it needs.
 #[async_trait]
@@ -333,6 +348,12 @@ pub trait Store: LeadStore + SessionStore + Outbox {
     /// can share it (PostgreSQL); `None` where one process owns the store
     /// and its own pacing is the whole truth (SQLite).
     fn shared_pacing(&self) -> Option<Arc<dyn SharedPacing>> {
+        None
+    }
+
+    /// Counters shared with the other processes on this store, as
+    /// [`Store::shared_pacing`].
+    fn shared_counters(&self) -> Option<Arc<dyn SharedCounters>> {
         None
     }
 

@@ -24,6 +24,33 @@ impl Limiter {
         }
     }
 
+    /// Counts one request under `key`: in the store every replica shares
+    /// when there is one (keyed by a digest, so no credential is written to
+    /// the database), else in this process. Should the shared count fail,
+    /// this process counts alone rather than refuse or wave everyone in.
+    pub async fn admit_anywhere(
+        &self,
+        key: &str,
+        shared: Option<&std::sync::Arc<dyn crate::store::SharedCounters>>,
+    ) -> bool {
+        if let Some(shared) = shared {
+            let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+            let hex: String = digest
+                .as_ref()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            match shared
+                .leaky_admit(&format!("bitrix24:{hex}"), self.capacity, self.per_second)
+                .await
+            {
+                Ok(admitted) => return admitted,
+                Err(error) => tracing::warn!(%error, "shared rate limit unavailable; counting alone"),
+            }
+        }
+        self.admit(key, Instant::now())
+    }
+
     /// Counts one request under `key` at `now`; false when over the limit.
     pub fn admit(&self, key: &str, now: Instant) -> bool {
         let Ok(mut buckets) = self.buckets.lock() else {

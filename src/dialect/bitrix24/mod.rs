@@ -27,7 +27,6 @@ mod status;
 mod update;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -228,7 +227,10 @@ async fn serve(bitrix24: &Arc<Bitrix24>, request: Request) -> Result<Output, Bit
         .credentials
         .authenticate(&presented, bitrix24.core.employees())?;
     if let Some(limiter) = &bitrix24.limiter {
-        if !limiter.admit(&presented.bucket(), Instant::now()) {
+        if !limiter
+            .admit_anywhere(&presented.bucket(), bitrix24.core.shared_counters())
+            .await
+        {
             return Err(Bitrix24Error::QueryLimitExceeded);
         }
     }

@@ -1,15 +1,17 @@
 //! Points per access key per day and per minute, as UIS counts them: every
 //! successful call costs one; a call when either budget is spent answers
 //! -32029 `limit_exceeded`; `metadata.limits` reports both budgets and the
-//! seconds until each resets. Counters are per process.
+//! seconds until each resets. Counters are kept for the whole fleet on a
+//! store replicas share, else per process.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::error::UisError;
+use crate::store::SharedCounters;
 
 #[derive(Default, Clone, Copy)]
 struct Usage {
@@ -54,39 +56,106 @@ impl Limits {
         usage
     }
 
+    /// The budgets `key` has used at `now`: counted for the fleet in
+    /// `shared` (keyed by a digest, never the key itself) when there is
+    /// one, else in this process. Should the shared count fail, this
+    /// process counts alone.
+    pub async fn usage(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        shared: Option<&Arc<dyn SharedCounters>>,
+    ) -> Used {
+        self.count(key, now, shared, 0).await
+    }
+
+    /// Charges one point for a successful call; the budgets used after it.
+    pub async fn charge(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        shared: Option<&Arc<dyn SharedCounters>>,
+    ) -> Used {
+        self.count(key, now, shared, 1).await
+    }
+
+    async fn count(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        shared: Option<&Arc<dyn SharedCounters>>,
+        cost: u64,
+    ) -> Used {
+        if let Some(shared) = shared {
+            let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+            let hex: String = digest
+                .as_ref()
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
+            let minute = now.timestamp().div_euclid(60);
+            let day = now.timestamp().div_euclid(86_400);
+            let cost = cost as i64;
+            let counted = async {
+                let minute_used = shared
+                    .add_in_window(&format!("uis:{hex}:minute"), minute, cost)
+                    .await?;
+                let day_used = shared
+                    .add_in_window(&format!("uis:{hex}:day"), day, cost)
+                    .await?;
+                Ok::<_, crate::store::StoreError>(Used {
+                    minute: minute_used.max(0) as u64,
+                    day: day_used.max(0) as u64,
+                })
+            };
+            match counted.await {
+                Ok(used) => return used,
+                Err(error) => tracing::warn!(%error, "shared points unavailable; counting alone"),
+            }
+        }
+        let mut usage = self.current(key, now);
+        usage.minute_used += cost;
+        usage.day_used += cost;
+        if cost > 0 {
+            if let Ok(mut all) = self.usage.lock() {
+                all.insert(key.to_owned(), usage);
+            }
+        }
+        Used {
+            minute: usage.minute_used,
+            day: usage.day_used,
+        }
+    }
+
     /// Refuses a call when a budget is spent.
-    pub fn check(&self, key: &str, now: DateTime<Utc>) -> Result<(), UisError> {
-        let usage = self.current(key, now);
-        if usage.day_used >= self.day_limit {
+    pub fn check(&self, used: Used) -> Result<(), UisError> {
+        if used.day >= self.day_limit {
             return Err(UisError::limit_exceeded("day", self.day_limit));
         }
-        if usage.minute_used >= self.minute_limit {
+        if used.minute >= self.minute_limit {
             return Err(UisError::limit_exceeded("minute", self.minute_limit));
         }
         Ok(())
     }
 
-    /// Charges one point for a successful call.
-    pub fn charge(&self, key: &str, now: DateTime<Utc>) {
-        let mut usage = self.current(key, now);
-        usage.minute_used += 1;
-        usage.day_used += 1;
-        if let Ok(mut all) = self.usage.lock() {
-            all.insert(key.to_owned(), usage);
-        }
-    }
-
-    /// `metadata.limits` for `key` at `now`.
-    pub fn report(&self, key: &str, now: DateTime<Utc>) -> Value {
-        let usage = self.current(key, now);
+    /// `metadata.limits` for budgets `used` at `now`.
+    pub fn report(&self, used: Used, now: DateTime<Utc>) -> Value {
         let seconds = now.timestamp();
         json!({
             "day_limit": self.day_limit,
-            "day_remaining": self.day_limit.saturating_sub(usage.day_used),
+            "day_remaining": self.day_limit.saturating_sub(used.day),
             "day_reset": 86_400 - seconds.rem_euclid(86_400),
             "minute_limit": self.minute_limit,
-            "minute_remaining": self.minute_limit.saturating_sub(usage.minute_used),
+            "minute_remaining": self.minute_limit.saturating_sub(used.minute),
             "minute_reset": 60 - seconds.rem_euclid(60),
         })
     }
 }
+
+/// Points a key has used in the current minute and day.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Used {
+    pub minute: u64,
+    pub day: u64,
+}
+

@@ -158,15 +158,17 @@ impl Uis {
             .caller(params, &self.core)
             .await
             .map_err(|error| error.into_rpc(&empty))?;
-        let metadata = |total: Option<u64>| {
-            let mut metadata = json!({"limits": self.limits.report(&caller.key, self.core.now())});
+        let shared = self.core.shared_counters();
+        let metadata = |total: Option<u64>, used: limits::Used| {
+            let mut metadata = json!({"limits": self.limits.report(used, self.core.now())});
             if let Some(total) = total {
                 metadata["total_items"] = total.into();
             }
             metadata
         };
-        if let Err(error) = self.limits.check(&caller.key, now) {
-            return Err(error.into_rpc(&metadata(None)));
+        let used = self.limits.usage(&caller.key, now, shared).await;
+        if let Err(error) = self.limits.check(used) {
+            return Err(error.into_rpc(&metadata(None, used)));
         }
         let outcome = match method {
             "get.sales_funnel" => funnel::run(self, params)
@@ -181,16 +183,16 @@ impl Uis {
         };
         match outcome {
             Ok((data, total)) => {
-                self.limits.charge(&caller.key, now);
+                let used = self.limits.charge(&caller.key, now, shared).await;
                 // Serialising writes `data` as it is: no parse of a page
                 // that may be megabytes long.
                 serde_json::value::to_raw_value(&Answer {
                     data: &data,
-                    metadata: metadata(total),
+                    metadata: metadata(total, used),
                 })
                 .map_err(|_| UisError::internal().into_rpc(&empty))
             }
-            Err(error) => Err(error.into_rpc(&metadata(None))),
+            Err(error) => Err(error.into_rpc(&metadata(None, used))),
         }
     }
 }

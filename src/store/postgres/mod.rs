@@ -29,7 +29,7 @@ use tokio_postgres::config::SslMode;
 use super::{
     AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
     FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
-    SessionStore, SharedPacing, Store, StoreError, TimeRange,
+    SessionStore, SharedCounters, SharedPacing, Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use write::InsertOp;
@@ -354,6 +354,12 @@ impl Outbox for PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    fn shared_counters(&self) -> Option<Arc<dyn SharedCounters>> {
+        Some(Arc::new(pacing::PostgresPacing {
+            pool: self.pool.clone(),
+        }))
+    }
+
     fn shared_pacing(&self) -> Option<Arc<dyn SharedPacing>> {
         Some(Arc::new(pacing::PostgresPacing {
             pool: self.pool.clone(),

@@ -1,7 +1,8 @@
-//! Pacing slots shared by the replicas: one row per key holding when the
-//! next request may leave, moved on atomically by whoever takes a slot.
-//! Times are the database's (`clock_timestamp()`), so replicas whose clocks
-//! disagree still space their requests evenly.
+//! Limits shared by the replicas. Pacing slots: one row per key holding
+//! when the next request may leave, moved on atomically by whoever takes a
+//! slot. Leaky buckets and counts per window for the inbound limits. Times
+//! are the database's (`clock_timestamp()`), so replicas whose clocks
+//! disagree still agree on the limits.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 
 use super::{database, unavailable};
-use crate::store::{SharedPacing, StoreError};
+use crate::store::{SharedCounters, SharedPacing, StoreError};
 
 /// Now on the database's clock, in microseconds.
 const DB_NOW: &str = "(extract(epoch from clock_timestamp()) * 1000000)::bigint";
@@ -73,5 +74,67 @@ impl SharedPacing for PostgresPacing {
             .await
             .map_err(database)?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SharedCounters for PostgresPacing {
+    async fn leaky_admit(
+        &self,
+        key: &str,
+        capacity: f64,
+        per_second: f64,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.pool.get().await.map_err(unavailable)?;
+        let tx = client.transaction().await.map_err(database)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO leaky_buckets (key, level, since) VALUES ($1, 0, {DB_NOW})
+                 ON CONFLICT (key) DO NOTHING"
+            ),
+            &[&key],
+        )
+        .await
+        .map_err(database)?;
+        let row = tx
+            .query_one(
+                &format!(
+                    "SELECT level, since, {DB_NOW} FROM leaky_buckets WHERE key = $1 FOR UPDATE"
+                ),
+                &[&key],
+            )
+            .await
+            .map_err(database)?;
+        let (level, since, now): (f64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let drained = (now - since).max(0) as f64 / 1_000_000.0 * per_second;
+        let level = (level - drained).max(0.0);
+        let admitted = level + 1.0 <= capacity;
+        let level = if admitted { level + 1.0 } else { level };
+        tx.execute(
+            "UPDATE leaky_buckets SET level = $2, since = $3 WHERE key = $1",
+            &[&key, &level, &now],
+        )
+        .await
+        .map_err(database)?;
+        tx.commit().await.map_err(database)?;
+        Ok(admitted)
+    }
+
+    async fn add_in_window(&self, key: &str, window: i64, cost: i64) -> Result<i64, StoreError> {
+        let client = self.pool.get().await.map_err(unavailable)?;
+        // Earlier windows of the key are of no more use.
+        let row = client
+            .query_one(
+                "WITH gone AS (
+                     DELETE FROM window_counts WHERE key = $1 AND window_number < $2)
+                 INSERT INTO window_counts (key, window_number, used) VALUES ($1, $2, $3)
+                 ON CONFLICT (key, window_number)
+                     DO UPDATE SET used = window_counts.used + excluded.used
+                 RETURNING used",
+                &[&key, &window, &cost],
+            )
+            .await
+            .map_err(database)?;
+        Ok(row.get(0))
     }
 }

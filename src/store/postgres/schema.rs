@@ -93,6 +93,21 @@ const MIGRATIONS: &[&str] = &[
         next_at BIGINT NOT NULL
     );
     "#,
+    // 3: inbound limits shared by the replicas: Bitrix24's leaky buckets
+    // and UIS's points per minute and per day.
+    r#"
+    CREATE TABLE leaky_buckets (
+        key   TEXT   PRIMARY KEY,
+        level FLOAT8 NOT NULL,
+        since BIGINT NOT NULL
+    );
+    CREATE TABLE window_counts (
+        key    TEXT   NOT NULL,
+        window_number BIGINT NOT NULL,
+        used   BIGINT NOT NULL,
+        PRIMARY KEY (key, window_number)
+    );
+    "#,
 ];
 
 /// Applies the migrations this database has not seen; returns its version.

@@ -8,6 +8,7 @@
 #
 #   bench/postgres.sh                                  # 20 s per point, 64 connections
 #   POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test SECONDS_PER_POINT=60 bench/postgres.sh
+#   WRITERS=2 MAX_BATCH=256 bench/postgres.sh          # the PostgreSQL store's [store] writers, max_batch
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,10 @@ TOML
 }
 
 sqlite_store() { printf '[store]\npath = "%s/leads.db"\n' "$work"; }
-postgres_store() { printf '[store]\nurl = "%s"\nschema = "%s"\n' "$url" "$1"; }
+postgres_store() {
+  printf '[store]\nurl = "%s"\nschema = "%s"\nwriters = %s\nmax_batch = %s\n' \
+    "$url" "$1" "${WRITERS:-4}" "${MAX_BATCH:-512}"
+}
 
 # Prints the JSON of loadgen runs against the ports given, at once, with
 # the connections split evenly, combined: rps summed, p99 the worst.

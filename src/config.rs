@@ -147,6 +147,8 @@ pub struct StoreSettings {
     pub schema: Option<String>,
     /// PostgreSQL connections one process holds at most.
     pub pool_size: usize,
+    /// PostgreSQL transactions of inserts in flight at once.
+    pub writers: usize,
     pub read_connections: usize,
     /// Most inserts committed together in one transaction (one fsync).
     pub max_batch: usize,
@@ -159,6 +161,7 @@ impl Default for StoreSettings {
             url: None,
             schema: None,
             pool_size: 16,
+            writers: 4,
             read_connections: 4,
             max_batch: 512,
         }
@@ -300,6 +303,7 @@ impl Settings {
             }
         }
         problems.above_zero("store.pool_size", self.store.pool_size as u64);
+        problems.above_zero("store.writers", self.store.writers as u64);
         problems.above_zero("store.read_connections", self.store.read_connections as u64);
         problems.above_zero("store.max_batch", self.store.max_batch as u64);
         let country = &self.leads.phone_default_country;

@@ -92,6 +92,13 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         id: i64,
     },
+    /// Bring the store's schema up to this release and exit (a gateway
+    /// also does this at start; replicas starting together apply each
+    /// migration once).
+    Migrate {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Inspect and re-drive forwarded deliveries (works beside a running gateway).
     Deliveries {
         #[arg(long, short)]
@@ -158,6 +165,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
+        Command::Migrate { config } => migrate(&config),
         Command::Deliveries { config, action } => deliveries(&config, action),
         Command::Translate {
             from,
@@ -198,6 +206,43 @@ fn check(config: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn migrate(config: &std::path::Path) -> ExitCode {
+    let settings = match load(config) {
+        Ok(settings) => settings,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            say_err!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        // Opening migrates; a gateway already holding an SQLite file makes
+        // this refuse, as the schema is then that gateway's to change.
+        match leadgate::app::stores::open(&settings.store, leadgate::app::stores::Opener::Gateway)
+            .await
+        {
+            Ok(store) => {
+                if let Err(error) = store.close().await {
+                    say_err!("{error}");
+                    return ExitCode::FAILURE;
+                }
+                say!("store schema is current");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                say_err!("{error}");
+                ExitCode::from(2)
+            }
+        }
+    })
 }
 
 fn serve(config: &std::path::Path) -> ExitCode {

@@ -339,8 +339,10 @@ async fn inbound_limits_hold_for_the_fleet() {
         let answer: Value = gateway
             .client
             .post(format!("{}/v2.0", gateway.base))
-            .json(&serde_json::json!({"jsonrpc": "2.0", "id": n, "method": "get.sales_funnel",
-                "params": {"access_token": common::UIS_KEY}}))
+            .json(
+                &serde_json::json!({"jsonrpc": "2.0", "id": n, "method": "get.sales_funnel",
+                "params": {"access_token": common::UIS_KEY}}),
+            )
             .send()
             .await
             .unwrap()
@@ -363,4 +365,26 @@ async fn inbound_limits_hold_for_the_fleet() {
     assert_eq!(mnemonics, ["ok", "ok", "ok", "ok", "limit_exceeded"]);
     one.stop().await;
     other.stop().await;
+}
+
+#[test]
+fn migrate_brings_a_fresh_schema_up_to_date_twice_over() {
+    let Some(url) = postgres_url() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    let schema = common::fresh_schema();
+    std::fs::write(
+        &config,
+        common::config_text_on(&common::postgres_store_section(&url, &schema), ""),
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stdout).contains("store schema is current"));
+    }
 }

@@ -22,6 +22,7 @@ pub async fn open(settings: &StoreSettings, opener: Opener) -> Result<Arc<dyn St
     if let Some(url) = &settings.url {
         let options = PostgresOptions {
             pool_size: settings.pool_size,
+            writers: settings.writers,
             schema: settings.schema.clone(),
             max_batch: settings.max_batch,
             ..PostgresOptions::new(url.clone())

@@ -17,8 +17,7 @@ use crate::forward::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
     Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, SharedCounters,
-    StoreError,
-    TimeRange,
+    StoreError, TimeRange,
 };
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};

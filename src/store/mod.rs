@@ -123,6 +123,34 @@ pub enum Compare {
     NotLike,
 }
 
+/// A substring for a LIKE pattern with `\\` as its escape: `%` and `_` in
+/// it are literal. Both SQL backends build their patterns with it.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(character);
+    }
+    escaped
+}
+
+impl Operand {
+    /// The operand as text, for comparisons that read text (contacts,
+    /// patterns): times as the stores keep them, in microseconds.
+    pub(crate) fn as_text(&self) -> String {
+        match self {
+            Operand::Text(text) => text.clone(),
+            Operand::Int(number) => number.to_string(),
+            Operand::Float(number) => number.to_string(),
+            Operand::Bool(flag) => i64::from(*flag).to_string(),
+            Operand::Time(time) => time.timestamp_micros().to_string(),
+            Operand::Null => String::new(),
+        }
+    }
+}
+
 /// An operand in canonical terms: times as instants, stages by canonical name.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
@@ -332,8 +360,12 @@ pub trait SharedPacing: Send + Sync + 'static {
 pub trait SharedCounters: Send + Sync + 'static {
     /// Bitrix24's leaky bucket for `key`: drains `per_second`, holds
     /// `capacity`; one more request if it fits. Whether it did.
-    async fn leaky_admit(&self, key: &str, capacity: f64, per_second: f64)
-        -> Result<bool, StoreError>;
+    async fn leaky_admit(
+        &self,
+        key: &str,
+        capacity: f64,
+        per_second: f64,
+    ) -> Result<bool, StoreError>;
 
     /// Adds `cost` to `key`'s count in `window` (a minute or day number)
     /// and returns the count after; `cost` 0 reads it.

@@ -45,7 +45,9 @@ impl Limiter {
                 .await
             {
                 Ok(admitted) => return admitted,
-                Err(error) => tracing::warn!(%error, "shared rate limit unavailable; counting alone"),
+                Err(error) => {
+                    tracing::warn!(%error, "shared rate limit unavailable; counting alone")
+                }
             }
         }
         self.admit(key, Instant::now())

@@ -158,4 +158,3 @@ pub struct Used {
     pub minute: u64,
     pub day: u64,
 }
-

@@ -3,7 +3,10 @@
 //! sharing a contact, one multi-row INSERT each for the leads, their
 //! contacts and their deliveries. Every statement is a round trip, and a
 //! round trip per lead per step is what kept the per-lead path at about a
-//! tenth of the SQLite store's adds (BENCHMARKS.md). All or nothing: if any
+//! tenth of the SQLite store's adds (BENCHMARKS.md). Each statement is
+//! prepared once per connection (`prepare_cached`): planning these
+//! array-heavy statements anew on every batch cost the server more than
+//! running them. All or nothing: if any
 //! statement fails (a lead PostgreSQL cannot store, such as text with a NUL
 //! character), the caller rolls back and writes the batch lead by lead.
 
@@ -176,9 +179,13 @@ async fn settle_origins(
     }
     let rows = tx
         .query(
-            "SELECT l.origin_system, l.origin_external_id, l.id, l.doc
+            &tx.prepare_cached(
+                "SELECT l.origin_system, l.origin_external_id, l.id, l.doc
              FROM unnest($1::text[], $2::text[]) AS o (system, external_id)
              JOIN leads l ON l.origin_system = o.system AND l.origin_external_id = o.external_id",
+            )
+            .await
+            .map_err(database)?,
             &[&systems, &external_ids],
         )
         .await
@@ -235,7 +242,8 @@ async fn stored_by_contact(
     }
     let rows = tx
         .query(
-            "SELECT q.position, newest.lead_id, newest.assigned_to
+            &tx.prepare_cached(
+                "SELECT q.position, newest.lead_id, newest.assigned_to
              FROM unnest($1::int[], $2::text[], $3::text[], $4::text[])
                  AS q (position, kind, value, eligible)
              CROSS JOIN LATERAL (
@@ -244,6 +252,9 @@ async fn stored_by_contact(
                  WHERE c.kind = q.kind AND c.value = q.value
                    AND l.assigned_to = ANY(q.eligible::bigint[])
                  ORDER BY c.lead_id DESC LIMIT 1) AS newest",
+            )
+            .await
+            .map_err(database)?,
             &[&positions, &kinds, &values, &eligible],
         )
         .await
@@ -341,7 +352,7 @@ async fn insert_leads(
     let doc: Vec<Json<&Lead>> = leads.iter().map(|(lead, _)| Json(*lead)).collect();
     let rows = tx
         .query(
-            "INSERT INTO leads (id, created_at, updated_at, completed_at, stage, kind, assigned_to,
+            &tx.prepare_cached("INSERT INTO leads (id, created_at, updated_at, completed_at, stage, kind, assigned_to,
                 created_by, completed_by, site_id, department_id, has_email, has_phone, lock_by,
                 lock_until, origin_system, origin_external_id, doc)
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
@@ -350,7 +361,9 @@ async fn insert_leads(
                 $16::text[], $17::text[], $18::jsonb[])
              ON CONFLICT (origin_system, origin_external_id) WHERE origin_system IS NOT NULL
              DO NOTHING
-             RETURNING id",
+             RETURNING id")
+                .await
+                .map_err(database)?,
             &[
                 &ids,
                 &created_at,
@@ -396,9 +409,13 @@ async fn insert_contacts(
         return Ok(());
     }
     tx.execute(
-        "INSERT INTO lead_contacts (kind, value, lead_id)
+        &tx.prepare_cached(
+            "INSERT INTO lead_contacts (kind, value, lead_id)
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
          ON CONFLICT DO NOTHING",
+        )
+        .await
+        .map_err(database)?,
         &[&kinds, &values, &ids],
     )
     .await
@@ -424,10 +441,14 @@ async fn insert_deliveries(
         return Ok(());
     }
     tx.execute(
-        "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
+        &tx.prepare_cached(
+            "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
          SELECT lead_id, target, 'pending', $3, $3, $3
          FROM unnest($1::bigint[], $2::text[]) AS d (lead_id, target)
          ON CONFLICT (lead_id, target) DO NOTHING",
+        )
+        .await
+        .map_err(database)?,
         &[&ids, &targets, &now],
     )
     .await

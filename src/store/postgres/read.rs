@@ -136,17 +136,6 @@ fn locate(field: &FieldPath) -> Location {
     }
 }
 
-fn operand_text(operand: &Operand) -> String {
-    match operand {
-        Operand::Text(text) => text.clone(),
-        Operand::Int(number) => number.to_string(),
-        Operand::Float(number) => number.to_string(),
-        Operand::Bool(flag) => i64::from(*flag).to_string(),
-        Operand::Time(time) => micros(*time).to_string(),
-        Operand::Null => String::new(),
-    }
-}
-
 /// An operand as a number, where it is one (text that reads as a number
 /// counts, as it does for an integer column in SQLite).
 fn operand_number(operand: &Operand) -> Option<f64> {
@@ -158,18 +147,6 @@ fn operand_number(operand: &Operand) -> Option<f64> {
         Operand::Text(text) => text.trim().parse().ok(),
         Operand::Null => None,
     }
-}
-
-/// `%` and `_` in a substring are literal.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 2);
-    for character in text.chars() {
-        if matches!(character, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(character);
-    }
-    escaped
 }
 
 /// How an operand is compared with a subject: with an integer column, with
@@ -221,7 +198,7 @@ fn comparison(sql: &mut Sql, subject: &str, domain: Domain, condition: &Conditio
         Domain::Text => {
             test.text(subject)
                 .text(operator)
-                .value(operand_text(operand))
+                .value(operand.as_text())
                 .text(" COLLATE \"C\"");
         }
     };
@@ -254,20 +231,20 @@ fn comparison(sql: &mut Sql, subject: &str, domain: Domain, condition: &Conditio
                 test.text(subject).text(" = ANY(").value(numbers).text(")");
             }
             Domain::Text => {
-                let texts: Vec<String> = condition.operands.iter().map(operand_text).collect();
+                let texts: Vec<String> = condition.operands.iter().map(Operand::as_text).collect();
                 test.text(subject).text(" = ANY(").value(texts).text(")");
             }
         },
         // SQLite's LIKE, which the embedded store uses, ignores case; so
         // does ILIKE, for every alphabet.
         Compare::Contains | Compare::NotContains => {
-            let pattern = format!("%{}%", escape_like(&operand_text(&first)));
+            let pattern = format!("%{}%", crate::store::escape_like(&first.as_text()));
             test.text(subject).text("::text ILIKE ").value(pattern);
         }
         Compare::Like | Compare::NotLike => {
             test.text(subject)
                 .text("::text ILIKE ")
-                .value(operand_text(&first));
+                .value(first.as_text());
         }
     }
     sql.params = test.params;
@@ -326,7 +303,7 @@ fn condition_sql(sql: &mut Sql, condition: &Condition) -> String {
                 && !condition.operands.contains(&Operand::Null);
             if let (Some(kind), true) = (kind, equality) {
                 // Candidates from the contact index; the document decides.
-                let wanted: Vec<String> = condition.operands.iter().map(operand_text).collect();
+                let wanted: Vec<String> = condition.operands.iter().map(Operand::as_text).collect();
                 sql.params.push(Box::new(kind.to_owned()));
                 let kind_at = sql.params.len();
                 sql.params.push(Box::new(wanted));

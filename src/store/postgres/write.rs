@@ -73,11 +73,14 @@ pub(super) async fn run_writer(
 /// `count` new lead ids from the table's sequence, in increasing order.
 async fn allocate_ids(pool: &Pool, count: usize) -> Result<Vec<LeadId>, StoreError> {
     let client = pool.get().await.map_err(super::unavailable)?;
-    let rows = client
-        .query(
+    let next_ids = client
+        .prepare_cached(
             "SELECT nextval(pg_get_serial_sequence('leads', 'id')) FROM generate_series(1, $1::bigint)",
-            &[&(count as i64)],
         )
+        .await
+        .map_err(database)?;
+    let rows = client
+        .query(&next_ids, &[&(count as i64)])
         .await
         .map_err(database)?;
     let mut ids: Vec<LeadId> = rows.iter().map(|row| row.get(0)).collect();
@@ -145,12 +148,13 @@ async fn lock_contacts(
     keys.sort_unstable();
     keys.dedup();
     if !keys.is_empty() {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key ORDER BY key",
-            &[&keys],
-        )
-        .await
-        .map_err(database)?;
+        let lock = tx
+            .prepare_cached(
+                "SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key ORDER BY key",
+            )
+            .await
+            .map_err(database)?;
+        tx.execute(&lock, &[&keys]).await.map_err(database)?;
     }
     Ok(())
 }

@@ -350,18 +350,6 @@ fn operand_value(operand: &Operand) -> Value {
     }
 }
 
-/// `%` and `_` in a substring are literal.
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 2);
-    for character in text.chars() {
-        if matches!(character, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(character);
-    }
-    escaped
-}
-
 /// SQL text and its parameters, built in step so placeholders and values
 /// never drift apart.
 #[derive(Default)]
@@ -386,17 +374,6 @@ impl Sql {
         self.text.push_str(&other.text);
         self.values.extend(other.values.iter().cloned());
         self
-    }
-}
-
-fn operand_text(operand: &Operand) -> String {
-    match operand {
-        Operand::Text(text) => text.clone(),
-        Operand::Int(number) => number.to_string(),
-        Operand::Float(number) => number.to_string(),
-        Operand::Bool(flag) => i64::from(*flag).to_string(),
-        Operand::Time(time) => micros(*time).to_string(),
-        Operand::Null => String::new(),
     }
 }
 
@@ -481,13 +458,13 @@ fn push_condition(filter: &mut Filter, condition: &Condition) {
         Compare::Contains | Compare::NotContains => {
             test.append(&subject)
                 .text(" LIKE '%' || ")
-                .value(Value::Text(escape_like(&operand_text(&first))))
+                .value(Value::Text(crate::store::escape_like(&first.as_text())))
                 .text(" || '%' ESCAPE '\\'");
         }
         Compare::Like | Compare::NotLike => {
             test.append(&subject)
                 .text(" LIKE ")
-                .value(Value::Text(operand_text(&first)));
+                .value(Value::Text(first.as_text()));
         }
     }
     if negate && first != Operand::Null {
@@ -505,7 +482,7 @@ fn push_condition(filter: &mut Filter, condition: &Condition) {
                     condition
                         .operands
                         .iter()
-                        .map(|operand| serde_json::Value::String(operand_text(operand)))
+                        .map(|operand| serde_json::Value::String(operand.as_text()))
                         .collect(),
                 );
                 exists

@@ -4,7 +4,8 @@
 //! ids and timings, never a value a caller sent, at every level. The
 //! libraries beneath it make no such promise at debug and trace (a JSON-RPC
 //! server may print a request, an HTTP client the URL of a Bitrix24 webhook
-//! with its code), so they stay at `info` unless the directives name them.
+//! with its code, a database driver the parameters of a statement), so
+//! they stay at `info` unless the directives name them.
 
 use tracing_subscriber::EnvFilter;
 
@@ -24,7 +25,14 @@ const QUIET_LIBRARIES: &[&str] = &[
     "tower",
     "rusqlite",
     "mio",
+    "tokio_postgres",
+    "deadpool",
+    "deadpool_postgres",
 ];
+
+/// Of those, libraries held at `warn`: tokio-postgres logs the server's
+/// NOTICEs at `info` ("schema … already exists, skipping" on every start).
+const WARN_LIBRARIES: &[&str] = &["tokio_postgres"];
 
 /// A filter from `directives` (as `RUST_LOG` takes them; `info` when empty
 /// or invalid) that keeps [`QUIET_LIBRARIES`] at `info` unless named.
@@ -38,7 +46,12 @@ pub fn filter(directives: Option<&str>) -> EnvFilter {
         if named {
             continue;
         }
-        if let Ok(directive) = format!("{library}=info").parse() {
+        let level = if WARN_LIBRARIES.contains(library) {
+            "warn"
+        } else {
+            "info"
+        };
+        if let Ok(directive) = format!("{library}={level}").parse() {
             filter = filter.add_directive(directive);
         }
     }

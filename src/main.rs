@@ -208,20 +208,28 @@ fn check(config: &std::path::Path) -> ExitCode {
     }
 }
 
-fn migrate(config: &std::path::Path) -> ExitCode {
-    let settings = match load(config) {
-        Ok(settings) => settings,
-        Err(code) => return code,
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+/// The settings and a single-threaded runtime, for a command that runs
+/// beside or instead of a gateway.
+fn command_setup(
+    config: &std::path::Path,
+) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
+    let settings = load(config)?;
+    match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => Ok((settings, runtime)),
         Err(error) => {
             say_err!("cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
+            Err(ExitCode::FAILURE)
         }
+    }
+}
+
+fn migrate(config: &std::path::Path) -> ExitCode {
+    let (settings, runtime) = match command_setup(config) {
+        Ok(setup) => setup,
+        Err(code) => return code,
     };
     runtime.block_on(async {
         // Opening migrates; a gateway already holding an SQLite file makes
@@ -291,19 +299,9 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
     use leadgate::forward::admin::{parse_state, DeliveryAdmin};
     use leadgate::store::DeliveryFilter;
 
-    let settings = match load(config) {
-        Ok(settings) => settings,
+    let (settings, runtime) = match command_setup(config) {
+        Ok(setup) => setup,
         Err(code) => return code,
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            say_err!("cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
     };
     runtime.block_on(async {
         // Beside a running gateway: no checkpoints of its own.

@@ -99,6 +99,36 @@ async fn method(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_delivery_still_delivers_each_lead_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::store_section(&dir.path().join("leads.db"));
+    kill_mid_delivery(dir, &store, After::Restart).await;
+}
+
+/// Two replicas on one PostgreSQL schema: one is killed mid-delivery and
+/// not restarted; the other takes its claims over when their leases run
+/// out, looks up what may have arrived, and every lead is at the portal
+/// exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_killed_mid_delivery_leaves_its_work_to_the_other() {
+    let Ok(url) = std::env::var("LEADGATE_TEST_POSTGRES_URL") else {
+        common::skip_loudly("the replica crash test needs LEADGATE_TEST_POSTGRES_URL");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::postgres_store_section(&url, &common::fresh_schema());
+    kill_mid_delivery(dir, &store, After::OtherReplica).await;
+}
+
+/// What carries on after the kill.
+#[derive(PartialEq)]
+enum After {
+    /// The same gateway, restarted on its store.
+    Restart,
+    /// A second replica that was running all along.
+    OtherReplica,
+}
+
+async fn kill_mid_delivery(dir: tempfile::TempDir, store: &str, after: After) {
     const TOKEN: &str = "crash-test-admin-token";
     const LEADS: usize = 200;
     let portal = Arc::new(Portal::default());
@@ -109,12 +139,11 @@ async fn sigkill_mid_delivery_still_delivers_each_lead_exactly_once() {
     let portal_url = format!("http://{}/rest/1/code/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("leadgate.toml");
     std::fs::write(
         &config,
-        common::config_text(
-            &dir.path().join("leads.db"),
+        common::config_text_on(
+            store,
             &format!(
                 r#"
 [forwarding]
@@ -143,6 +172,11 @@ targets = ["portal"]
     let base = format!("http://127.0.0.1:{port}");
     let mut gateway = spawn_binary(&config, port);
     wait_ready(&client, &base).await;
+    let survivor_port = free_port();
+    let mut survivor = (after == After::OtherReplica).then(|| spawn_binary(&config, survivor_port));
+    if survivor.is_some() {
+        wait_ready(&client, &format!("http://127.0.0.1:{survivor_port}")).await;
+    }
 
     let mut acknowledged = Vec::new();
     for n in 0..LEADS {
@@ -176,7 +210,10 @@ targets = ["portal"]
     let at_kill = portal.leads.lock().unwrap().len();
     assert!(at_kill < LEADS, "the kill came too late to test anything");
 
-    let mut gateway = spawn_binary(&config, port);
+    let (mut gateway, base) = match survivor.take() {
+        Some(survivor) => (survivor, format!("http://127.0.0.1:{survivor_port}")),
+        None => (spawn_binary(&config, port), base),
+    };
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

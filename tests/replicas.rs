@@ -31,18 +31,24 @@ fn postgres_url() -> Option<String> {
     }
 }
 
-/// Two gateways with `extra` on one fresh schema.
-async fn replicas(url: &str, extra: &str) -> (TestGateway, TestGateway) {
+/// `count` gateways with `extra` on one fresh schema.
+async fn fleet(url: &str, extra: &str, count: usize) -> Vec<TestGateway> {
     let schema = common::fresh_schema();
     let text = common::config_text_on(&common::postgres_store_section(url, &schema), extra);
     let mut started = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..count {
         let dir = tempfile::tempdir().unwrap();
         let settings = common::settings_from(dir.path(), &text);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         started
             .push(TestGateway::start_from(dir, &settings, Arc::new(SystemClock), listener).await);
     }
+    started
+}
+
+/// Two gateways with `extra` on one fresh schema.
+async fn replicas(url: &str, extra: &str) -> (TestGateway, TestGateway) {
+    let mut started = fleet(url, extra, 2).await;
     let second = started.pop().unwrap();
     let first = started.pop().unwrap();
     (first, second)
@@ -263,15 +269,7 @@ async fn three_replicas_together_keep_a_portal_at_two_requests_a_second() {
          kind = \"bitrix24\"\nurl = \"{base}\"\nbatch_size = 1\n\
          [[forwarding.rules]]\ntargets = [\"portal\"]\n"
     );
-    let schema = common::fresh_schema();
-    let text = common::config_text_on(&common::postgres_store_section(&url, &schema), &forwarding);
-    let mut fleet = Vec::new();
-    for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = common::settings_from(dir.path(), &text);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        fleet.push(TestGateway::start_from(dir, &settings, Arc::new(SystemClock), listener).await);
-    }
+    let mut fleet = fleet(&url, &forwarding, 3).await;
     let leads = 9;
     for n in 0..leads {
         fleet[n % 3]

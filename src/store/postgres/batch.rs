@@ -16,7 +16,7 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::types::Json;
 
 use super::read::read_lead;
-use super::write::{contact_keys, InsertOp};
+use super::write::{by_origin, contact_keys, InsertOp};
 use super::{database, micros};
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{Inserted, StoreError};
@@ -133,21 +133,6 @@ pub(super) async fn write(
         answers.push(answer);
     }
     Ok(answers)
-}
-
-async fn by_origin(
-    tx: &Transaction<'_>,
-    system: &str,
-    external_id: &str,
-) -> Result<Option<Lead>, StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT id, doc FROM leads WHERE origin_system = $1 AND origin_external_id = $2",
-            &[&system, &external_id],
-        )
-        .await
-        .map_err(database)?;
-    Ok(row.map(|row| read_lead(row.get(0), row.get(1))))
 }
 
 /// Leads whose origin is stored already, or taken by a lead earlier in the

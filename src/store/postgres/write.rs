@@ -320,7 +320,7 @@ async fn insert_lead(
     })
 }
 
-async fn by_origin(
+pub(super) async fn by_origin(
     tx: &Transaction<'_>,
     system: &str,
     external_id: &str,

@@ -99,12 +99,36 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Store upkeep.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Inspect and re-drive forwarded deliveries (works beside a running gateway).
     Deliveries {
         #[arg(long, short)]
         config: PathBuf,
         #[command(subcommand)]
         action: DeliveriesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Copy leads, deliveries and sessions from one store to another (an
+    /// SQLite file or a postgres:// URL), with no gateway running on
+    /// either. Run again, it resumes where it stopped and adds nothing
+    /// twice; the counts on both sides are compared at the end.
+    Copy {
+        /// An SQLite file or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// An SQLite file or a postgres:// URL.
+        #[arg(long)]
+        to: String,
+        /// The PostgreSQL schema on the PostgreSQL side (as `[store] schema`).
+        #[arg(long)]
+        schema: Option<String>,
     },
 }
 
@@ -166,6 +190,9 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),
         Command::Migrate { config } => migrate(&config),
+        Command::Store {
+            action: StoreAction::Copy { from, to, schema },
+        } => store_copy(&from, &to, schema),
         Command::Deliveries { config, action } => deliveries(&config, action),
         Command::Translate {
             from,
@@ -224,6 +251,106 @@ fn command_setup(
             Err(ExitCode::FAILURE)
         }
     }
+}
+
+/// A store's settings from a place named on the command line: a
+/// postgres:// URL, or an SQLite file.
+fn store_at(place: &str, schema: &Option<String>) -> leadgate::config::StoreSettings {
+    let mut settings = leadgate::config::StoreSettings::default();
+    if place.starts_with("postgres://") || place.starts_with("postgresql://") {
+        settings.url = Some(place.to_owned());
+        settings.schema = schema.clone();
+    } else {
+        settings.path = PathBuf::from(place);
+    }
+    settings
+}
+
+/// The copy's progress as a bar with counts and rate, on standard error.
+struct Bar(indicatif::ProgressBar);
+
+impl leadgate::store::copy::Progress for Bar {
+    fn total(&self, leads: u64) {
+        self.0.set_length(leads);
+    }
+
+    fn advance(&self, leads: u64) {
+        self.0.inc(leads);
+    }
+}
+
+fn store_copy(from: &str, to: &str, schema: Option<String>) -> ExitCode {
+    use leadgate::app::stores::{open, Opener};
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            say_err!("cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let redacted = |place: &str| leadgate::store::postgres::redacted(place);
+        let source = match open(&store_at(from, &schema), Opener::Gateway).await {
+            Ok(store) => store,
+            Err(error) => {
+                say_err!("--from {}: {error}", redacted(from));
+                return ExitCode::from(2);
+            }
+        };
+        let destination = match open(&store_at(to, &schema), Opener::Gateway).await {
+            Ok(store) => store,
+            Err(error) => {
+                say_err!("--to {}: {error}", redacted(to));
+                return ExitCode::from(2);
+            }
+        };
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} leads, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let outcome =
+            leadgate::store::copy::copy(source.as_ref(), destination.as_ref(), &Bar(bar.clone()))
+                .await;
+        bar.finish_and_clear();
+        let closed = (source.close().await, destination.close().await);
+        let copied = match outcome {
+            Ok(copied) => copied,
+            Err(error) => {
+                say_err!("copy stopped: {error}; run it again to resume");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let (Err(error), _) | (_, Err(error)) = closed {
+            say_err!("closing the stores: {error}");
+            return ExitCode::FAILURE;
+        }
+        say!(
+            "copied {} leads, {} deliveries, {} sessions",
+            copied.leads_copied,
+            copied.deliveries_copied,
+            copied.sessions_copied
+        );
+        say!(
+            "leads: {} in the source, {} in the destination; deliveries: {} and {}",
+            copied.leads.source,
+            copied.leads.destination,
+            copied.deliveries.source,
+            copied.deliveries.destination
+        );
+        if copied.complete() {
+            ExitCode::SUCCESS
+        } else {
+            say_err!("the destination holds fewer rows than the source");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 fn migrate(config: &std::path::Path) -> ExitCode {

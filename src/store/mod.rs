@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod copy;
 pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
@@ -372,10 +373,28 @@ pub trait SharedCounters: Send + Sync + 'static {
     async fn add_in_window(&self, key: &str, window: i64, cost: i64) -> Result<i64, StoreError>;
 }
 
+/// Moving a store to another backend (`leadgate store copy`): rows as they
+/// are, ids, states and times kept, nothing assigned, nothing queued anew.
+#[async_trait]
+pub trait Transfer: Send + Sync + 'static {
+    /// Stores `leads` under the ids they carry, in the order given, with
+    /// their contacts; a lead whose id is not above the greatest stored one,
+    /// or whose origin is stored, is skipped (already copied). Returns how
+    /// many were stored.
+    async fn import_leads(&self, leads: Vec<Lead>) -> Result<u64, StoreError>;
+
+    /// Stores delivery rows as they are (one per lead and target; a row
+    /// already there is kept). Returns how many were stored.
+    async fn import_deliveries(&self, rows: Vec<DeliveryRecord>) -> Result<u64, StoreError>;
+
+    /// Every session that has not expired, as (digest, session).
+    async fn export_sessions(&self) -> Result<Vec<(String, Session)>, StoreError>;
+}
+
 /// A whole backend: every focused trait, plus its upkeep. The composition
 /// root holds one and hands each part the trait it needs.
 #[async_trait]
-pub trait Store: LeadStore + SessionStore + Outbox {
+pub trait Store: LeadStore + SessionStore + Outbox + Transfer {
     /// Pacing shared with the other processes on this store, where several
     /// can share it (PostgreSQL); `None` where one process owns the store
     /// and its own pacing is the whole truth (SQLite).

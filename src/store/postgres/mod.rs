@@ -14,6 +14,7 @@ mod read;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod write;
 
 use std::str::FromStr;

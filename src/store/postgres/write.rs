@@ -361,7 +361,7 @@ async fn latest_assignee(
     Ok(row.map(|row| row.get(0)))
 }
 
-async fn write_contacts(tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreError> {
+pub(super) async fn write_contacts(tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreError> {
     let keys = contact_keys(lead);
     if keys.is_empty() {
         return Ok(());
@@ -382,7 +382,7 @@ async fn write_contacts(tx: &Transaction<'_>, lead: &Lead) -> Result<(), StoreEr
 
 /// The indexed columns and the document of a lead, in the order both the
 /// INSERT and the UPDATE bind them.
-struct Columns<'a> {
+pub(super) struct Columns<'a> {
     created_at: i64,
     updated_at: i64,
     completed_at: Option<i64>,
@@ -399,7 +399,7 @@ struct Columns<'a> {
 }
 
 impl<'a> Columns<'a> {
-    fn of(lead: &'a Lead) -> Columns<'a> {
+    pub(super) fn of(lead: &'a Lead) -> Columns<'a> {
         Columns {
             created_at: micros(lead.created_at),
             updated_at: micros(lead.updated_at),
@@ -420,7 +420,7 @@ impl<'a> Columns<'a> {
         }
     }
 
-    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    pub(super) fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
         vec![
             &self.created_at,
             &self.updated_at,

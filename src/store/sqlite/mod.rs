@@ -31,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 use super::{
     AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
     FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
-    SessionStore, Store, StoreError, TimeRange,
+    SessionStore, Store, StoreError, TimeRange, Transfer,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -253,6 +253,41 @@ impl LeadStore for SqliteStore {
     async fn assignee_stats(&self, window: TimeRange) -> Result<Vec<AssigneeStats>, StoreError> {
         self.readers
             .run(move |conn| stats::assignee_stats(conn, window))
+            .await
+    }
+}
+
+#[async_trait]
+impl Transfer for SqliteStore {
+    async fn import_leads(&self, leads: Vec<Lead>) -> Result<u64, StoreError> {
+        self.write(|reply| WriteOp::ImportLeads { leads, reply })
+            .await
+    }
+
+    async fn import_deliveries(&self, rows: Vec<DeliveryRecord>) -> Result<u64, StoreError> {
+        self.write(|reply| WriteOp::ImportDeliveries { rows, reply })
+            .await
+    }
+
+    async fn export_sessions(&self) -> Result<Vec<(String, Session)>, StoreError> {
+        let now = Utc::now().timestamp_micros();
+        self.readers
+            .run(move |conn| {
+                let mut statement = conn.prepare(
+                    "SELECT digest, subject, expires FROM sessions WHERE expires > ?1 ORDER BY digest",
+                )?;
+                let rows = statement.query_map([now], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
+                })?;
+                let mut sessions = Vec::new();
+                for row in rows {
+                    let (digest, subject, expires) = row?;
+                    if let Some(expires) = DateTime::from_timestamp_micros(expires) {
+                        sessions.push((digest, Session { subject, expires }));
+                    }
+                }
+                Ok(sessions)
+            })
             .await
     }
 }

@@ -304,3 +304,36 @@ pub(super) fn replay(
     tx.commit()?;
     Ok(queued as u64)
 }
+
+/// Delivery rows copied from another store, as they are (a row for the
+/// same lead and target already here is kept). A claim does not travel.
+pub(super) fn import(
+    conn: &mut Connection,
+    rows: &[crate::store::DeliveryRecord],
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut stored = 0;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO deliveries (lead_id, target, state, attempts, due_at, last_error,
+                external_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (lead_id, target) DO NOTHING",
+        )?;
+        for row in rows {
+            stored += insert.execute(params![
+                row.lead_id,
+                row.target,
+                row.state.as_str(),
+                row.attempts,
+                micros(row.due_at),
+                row.last_error,
+                row.external_id,
+                micros(row.created_at),
+                micros(row.updated_at),
+            ])? as u64;
+        }
+    }
+    tx.commit()?;
+    Ok(stored)
+}

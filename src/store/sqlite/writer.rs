@@ -76,6 +76,16 @@ pub(super) enum WriteOp {
         now: DateTime<Utc>,
         reply: oneshot::Sender<Result<u64, StoreError>>,
     },
+    /// Leads copied from another store, under their own ids.
+    ImportLeads {
+        leads: Vec<Lead>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
+    /// Delivery rows copied from another store.
+    ImportDeliveries {
+        rows: Vec<crate::store::DeliveryRecord>,
+        reply: oneshot::Sender<Result<u64, StoreError>>,
+    },
     /// Commit what is queued, checkpoint the log and stop.
     Close {
         reply: oneshot::Sender<Result<(), StoreError>>,
@@ -184,7 +194,9 @@ fn collect(
         | WriteOp::ClaimDeliveries { .. }
         | WriteOp::FinishDeliveries { .. }
         | WriteOp::RetryDeliveries { .. }
-        | WriteOp::ReplayDeliveries { .. } => changes.push(op),
+        | WriteOp::ReplayDeliveries { .. }
+        | WriteOp::ImportLeads { .. }
+        | WriteOp::ImportDeliveries { .. } => changes.push(op),
         WriteOp::Insert {
             lead,
             assignment,
@@ -543,8 +555,71 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
         } => {
             let _ = reply.send(outbox::replay(conn, &target, window, now));
         }
+        WriteOp::ImportLeads { leads, reply } => {
+            contacts.discard_staged();
+            let result = import_leads(conn, contacts, leads);
+            match &result {
+                Ok(_) => contacts.commit_staged(),
+                Err(_) => contacts.discard_staged(),
+            }
+            let _ = reply.send(result);
+        }
+        WriteOp::ImportDeliveries { rows, reply } => {
+            let _ = reply.send(outbox::import(conn, &rows));
+        }
         WriteOp::Insert { .. } | WriteOp::Close { .. } => {}
     }
+}
+
+/// Copied leads under their own ids, above every id stored so far (so the
+/// contact index, which is merged in id order, stays whole), in one
+/// transaction.
+fn import_leads(
+    conn: &mut Connection,
+    contacts: &mut ContactIndex,
+    leads: Vec<Lead>,
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut newest: LeadId = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM leads", [], |row| {
+        row.get(0)
+    })?;
+    let mut stored = 0;
+    for lead in leads {
+        let Some(id) = lead.id.filter(|id| *id > newest) else {
+            continue;
+        };
+        if let Some(origin) = &lead.origin {
+            let taken = tx
+                .prepare_cached(
+                    "SELECT 1 FROM leads WHERE origin_system = ?1 AND origin_external_id = ?2",
+                )?
+                .query_row(params![origin.system, origin.external_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                continue;
+            }
+        }
+        let columns = Columns::of(&lead)?;
+        let mut bound = columns.params().to_vec();
+        bound.push(&id);
+        tx.prepare_cached(
+            "INSERT INTO leads (created_at, updated_at, completed_at, stage, kind, assigned_to,
+                created_by, completed_by, site_id, department_id, has_email, has_phone, lock_by,
+                lock_until, origin_system, origin_external_id, doc, id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18)",
+        )?
+        .execute(&bound[..])?;
+        drop(columns);
+        stats::count(&tx, &lead, 1)?;
+        contacts.stage(&lead);
+        newest = id;
+        stored += 1;
+    }
+    contacts.write_merge_slice(&tx)?;
+    tx.commit()?;
+    Ok(stored)
 }
 
 /// The stored document of lead `id`, read inside the writer's transaction.

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use deadpool_postgres::Transaction;
 use tokio_postgres::types::Json;
 
+use super::inserts::{by_origin, contact_keys, InsertOp};
 use super::read::read_lead;
-use super::write::{by_origin, contact_keys, InsertOp};
 use super::{database, micros};
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{Inserted, StoreError};

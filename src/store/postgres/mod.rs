@@ -8,6 +8,7 @@
 //! acknowledged only after their commit.
 
 mod batch;
+mod inserts;
 mod outbox;
 mod pacing;
 mod read;
@@ -33,7 +34,7 @@ use super::{
     SessionStore, SharedCounters, SharedPacing, Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
-use write::InsertOp;
+use inserts::InsertOp;
 
 #[derive(Clone, Debug)]
 pub struct PostgresOptions {

@@ -10,22 +10,14 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use deadpool_postgres::{Pool, Transaction};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::types::Json;
 
+use super::inserts::{by_origin, contact_keys, InsertOp};
 use super::read::read_lead;
 use super::{database, micros, outbox};
 use crate::lead::{EmployeeId, Lead, LeadId, Stage};
-use crate::store::{Assignment, Inserted, LeadChange, StoreError};
-
-pub(super) struct InsertOp {
-    /// Drawn from the sequence before the batch is written.
-    pub(super) id: LeadId,
-    pub(super) lead: Box<Lead>,
-    pub(super) assignment: Assignment,
-    pub(super) forward_to: Vec<String>,
-    pub(super) reply: oneshot::Sender<Result<Inserted, StoreError>>,
-}
+use crate::store::{Inserted, LeadChange, StoreError};
 
 /// Runs one writer: takes a batch off the shared queue, commits it, and
 /// again, until the queue closes.
@@ -217,17 +209,6 @@ fn without_nul(lead: &mut Box<Lead>) {
     }
 }
 
-/// The normalised phones and e-mails a lead is found by.
-pub(super) fn contact_keys(lead: &Lead) -> Vec<(&'static str, String)> {
-    let phones = lead.phones.iter().map(|point| ("phone", point));
-    let emails = lead.emails.iter().map(|point| ("email", point));
-    phones
-        .chain(emails)
-        .filter(|(_, point)| !point.normalized.is_empty())
-        .map(|(kind, point)| (kind, point.normalized.clone()))
-        .collect()
-}
-
 /// A contact's advisory lock: a stable 64-bit hash (FNV-1a) of kind and
 /// value, the same in every replica and every release.
 fn contact_lock_key(kind: &str, value: &str) -> i64 {
@@ -318,21 +299,6 @@ async fn insert_lead(
         created: true,
         assigned_by_contact,
     })
-}
-
-pub(super) async fn by_origin(
-    tx: &Transaction<'_>,
-    system: &str,
-    external_id: &str,
-) -> Result<Option<Lead>, StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT id, doc FROM leads WHERE origin_system = $1 AND origin_external_id = $2",
-            &[&system, &external_id],
-        )
-        .await
-        .map_err(database)?;
-    Ok(row.map(|row| read_lead(row.get(0), row.get(1))))
 }
 
 /// The assignee of the most recent lead sharing one of `lead`'s contacts,

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
-use common::{TestGateway, LIVETEX_PASSWORD, WEBHOOK_CODE};
+use common::{JsonAnswer, TestGateway, LIVETEX_PASSWORD, WEBHOOK_CODE};
 use leadgate::core::SystemClock;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -81,12 +81,8 @@ async fn a_lead_added_through_one_replica_is_read_through_the_other() {
                 "{}/rest/1/{WEBHOOK_CODE}/crm.lead.get?id={id}",
                 reader.base
             ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_answer()
+            .await;
         assert_eq!(lead["result"]["TITLE"], format!("Лид {n}"));
     }
     // Same phone: every lead after the first went to the first one's
@@ -112,12 +108,8 @@ async fn fifty_lock_attempts_over_two_replicas_leave_one_owner() {
             ("conversation_id", "88001"),
             ("phone", "+79001112233"),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let id = added["results"]["id"].as_i64().unwrap().to_string();
     let bases = [one.base.clone(), other.base.clone()];
     let client = reqwest::Client::new();
@@ -136,12 +128,8 @@ async fn fifty_lock_attempts_over_two_replicas_leave_one_owner() {
                 .post(url)
                 .basic_auth(who, Some(LIVETEX_PASSWORD))
                 .form(&[("id", id.as_str())])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json_answer()
+                .await;
             (who, body["results"].as_bool() == Some(true))
         }));
     }
@@ -205,12 +193,8 @@ async fn each_lead_is_forwarded_by_exactly_one_replica() {
                     ("title", &format!("Лид {n}")),
                     ("phone", &format!("+7900{n:07}")),
                 ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+                .json_answer()
+                .await;
             body["result"]["id"].as_i64().unwrap()
         }));
     }
@@ -341,12 +325,8 @@ async fn inbound_limits_hold_for_the_fleet() {
                 &serde_json::json!({"jsonrpc": "2.0", "id": n, "method": "get.sales_funnel",
                 "params": {"access_token": common::UIS_KEY}}),
             )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_answer()
+            .await;
         mnemonics.push(
             answer["error"]["data"]["mnemonic"]
                 .as_str()

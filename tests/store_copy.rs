@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestGateway;
+use common::{JsonAnswer, TestGateway};
 use serde_json::{json, Value};
 
 fn copy(from: &str, to: &str, schema: &str) -> (bool, String, String) {
@@ -50,12 +50,8 @@ async fn a_store_copied_to_postgres_and_back_keeps_every_lead_delivery_and_sessi
         .post(format!("{}/v2.0", gateway.base))
         .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "login.user",
             "params": {"login": "ivanov@example.ru", "password": common::UIS_PASSWORD}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     let token = login["result"]["data"]["access_token"]
         .as_str()
         .unwrap()
@@ -99,12 +95,8 @@ async fn a_store_copied_to_postgres_and_back_keeps_every_lead_delivery_and_sessi
             &json!({"jsonrpc": "2.0", "id": 2, "method": "get.sales_funnel",
             "params": {"access_token": token}}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_answer()
+        .await;
     assert!(funnel.get("result").is_some(), "{funnel}");
     // A new lead takes an id after the copied ones.
     let next = restored

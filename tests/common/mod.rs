@@ -444,3 +444,14 @@ pub async fn wait_ready(client: &reqwest::Client, base: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The JSON a request is answered with, for tests that only read answers.
+pub trait JsonAnswer {
+    fn json_answer(self) -> impl std::future::Future<Output = serde_json::Value> + Send;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}

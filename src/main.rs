@@ -241,16 +241,18 @@ fn command_setup(
     config: &std::path::Path,
 ) -> Result<(Settings, tokio::runtime::Runtime), ExitCode> {
     let settings = load(config)?;
-    match tokio::runtime::Builder::new_current_thread()
+    Ok((settings, command_runtime()?))
+}
+
+/// A single-threaded runtime for a command.
+fn command_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => Ok((settings, runtime)),
-        Err(error) => {
+        .map_err(|error| {
             say_err!("cannot start the runtime: {error}");
-            Err(ExitCode::FAILURE)
-        }
-    }
+            ExitCode::FAILURE
+        })
 }
 
 /// A store's settings from a place named on the command line: a
@@ -282,15 +284,9 @@ impl leadgate::store::copy::Progress for Bar {
 fn store_copy(from: &str, to: &str, schema: Option<String>) -> ExitCode {
     use leadgate::app::stores::{open, Opener};
 
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match command_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            say_err!("cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let redacted = |place: &str| leadgate::store::postgres::redacted(place);

@@ -7,6 +7,7 @@ pub mod access;
 mod assign;
 mod employees;
 mod sessions;
+pub use sessions::digest_of;
 
 use std::sync::Arc;
 

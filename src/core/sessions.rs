@@ -18,7 +18,9 @@ pub enum Session {
     Unknown,
 }
 
-fn digest_of(key: &str) -> String {
+/// A secret as the store may keep it: the hex SHA-256 of it (session keys,
+/// and the credentials the shared limits count under).
+pub fn digest_of(key: &str) -> String {
     digest(&SHA256, key.as_bytes())
         .as_ref()
         .iter()

@@ -34,12 +34,7 @@ impl Limiter {
         shared: Option<&std::sync::Arc<dyn crate::store::SharedCounters>>,
     ) -> bool {
         if let Some(shared) = shared {
-            let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-            let hex: String = digest
-                .as_ref()
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect();
+            let hex = crate::core::digest_of(key);
             match shared
                 .leaky_admit(&format!("bitrix24:{hex}"), self.capacity, self.per_second)
                 .await

@@ -87,22 +87,17 @@ impl Limits {
         cost: u64,
     ) -> Used {
         if let Some(shared) = shared {
-            let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-            let hex: String = digest
-                .as_ref()
-                .iter()
-                .map(|byte| format!("{byte:02x}"))
-                .collect();
+            let hex = crate::core::digest_of(key);
             let minute = now.timestamp().div_euclid(60);
             let day = now.timestamp().div_euclid(86_400);
             let cost = cost as i64;
+            let (minute_key, day_key) = (format!("uis:{hex}:minute"), format!("uis:{hex}:day"));
+            // Both budgets at once: two round trips side by side, not in turn.
             let counted = async {
-                let minute_used = shared
-                    .add_in_window(&format!("uis:{hex}:minute"), minute, cost)
-                    .await?;
-                let day_used = shared
-                    .add_in_window(&format!("uis:{hex}:day"), day, cost)
-                    .await?;
+                let (minute_used, day_used) = tokio::try_join!(
+                    shared.add_in_window(&minute_key, minute, cost),
+                    shared.add_in_window(&day_key, day, cost),
+                )?;
                 Ok::<_, crate::store::StoreError>(Used {
                     minute: minute_used.max(0) as u64,
                     day: day_used.max(0) as u64,

@@ -122,6 +122,17 @@ impl SharedCounters for PostgresPacing {
 
     async fn add_in_window(&self, key: &str, window: i64, cost: i64) -> Result<i64, StoreError> {
         let client = self.pool.get().await.map_err(unavailable)?;
+        if cost == 0 {
+            // A read (every UIS call checks its budget first) writes nothing.
+            let row = client
+                .query_opt(
+                    "SELECT used FROM window_counts WHERE key = $1 AND window_number = $2",
+                    &[&key, &window],
+                )
+                .await
+                .map_err(database)?;
+            return Ok(row.map_or(0, |row| row.get(0)));
+        }
         // Earlier windows of the key are of no more use.
         let row = client
             .query_one(

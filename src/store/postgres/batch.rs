@@ -1,9 +1,10 @@
-//! A batch of inserts in a fixed number of statements, whatever its size:
-//! one look-up of the origins already stored, one of the earlier leads
-//! sharing a contact, one multi-row INSERT each for the leads, their
-//! contacts and their deliveries. Every statement is a round trip, and a
-//! round trip per lead per step is what kept the per-lead path at about a
-//! tenth of the SQLite store's adds (BENCHMARKS.md). Each statement is
+//! A batch of inserts in a fixed number of round trips, whatever its size:
+//! one carrying the contact locks, the look-up of the origins already
+//! stored and that of the earlier leads sharing a contact (pipelined), and
+//! one multi-row INSERT of the leads that also inserts their contacts and
+//! deliveries. A round trip per lead per step is what kept the per-lead
+//! path at about a tenth of the SQLite store's adds, and each round trip
+//! saved is CPU saved on both ends (BENCHMARKS.md). Each statement is
 //! prepared once per connection (`prepare_cached`): planning these
 //! array-heavy statements anew on every batch cost the server more than
 //! running them. All or nothing: if any
@@ -14,8 +15,11 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
 use tokio_postgres::types::Json;
+use tokio_postgres::Row;
 
-use super::inserts::{by_origin, contact_keys, InsertOp};
+use futures_util::future::try_join3;
+
+use super::inserts::{by_origin, contact_keys, contact_lock_keys, InsertOp, LOCK_CONTACTS};
 use super::read::read_lead;
 use super::{database, micros};
 use crate::lead::{EmployeeId, Lead, LeadId};
@@ -39,8 +43,55 @@ pub(super) async fn write(
     now: i64,
 ) -> Result<Vec<Inserted>, StoreError> {
     let mut fates: Vec<Option<Fate>> = (0..batch.len()).map(|_| None).collect();
-    settle_origins(tx, batch, &mut fates).await?;
-    let stored = stored_by_contact(tx, batch, &fates).await?;
+    let origins = OriginLookup::of(batch, &mut fates);
+    let contacts = ContactLookup::of(batch, &fates);
+    let lock_keys = contact_lock_keys(batch.iter());
+    // All three are prepared before any is sent (after a connection's
+    // first batch these are cache hits, no round trip), so that the three
+    // below leave in this order.
+    let lock = tx.prepare_cached(LOCK_CONTACTS).await.map_err(database)?;
+    let by_origin_statement = tx.prepare_cached(BY_ORIGIN).await.map_err(database)?;
+    let by_contact_statement = tx.prepare_cached(BY_CONTACT).await.map_err(database)?;
+    // One round trip for the three: tokio-postgres sends a statement on its
+    // first poll and the server runs them in the order sent, so the contact
+    // locks are held before the look-up reads.
+    let (_, origin_rows, contact_rows) = try_join3(
+        async {
+            if lock_keys.is_empty() {
+                return Ok(0);
+            }
+            tx.execute(&lock, &[&lock_keys]).await
+        },
+        async {
+            if origins.systems.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(
+                &by_origin_statement,
+                &[&origins.systems, &origins.external_ids],
+            )
+            .await
+        },
+        async {
+            if contacts.positions.is_empty() {
+                return Ok(Vec::new());
+            }
+            tx.query(
+                &by_contact_statement,
+                &[
+                    &contacts.positions,
+                    &contacts.kinds,
+                    &contacts.values,
+                    &contacts.eligible,
+                ],
+            )
+            .await
+        },
+    )
+    .await
+    .map_err(database)?;
+    origins.settle(origin_rows, &mut fates);
+    let stored = ContactLookup::newest(contact_rows);
     // In arrival order, so each lead sees the assignees of those before it.
     for index in 0..batch.len() {
         if fates[index].is_some() {
@@ -80,7 +131,7 @@ pub(super) async fn write(
         .filter(|(_, fate)| matches!(fate, Some(Fate::New { .. })))
         .map(|(index, _)| index)
         .collect();
-    let inserted = insert_leads(tx, batch, &new).await?;
+    let inserted = insert_leads(tx, batch, &new, now).await?;
     // A lead whose origin another transaction committed since the look-up:
     // the unique index skipped it, and the stored one is the answer.
     for &index in &new {
@@ -96,12 +147,6 @@ pub(super) async fn write(
             fates[index] = Some(Fate::Stored(Box::new(stored)));
         }
     }
-    let stored_new: Vec<usize> = new
-        .into_iter()
-        .filter(|index| matches!(fates[*index], Some(Fate::New { .. })))
-        .collect();
-    insert_contacts(tx, batch, &stored_new).await?;
-    insert_deliveries(tx, batch, &stored_new, now).await?;
     let mut answers = Vec::with_capacity(batch.len());
     for index in 0..batch.len() {
         let answer = match fates[index].take() {
@@ -135,124 +180,130 @@ pub(super) async fn write(
     Ok(answers)
 }
 
-/// Leads whose origin is stored already, or taken by a lead earlier in the
-/// batch, are decided here.
-async fn settle_origins(
-    tx: &Transaction<'_>,
-    batch: &[InsertOp],
-    fates: &mut [Option<Fate>],
-) -> Result<(), StoreError> {
-    let mut first_with: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut systems = Vec::new();
-    let mut external_ids = Vec::new();
-    for (index, op) in batch.iter().enumerate() {
-        let Some(origin) = &op.lead.origin else {
-            continue;
+/// The stored leads with any of the origins of a batch.
+const BY_ORIGIN: &str = "SELECT l.origin_system, l.origin_external_id, l.id, l.doc
+    FROM unnest($1::text[], $2::text[]) AS o (system, external_id)
+    JOIN leads l ON l.origin_system = o.system AND l.origin_external_id = o.external_id";
+
+/// Per position in the batch and contact, the newest stored lead sharing
+/// that contact whose assignee the lead may get.
+const BY_CONTACT: &str = "SELECT q.position, newest.lead_id, newest.assigned_to
+    FROM unnest($1::int[], $2::text[], $3::text[], $4::text[])
+        AS q (position, kind, value, eligible)
+    CROSS JOIN LATERAL (
+        SELECT c.lead_id, l.assigned_to
+        FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
+        WHERE c.kind = q.kind AND c.value = q.value
+          AND l.assigned_to = ANY(q.eligible::bigint[])
+        ORDER BY c.lead_id DESC LIMIT 1) AS newest";
+
+/// The origins of a batch to look up. A lead whose origin a lead earlier
+/// in the batch has is decided when this is built.
+struct OriginLookup<'a> {
+    first_with: HashMap<(&'a str, &'a str), usize>,
+    systems: Vec<&'a str>,
+    external_ids: Vec<&'a str>,
+}
+
+impl<'a> OriginLookup<'a> {
+    fn of(batch: &'a [InsertOp], fates: &mut [Option<Fate>]) -> OriginLookup<'a> {
+        let mut lookup = OriginLookup {
+            first_with: HashMap::new(),
+            systems: Vec::new(),
+            external_ids: Vec::new(),
         };
-        let key = (origin.system.as_str(), origin.external_id.as_str());
-        match first_with.get(&key) {
-            Some(&first) => fates[index] = Some(Fate::SameAsEarlierInBatch(first)),
-            None => {
-                first_with.insert(key, index);
-                systems.push(key.0);
-                external_ids.push(key.1);
+        for (index, op) in batch.iter().enumerate() {
+            let Some(origin) = &op.lead.origin else {
+                continue;
+            };
+            let key = (origin.system.as_str(), origin.external_id.as_str());
+            match lookup.first_with.get(&key) {
+                Some(&first) => fates[index] = Some(Fate::SameAsEarlierInBatch(first)),
+                None => {
+                    lookup.first_with.insert(key, index);
+                    lookup.systems.push(key.0);
+                    lookup.external_ids.push(key.1);
+                }
+            }
+        }
+        lookup
+    }
+
+    /// Leads whose origin is stored already are decided here.
+    fn settle(&self, rows: Vec<Row>, fates: &mut [Option<Fate>]) {
+        for row in rows {
+            let system: String = row.get(0);
+            let external_id: String = row.get(1);
+            if let Some(&index) = self
+                .first_with
+                .get(&(system.as_str(), external_id.as_str()))
+            {
+                fates[index] = Some(Fate::Stored(Box::new(read_lead(row.get(2), row.get(3)))));
             }
         }
     }
-    if systems.is_empty() {
-        return Ok(());
-    }
-    let rows = tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT l.origin_system, l.origin_external_id, l.id, l.doc
-             FROM unnest($1::text[], $2::text[]) AS o (system, external_id)
-             JOIN leads l ON l.origin_system = o.system AND l.origin_external_id = o.external_id",
-            )
-            .await
-            .map_err(database)?,
-            &[&systems, &external_ids],
-        )
-        .await
-        .map_err(database)?;
-    for row in rows {
-        let system: String = row.get(0);
-        let external_id: String = row.get(1);
-        if let Some(&index) = first_with.get(&(system.as_str(), external_id.as_str())) {
-            fates[index] = Some(Fate::Stored(Box::new(read_lead(row.get(2), row.get(3)))));
-        }
-    }
-    Ok(())
 }
 
-/// For each lead that asks to be assigned by contact, the newest stored
-/// lead sharing one of its contacts whose assignee it may get: (lead id,
-/// assignee), by position in the batch. One query for the whole batch.
-async fn stored_by_contact(
-    tx: &Transaction<'_>,
-    batch: &[InsertOp],
-    fates: &[Option<Fate>],
-) -> Result<HashMap<usize, (LeadId, EmployeeId)>, StoreError> {
-    let mut positions = Vec::new();
-    let mut kinds = Vec::new();
-    let mut values = Vec::new();
-    let mut eligible = Vec::new();
-    for (index, op) in batch.iter().enumerate() {
-        let wants = fates[index].is_none()
-            && op.lead.assigned_to.is_none()
-            && op.assignment.by_earlier_contact
-            && !op.assignment.eligible.is_empty();
-        if !wants {
-            continue;
+/// The contacts of the leads that ask to be assigned by an earlier lead's
+/// contact, one row per contact, for `BY_CONTACT`. A lead whose origin
+/// turns out to be stored is looked up too and its answer left unused:
+/// that keeps this look-up independent of the origins', so both go in one
+/// round trip.
+struct ContactLookup {
+    positions: Vec<i32>,
+    kinds: Vec<&'static str>,
+    values: Vec<String>,
+    eligible: Vec<String>,
+}
+
+impl ContactLookup {
+    fn of(batch: &[InsertOp], fates: &[Option<Fate>]) -> ContactLookup {
+        let mut lookup = ContactLookup {
+            positions: Vec::new(),
+            kinds: Vec::new(),
+            values: Vec::new(),
+            eligible: Vec::new(),
+        };
+        for (index, op) in batch.iter().enumerate() {
+            let wants = fates[index].is_none()
+                && op.lead.assigned_to.is_none()
+                && op.assignment.by_earlier_contact
+                && !op.assignment.eligible.is_empty();
+            if !wants {
+                continue;
+            }
+            let allowed = format!(
+                "{{{}}}",
+                op.assignment
+                    .eligible
+                    .iter()
+                    .map(EmployeeId::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            for (kind, value) in contact_keys(&op.lead) {
+                lookup.positions.push(index as i32);
+                lookup.kinds.push(kind);
+                lookup.values.push(value);
+                lookup.eligible.push(allowed.clone());
+            }
         }
-        let allowed = format!(
-            "{{{}}}",
-            op.assignment
-                .eligible
-                .iter()
-                .map(EmployeeId::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        for (kind, value) in contact_keys(&op.lead) {
-            positions.push(index as i32);
-            kinds.push(kind);
-            values.push(value);
-            eligible.push(allowed.clone());
+        lookup
+    }
+
+    /// Per position in the batch, the newest (lead id, assignee) found.
+    fn newest(rows: Vec<Row>) -> HashMap<usize, (LeadId, EmployeeId)> {
+        let mut stored: HashMap<usize, (LeadId, EmployeeId)> = HashMap::new();
+        for row in rows {
+            let position = row.get::<_, i32>(0) as usize;
+            let found: (LeadId, EmployeeId) = (row.get(1), row.get(2));
+            let newest = stored.entry(position).or_insert(found);
+            if found.0 > newest.0 {
+                *newest = found;
+            }
         }
+        stored
     }
-    let mut stored: HashMap<usize, (LeadId, EmployeeId)> = HashMap::new();
-    if positions.is_empty() {
-        return Ok(stored);
-    }
-    let rows = tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT q.position, newest.lead_id, newest.assigned_to
-             FROM unnest($1::int[], $2::text[], $3::text[], $4::text[])
-                 AS q (position, kind, value, eligible)
-             CROSS JOIN LATERAL (
-                 SELECT c.lead_id, l.assigned_to
-                 FROM lead_contacts c JOIN leads l ON l.id = c.lead_id
-                 WHERE c.kind = q.kind AND c.value = q.value
-                   AND l.assigned_to = ANY(q.eligible::bigint[])
-                 ORDER BY c.lead_id DESC LIMIT 1) AS newest",
-            )
-            .await
-            .map_err(database)?,
-            &[&positions, &kinds, &values, &eligible],
-        )
-        .await
-        .map_err(database)?;
-    for row in rows {
-        let position = row.get::<_, i32>(0) as usize;
-        let found: (LeadId, EmployeeId) = (row.get(1), row.get(2));
-        let newest = stored.entry(position).or_insert(found);
-        if found.0 > newest.0 {
-            *newest = found;
-        }
-    }
-    Ok(stored)
 }
 
 /// The assignee of the latest lead before `index` in the batch that is
@@ -276,11 +327,15 @@ fn earlier_in_batch(
     })
 }
 
-/// One multi-row INSERT of the leads at `positions`; the ids it stored.
+/// One multi-row INSERT of the leads at `positions`, which also inserts
+/// the contacts and deliveries of those it stored; the ids it stored. A
+/// lead whose origin another transaction committed meanwhile is skipped by
+/// the unique index, and so are its contacts and deliveries.
 async fn insert_leads(
     tx: &Transaction<'_>,
     batch: &[InsertOp],
     positions: &[usize],
+    now: i64,
 ) -> Result<Vec<LeadId>, StoreError> {
     if positions.is_empty() {
         return Ok(Vec::new());
@@ -335,20 +390,26 @@ async fn insert_leads(
         })
         .collect();
     let doc: Vec<Json<&Lead>> = leads.iter().map(|(lead, _)| Json(*lead)).collect();
+    let mut contact_kinds = Vec::new();
+    let mut contact_values = Vec::new();
+    let mut contact_leads = Vec::new();
+    let mut delivery_leads = Vec::new();
+    let mut delivery_targets = Vec::new();
+    for &index in positions {
+        let op = &batch[index];
+        for (kind, value) in contact_keys(&op.lead) {
+            contact_kinds.push(kind);
+            contact_values.push(value);
+            contact_leads.push(op.id);
+        }
+        for target in &op.forward_to {
+            delivery_leads.push(op.id);
+            delivery_targets.push(target.as_str());
+        }
+    }
     let rows = tx
         .query(
-            &tx.prepare_cached("INSERT INTO leads (id, created_at, updated_at, completed_at, stage, kind, assigned_to,
-                created_by, completed_by, site_id, department_id, has_email, has_phone, lock_by,
-                lock_until, origin_system, origin_external_id, doc)
-             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
-                $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
-                $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
-                $16::text[], $17::text[], $18::jsonb[])
-             ON CONFLICT (origin_system, origin_external_id) WHERE origin_system IS NOT NULL
-             DO NOTHING
-             RETURNING id")
-                .await
-                .map_err(database)?,
+            &tx.prepare_cached(INSERT_LEADS).await.map_err(database)?,
             &[
                 &ids,
                 &created_at,
@@ -368,6 +429,12 @@ async fn insert_leads(
                 &origin_system,
                 &origin_external_id,
                 &doc,
+                &contact_kinds,
+                &contact_values,
+                &contact_leads,
+                &delivery_leads,
+                &delivery_targets,
+                &now,
             ],
         )
         .await
@@ -375,68 +442,28 @@ async fn insert_leads(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-async fn insert_contacts(
-    tx: &Transaction<'_>,
-    batch: &[InsertOp],
-    positions: &[usize],
-) -> Result<(), StoreError> {
-    let mut kinds = Vec::new();
-    let mut values = Vec::new();
-    let mut ids = Vec::new();
-    for &index in positions {
-        for (kind, value) in contact_keys(&batch[index].lead) {
-            kinds.push(kind);
-            values.push(value);
-            ids.push(batch[index].id);
-        }
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO lead_contacts (kind, value, lead_id)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-         ON CONFLICT DO NOTHING",
-        )
-        .await
-        .map_err(database)?,
-        &[&kinds, &values, &ids],
-    )
-    .await
-    .map_err(database)?;
-    Ok(())
-}
-
-async fn insert_deliveries(
-    tx: &Transaction<'_>,
-    batch: &[InsertOp],
-    positions: &[usize],
-    now: i64,
-) -> Result<(), StoreError> {
-    let mut ids = Vec::new();
-    let mut targets = Vec::new();
-    for &index in positions {
-        for target in &batch[index].forward_to {
-            ids.push(batch[index].id);
-            targets.push(target.as_str());
-        }
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
-         SELECT lead_id, target, 'pending', $3, $3, $3
-         FROM unnest($1::bigint[], $2::text[]) AS d (lead_id, target)
-         ON CONFLICT (lead_id, target) DO NOTHING",
-        )
-        .await
-        .map_err(database)?,
-        &[&ids, &targets, &now],
-    )
-    .await
-    .map_err(database)?;
-    Ok(())
-}
+/// The leads, and the contacts and deliveries of those stored.
+const INSERT_LEADS: &str = "WITH new_leads AS (
+        INSERT INTO leads (id, created_at, updated_at, completed_at, stage, kind, assigned_to,
+            created_by, completed_by, site_id, department_id, has_email, has_phone, lock_by,
+            lock_until, origin_system, origin_external_id, doc)
+        SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[],
+            $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[],
+            $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[],
+            $16::text[], $17::text[], $18::jsonb[])
+        ON CONFLICT (origin_system, origin_external_id) WHERE origin_system IS NOT NULL
+        DO NOTHING
+        RETURNING id),
+    new_contacts AS (
+        INSERT INTO lead_contacts (kind, value, lead_id)
+        SELECT c.kind, c.value, c.lead_id
+        FROM unnest($19::text[], $20::text[], $21::bigint[]) AS c (kind, value, lead_id)
+        WHERE c.lead_id IN (SELECT id FROM new_leads)
+        ON CONFLICT DO NOTHING),
+    new_deliveries AS (
+        INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
+        SELECT d.lead_id, d.target, 'pending', $24, $24, $24
+        FROM unnest($22::bigint[], $23::text[]) AS d (lead_id, target)
+        WHERE d.lead_id IN (SELECT id FROM new_leads)
+        ON CONFLICT (lead_id, target) DO NOTHING)
+    SELECT id FROM new_leads";

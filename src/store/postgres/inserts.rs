@@ -31,6 +31,37 @@ pub(super) fn contact_keys(lead: &Lead) -> Vec<(&'static str, String)> {
         .collect()
 }
 
+/// Takes the advisory locks of `contact_lock_keys`, in key order.
+pub(super) const LOCK_CONTACTS: &str =
+    "SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key ORDER BY key";
+
+/// The contact locks a group of inserts takes: inserts that look up an
+/// earlier lead by contact hold that contact's lock until the commit, so
+/// two leads from one person never both miss each other, in this process
+/// or another. Sorted, so two batches taking them never wait on each other
+/// in a circle.
+pub(super) fn contact_lock_keys<'a>(ops: impl Iterator<Item = &'a InsertOp>) -> Vec<i64> {
+    let mut keys: Vec<i64> = ops
+        .filter(|op| op.assignment.by_earlier_contact && op.lead.assigned_to.is_none())
+        .flat_map(|op| contact_keys(&op.lead))
+        .map(|(kind, value)| contact_lock_key(kind, &value))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// A contact's advisory lock: a stable 64-bit hash (FNV-1a) of kind and
+/// value, the same in every replica and every release.
+fn contact_lock_key(kind: &str, value: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in kind.bytes().chain([0]).chain(value.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
 /// The stored lead with this origin, if any.
 pub(super) async fn by_origin(
     tx: &Transaction<'_>,

@@ -13,7 +13,7 @@ use deadpool_postgres::{Pool, Transaction};
 use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::types::Json;
 
-use super::inserts::{by_origin, contact_keys, InsertOp};
+use super::inserts::{by_origin, contact_keys, contact_lock_keys, InsertOp, LOCK_CONTACTS};
 use super::read::read_lead;
 use super::{database, micros, outbox};
 use crate::lead::{EmployeeId, Lead, LeadId, Stage};
@@ -118,34 +118,20 @@ async fn commit_batch(pool: &Pool, mut batch: Vec<InsertOp>) {
 async fn write_together(pool: &Pool, batch: &mut [InsertOp]) -> Result<Vec<Inserted>, StoreError> {
     let mut client = pool.get().await.map_err(super::unavailable)?;
     let tx = client.transaction().await.map_err(database)?;
-    lock_contacts(&tx, batch.iter()).await?;
     let answers = super::batch::write(&tx, batch, micros(Utc::now())).await?;
     tx.commit().await.map_err(database)?;
     Ok(answers)
 }
 
 /// Inserts that look up an earlier lead by contact hold that contact's
-/// lock until the commit, so two leads from one person never both miss
-/// each other, in this process or another. Taken in one order for the
-/// whole batch, so two batches never wait on each other in a circle.
+/// lock until the commit (`inserts::contact_lock_keys`).
 async fn lock_contacts(
     tx: &Transaction<'_>,
     ops: impl Iterator<Item = &InsertOp>,
 ) -> Result<(), StoreError> {
-    let mut keys: Vec<i64> = ops
-        .filter(|op| op.assignment.by_earlier_contact && op.lead.assigned_to.is_none())
-        .flat_map(|op| contact_keys(&op.lead))
-        .map(|(kind, value)| contact_lock_key(kind, &value))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    let keys = contact_lock_keys(ops);
     if !keys.is_empty() {
-        let lock = tx
-            .prepare_cached(
-                "SELECT pg_advisory_xact_lock(key) FROM unnest($1::bigint[]) AS key ORDER BY key",
-            )
-            .await
-            .map_err(database)?;
+        let lock = tx.prepare_cached(LOCK_CONTACTS).await.map_err(database)?;
         tx.execute(&lock, &[&keys]).await.map_err(database)?;
     }
     Ok(())
@@ -207,17 +193,6 @@ fn without_nul(lead: &mut Box<Lead>) {
         }
         Err(error) => tracing::warn!(%error, "cannot replace U+0000 in a lead"),
     }
-}
-
-/// A contact's advisory lock: a stable 64-bit hash (FNV-1a) of kind and
-/// value, the same in every replica and every release.
-fn contact_lock_key(kind: &str, value: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in kind.bytes().chain([0]).chain(value.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash as i64
 }
 
 async fn insert_lead(

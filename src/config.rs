@@ -47,6 +47,9 @@ pub struct Settings {
     /// Where accepted leads are forwarded, and how.
     #[serde(default)]
     pub forwarding: ForwardingSettings,
+    /// The admin listener (metrics, deliveries); no admin surface without it.
+    #[serde(default)]
+    pub admin: Option<AdminSettings>,
     /// Every other section as written: a dialect's, read by that dialect.
     /// The composition root refuses a section no dialect owns.
     #[serde(flatten)]
@@ -54,6 +57,16 @@ pub struct Settings {
     /// The file the settings came from, for messages.
     #[serde(skip)]
     pub source: String,
+}
+
+/// `[admin]`: a second listener, for operators only: `/metrics`,
+/// `/healthz`, `/readyz`, and with a token the `/admin/*` calls.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    pub listen: String,
+    /// Bearer token of the `/admin/*` calls; without it they are not served.
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,6 +260,22 @@ impl Settings {
 
     /// `[server]`, `[store]` and `[leads]`.
     fn check_server(&self, problems: &mut Problems<'_>) {
+        if let Some(admin) = &self.admin {
+            if admin.listen.parse::<SocketAddr>().is_err() {
+                problems.add(
+                    "admin.listen",
+                    format!("{:?} is not an address:port", admin.listen),
+                );
+            } else if admin.listen == self.server.listen && !admin.listen.ends_with(":0") {
+                problems.add(
+                    "admin.listen",
+                    "must differ from server.listen: the admin API has a port of its own",
+                );
+            }
+            if matches!(&admin.token, Some(token) if token.trim().len() < 16) {
+                problems.add("admin.token", "must be at least 16 characters");
+            }
+        }
         if self.server.listen.parse::<SocketAddr>().is_err() {
             problems.add(
                 "server.listen",

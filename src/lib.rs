@@ -16,5 +16,6 @@ pub mod http;
 pub mod lead;
 pub mod logging;
 pub mod mapping;
+pub mod meters;
 pub mod problems;
 pub mod store;

@@ -1,4 +1,6 @@
-//! The log filter the `leadgate` command installs, from `LEADGATE_LOG`.
+//! The log filter the `leadgate` command installs, from `LEADGATE_LOG`,
+//! and the format, from `LEADGATE_LOG_FORMAT` (`text`, the default, or
+//! `json`: one object per line).
 //!
 //! leadgate's own log lines carry route templates, parameter names, codes,
 //! ids and timings, never a value a caller sent, at every level. The
@@ -8,6 +10,23 @@
 //! they stay at `info` unless the directives name them.
 
 use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+impl Format {
+    /// `json` (any case) is JSON lines; anything else, or nothing, is text.
+    pub fn from_env(value: Option<&str>) -> Format {
+        match value.map(str::trim) {
+            Some(value) if value.eq_ignore_ascii_case("json") => Format::Json,
+            _ => Format::Text,
+        }
+    }
+}
 
 /// Libraries held at `info` unless named in the directives.
 const QUIET_LIBRARIES: &[&str] = &[

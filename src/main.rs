@@ -179,13 +179,23 @@ enum DeliveriesAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(leadgate::logging::filter(
-            std::env::var("LEADGATE_LOG").ok().as_deref(),
-        ))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = leadgate::logging::filter(std::env::var("LEADGATE_LOG").ok().as_deref());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match leadgate::logging::Format::from_env(std::env::var("LEADGATE_LOG_FORMAT").ok().as_deref())
+    {
+        // One JSON object per line, the span's fields (route, request id)
+        // beside the event's, for log shippers.
+        leadgate::logging::Format::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        leadgate::logging::Format::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Serve { config } => serve(&config),

@@ -9,15 +9,18 @@ use axum::Router;
 use thiserror::Error;
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigProblem, Settings};
+use crate::config::{AdminSettings, ConfigProblem, Settings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
 use crate::dialect::Serve;
 use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
 use crate::http::head_refusals::{Refusal, Refusals, Refused};
 use crate::http::tls::{self, TlsError};
-use crate::http::{self as gateway_http, health, server, Limits, RunningServer, ServerOptions};
+use crate::http::{
+    self as gateway_http, health, server, Limits, RouteName, RunningServer, ServerOptions,
+};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
+use crate::meters;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -45,6 +48,8 @@ fn list(problems: &[ConfigProblem]) -> String {
 
 pub struct Gateway {
     server: RunningServer,
+    /// The `[admin]` listener, when configured.
+    admin: Option<RunningServer>,
     forwarder: Forwarder,
     store: Arc<dyn Store>,
 }
@@ -127,20 +132,13 @@ impl Gateway {
         };
 
         let mut router = Router::new().merge(health::routes(store.clone()));
-        let mut templates: Vec<&'static str> = health::PATHS.to_vec();
+        let mut routes = unnamed(health::PATHS);
         let mut refusals = RefusalsByRoute::default();
         if let Some(token) = &settings.forwarding.admin_token {
-            let deliveries = forward::admin::DeliveryAdmin::new(
-                store.clone(),
-                settings
-                    .forwarding
-                    .targets
-                    .iter()
-                    .map(|target| target.name.clone())
-                    .collect(),
-            );
+            let deliveries =
+                forward::admin::DeliveryAdmin::new(store.clone(), target_names(settings));
             router = router.merge(gateway_http::admin::routes(deliveries, token));
-            templates.extend_from_slice(gateway_http::admin::PATHS);
+            routes.extend(unnamed(gateway_http::admin::PATHS));
         }
         for wired in wiring
             .dialects
@@ -154,11 +152,21 @@ impl Gateway {
                 write_context: write_context.clone(),
                 limits,
             }));
-            templates.extend_from_slice(wired.dialect.route_templates());
+            let dialect = wired.dialect.name();
+            routes.extend(
+                wired
+                    .dialect
+                    .route_templates()
+                    .iter()
+                    .map(|template| RouteName {
+                        template,
+                        dialect: Some(dialect),
+                    }),
+            );
             refusals.add(wired.dialect.as_ref());
         }
         let router = router.fallback(gateway_http::json_errors::not_found);
-        let front = gateway_http::Front::new(router, &templates);
+        let front = gateway_http::Front::new(router, &routes);
 
         let listener = match listener {
             Some(listener) => listener,
@@ -168,6 +176,10 @@ impl Gateway {
                     address: settings.server.listen.clone(),
                     source,
                 })?,
+        };
+        let admin = match &settings.admin {
+            Some(admin) => Some(start_admin(settings, admin, store.clone()).await?),
+            None => None,
         };
         // Started once the port is ours, so a failed start leaves no workers.
         let forwarder = Forwarder::start(
@@ -196,8 +208,12 @@ impl Gateway {
             store = %settings.store.path.display(),
             "leadgate is serving"
         );
+        if let Some(admin) = &admin {
+            tracing::info!(address = %admin.local_addr, "admin listener is serving");
+        }
         Ok(Gateway {
             server,
+            admin,
             forwarder,
             store,
         })
@@ -213,12 +229,21 @@ impl Gateway {
         self.server.local_addr
     }
 
+    /// Where the `[admin]` listener listens, when configured.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.local_addr)
+    }
+
     /// Stops accepting, lets in-flight requests finish, lets deliveries on
     /// the wire finish (or return to the queue), then commits and flushes
     /// the store. Every lead acknowledged before this returns is on disk.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         self.server.stop();
         self.server.stopped().await;
+        if let Some(admin) = self.admin {
+            admin.stop();
+            admin.stopped().await;
+        }
         self.forwarder.stop().await;
         self.store.close().await
     }
@@ -230,6 +255,75 @@ impl Gateway {
         self.shutdown().await
     }
 }
+
+fn target_names(settings: &Settings) -> Vec<String> {
+    settings
+        .forwarding
+        .targets
+        .iter()
+        .map(|target| target.name.clone())
+        .collect()
+}
+
+/// Routes without a dialect (health, admin), named in logs and not counted.
+fn unnamed(templates: &[&'static str]) -> Vec<RouteName> {
+    templates
+        .iter()
+        .map(|template| RouteName {
+            template,
+            dialect: None,
+        })
+        .collect()
+}
+
+/// The `[admin]` listener: `/metrics`, `/healthz`, `/readyz`, and with a
+/// token the delivery calls. Nothing of the dialects is served there, and
+/// nothing of this on the public port.
+async fn start_admin(
+    settings: &Settings,
+    admin: &AdminSettings,
+    store: Arc<dyn Store>,
+) -> Result<RunningServer, StartError> {
+    let targets = target_names(settings);
+    let mut router = Router::new().merge(health::routes(store.clone()));
+    let mut routes = unnamed(health::PATHS);
+    if let Some(handle) = meters::install() {
+        router = router.merge(gateway_http::metrics::routes(
+            handle,
+            store.clone(),
+            targets.clone(),
+        ));
+        routes.extend(unnamed(gateway_http::metrics::PATHS));
+    }
+    if let Some(token) = &admin.token {
+        let deliveries = forward::admin::DeliveryAdmin::new(store, targets);
+        router = router.merge(gateway_http::admin::routes(deliveries, token));
+        routes.extend(unnamed(gateway_http::admin::PATHS));
+    }
+    let router = router.fallback(gateway_http::json_errors::not_found);
+    let listener = TcpListener::bind(&admin.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: admin.listen.clone(),
+            source,
+        })?;
+    Ok(server::spawn(
+        listener,
+        gateway_http::Front::new(router, &routes),
+        ServerOptions {
+            header_read_timeout: settings.server.header_read_timeout(),
+            write_timeout: settings.server.write_timeout(),
+            max_connections: ADMIN_CONNECTIONS,
+            refusals: Arc::new(|_, _| None),
+            shutdown_grace: settings.server.shutdown_grace(),
+            connection_threads: 1,
+            tls: None,
+        },
+    ))
+}
+
+/// Connections the admin listener serves at once: scrapers and operators.
+const ADMIN_CONNECTIONS: usize = 64;
 
 async fn shutdown_signal() {
     let interrupt = async {

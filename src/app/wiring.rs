@@ -36,6 +36,7 @@ const GENERAL_SECTIONS: &[&str] = &[
     "employees",
     "routing",
     "forwarding",
+    "admin",
 ];
 
 /// One dialect and its compiled mapping file, which its server side and
@@ -129,19 +130,29 @@ pub fn check(settings: &Settings) -> Result<Wiring, Vec<ConfigProblem>> {
 /// say: settings left to per-process defaults on a store that several
 /// replicas share.
 pub fn warnings(settings: &Settings, wiring: &Wiring) -> Vec<String> {
-    if settings.store.url.is_none() {
-        return Vec::new();
+    let mut warnings = Vec::new();
+    if settings.forwarding.admin_token.is_some() {
+        warnings.push(
+            "forwarding.admin_token: serves the admin API on the public port; \
+             set [admin] listen and token to serve it on a port of its own, with /metrics"
+                .to_owned(),
+        );
     }
-    wiring
-        .dialects
-        .iter()
-        .flat_map(|wired| wired.dialect.per_process_secrets())
-        .map(|(key, why)| {
-            format!(
-                "{key}: not set, while [store] url lets several replicas share the store: {why}"
-            )
-        })
-        .collect()
+    if settings.store.url.is_none() {
+        return warnings;
+    }
+    warnings.extend(
+        wiring
+            .dialects
+            .iter()
+            .flat_map(|wired| wired.dialect.per_process_secrets())
+            .map(|(key, why)| {
+                format!(
+                    "{key}: not set, while [store] url lets several replicas share the store: {why}"
+                )
+            }),
+    );
+    warnings
 }
 
 fn build_into(settings: &Settings, problems: &mut Problems<'_>) -> Option<Wiring> {

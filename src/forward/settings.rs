@@ -22,7 +22,9 @@ pub struct ForwardingSettings {
     /// How often idle workers look for due deliveries (new leads wake them
     /// at once; this covers retries coming due and other processes' leads).
     pub poll_interval_ms: u64,
-    /// Bearer token of the admin endpoints (`/admin/deliveries`); off when unset.
+    /// Where the admin token was before the admin listener: still serves
+    /// `/admin/deliveries` on the public port, with a warning at start and
+    /// in `leadgate check` that `[admin]` replaces it.
     pub admin_token: Option<String>,
     /// How targets know leads from this gateway: Bitrix24 ORIGINATOR_ID,
     /// SalesMan `uids[...]` name. Give each deployment sharing a target its own.

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use super::backoff::RetryPolicy;
 use super::{Attempt, Pacer, Target};
 use crate::clock::Clock;
+use crate::meters;
 use crate::store::{ClaimedDelivery, DeliveryOutcome, FinishedDelivery, Outbox};
 
 /// Wakes a target's idle workers when a lead is queued for it.
@@ -252,8 +253,12 @@ async fn record(
             .next()
             .unwrap_or_else(|| Attempt::transient("the adapter gave no result for this lead"));
         let outcome = match attempt {
-            Attempt::Delivered { external_id } => DeliveryOutcome::Delivered { external_id },
+            Attempt::Delivered { external_id } => {
+                meters::delivery_attempt(&worker.name, None);
+                DeliveryOutcome::Delivered { external_id }
+            }
             Attempt::Permanent { error } => {
+                meters::delivery_attempt(&worker.name, Some("permanent"));
                 tracing::warn!(
                     target_name = %worker.name,
                     delivery = delivery.claim.delivery_id,
@@ -262,6 +267,12 @@ async fn record(
                 DeliveryOutcome::Dead { error }
             }
             Attempt::Transient { error, retry_after } => {
+                let reason = if retry_after.is_some() {
+                    "rate_limited"
+                } else {
+                    "transient"
+                };
+                meters::delivery_attempt(&worker.name, Some(reason));
                 let failures = delivery.attempts + 1;
                 if retry_after.is_some() {
                     hold = hold.max(retry_after);
@@ -278,6 +289,16 @@ async fn record(
                     }
                 } else {
                     let delay = policy.delay(failures, retry_after);
+                    // The class, never the error's text: a target's answer
+                    // can quote the lead.
+                    tracing::warn!(
+                        target_name = %worker.name,
+                        delivery = delivery.claim.delivery_id,
+                        failures,
+                        reason,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "delivery failed; will retry"
+                    );
                     DeliveryOutcome::Retry {
                         error,
                         due: now

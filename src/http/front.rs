@@ -5,6 +5,11 @@
 //! carries Bitrix24 webhook codes and whatever a client typed) and the id;
 //! never the query or the body, which carry api keys, phones and e-mails.
 //!
+//! When the answer leaves, the request is counted (`meters::request`:
+//! dialect by route, method and outcome as the dialect put them in the
+//! response's extensions) and one access line is logged at info: route
+//! template, dialect, method, status, latency and request id, never values.
+//!
 //! One service around the whole router rather than tower-http layers inside
 //! it: axum boxes every route again for each `Router::layer` and clones the
 //! boxes for every request. This and the one-layer dialect guard made
@@ -25,9 +30,46 @@ use tower::Service;
 use tracing::Instrument;
 
 use super::request_id::{self, Sequential};
+use crate::meters::{self, Handled, Outcome};
 
 /// What the span says of a path no route matches.
 const UNROUTED: &str = "(no route)";
+
+/// A route a request can match: its template, and the dialect serving it
+/// (`None` for health and admin routes, which are not counted).
+#[derive(Clone, Copy, Debug)]
+pub struct RouteName {
+    pub template: &'static str,
+    pub dialect: Option<&'static str>,
+}
+
+/// The method label of a request its dialect did not name (refused before
+/// it was read, or no route).
+pub const UNNAMED_METHOD: &str = "unknown";
+
+/// Names the method an answer is for (metrics and the access line),
+/// keeping the outcome a dialect's error reply marked on it.
+pub fn name_method(response: &mut Response, method: &'static str) {
+    match response.extensions_mut().get_mut::<Handled>() {
+        Some(handled) => handled.method = method,
+        None => {
+            response.extensions_mut().insert(Handled {
+                method,
+                outcome: Outcome::Ok,
+            });
+        }
+    }
+}
+
+/// Marks an answer as a dialect's error (each dialect's one error reply
+/// calls this), whatever its HTTP status.
+pub fn mark_outcome(mut response: Response, outcome: Outcome) -> Response {
+    response.extensions_mut().insert(Handled {
+        method: UNNAMED_METHOD,
+        outcome,
+    });
+    response
+}
 
 /// The router with request ids and a span per request; what the server
 /// serves.
@@ -36,17 +78,17 @@ pub struct Front {
     router: Router,
     ids: Sequential,
     /// The templates of `router`'s routes, to name a request in logs.
-    templates: Arc<matchit::Router<&'static str>>,
+    templates: Arc<matchit::Router<RouteName>>,
 }
 
 impl Front {
-    /// `templates` are the route templates `router` serves, as given to it.
-    pub fn new(router: Router, templates: &[&'static str]) -> Front {
+    /// `routes` are the route templates `router` serves, as given to it.
+    pub fn new(router: Router, routes: &[RouteName]) -> Front {
         let mut matcher = matchit::Router::new();
-        for template in templates {
+        for route in routes {
             // A template given twice, or one matchit refuses, only loses
             // its name in logs.
-            let _ = matcher.insert(*template, *template);
+            let _ = matcher.insert(route.template, *route);
         }
         Front {
             router,
@@ -55,11 +97,20 @@ impl Front {
         }
     }
 
-    /// The template `path` matches, for logs.
+    /// The route `path` matches, for logs and metrics.
+    fn route(&self, path: &str) -> RouteName {
+        self.templates.at(path).map_or(
+            RouteName {
+                template: UNROUTED,
+                dialect: Some("none"),
+            },
+            |matched| *matched.value,
+        )
+    }
+
+    #[cfg(test)]
     fn template(&self, path: &str) -> &'static str {
-        self.templates
-            .at(path)
-            .map_or(UNROUTED, |matched| *matched.value)
+        self.route(path).template
     }
 }
 
@@ -90,10 +141,11 @@ where
                 id
             }
         };
+        let route = self.route(request.uri().path());
         let span = tracing::info_span!(
             "request",
             method = %request.method(),
-            route = self.template(request.uri().path()),
+            route = route.template,
             request_id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-"),
         );
         let routed = {
@@ -110,12 +162,46 @@ where
                         .entry(request_id::HEADER)
                         .or_insert(id);
                 }
-                let latency_us = started.elapsed().as_micros() as u64;
-                let status = response.status().as_u16();
+                let took = started.elapsed();
+                let latency_us = took.as_micros() as u64;
+                let status = response.status();
+                let handled = response
+                    .extensions()
+                    .get::<Handled>()
+                    .copied()
+                    .unwrap_or(Handled {
+                        method: UNNAMED_METHOD,
+                        outcome: if status.is_success() {
+                            Outcome::Ok
+                        } else if status.is_server_error() {
+                            Outcome::Failed
+                        } else {
+                            Outcome::Refused
+                        },
+                    });
+                let dialect = route.dialect.unwrap_or("-");
+                if let Some(dialect) = route.dialect {
+                    meters::request(dialect, handled, took);
+                }
+                let status = status.as_u16();
                 if response.status().is_server_error() {
-                    tracing::error!(status, latency_us, "response failed");
+                    tracing::error!(
+                        status,
+                        latency_us,
+                        dialect,
+                        call = handled.method,
+                        outcome = handled.outcome.as_str(),
+                        "request answered"
+                    );
                 } else {
-                    tracing::debug!(status, latency_us, "finished processing request");
+                    tracing::info!(
+                        status,
+                        latency_us,
+                        dialect,
+                        call = handled.method,
+                        outcome = handled.outcome.as_str(),
+                        "request answered"
+                    );
                 }
                 Ok(response)
             }
@@ -159,7 +245,13 @@ mod tests {
                 "ok"
             }),
         );
-        let front = Front::new(router, &["/"]);
+        let front = Front::new(
+            router,
+            &[super::RouteName {
+                template: "/",
+                dialect: None,
+            }],
+        );
         assert_eq!(id_answered(front.clone(), Some("abc-1")).await, "abc-1");
         let first = id_answered(front.clone(), None).await;
         let second = id_answered(front.clone(), None).await;
@@ -186,10 +278,14 @@ mod template_tests {
 
     #[test]
     fn paths_are_named_by_their_template() {
-        let front = Front::new(
-            Router::new(),
-            &["/rest/{*call}", "/developer/v1/leads", "/healthz"],
-        );
+        let routes: Vec<super::RouteName> = ["/rest/{*call}", "/developer/v1/leads", "/healthz"]
+            .into_iter()
+            .map(|template| super::RouteName {
+                template,
+                dialect: None,
+            })
+            .collect();
+        let front = Front::new(Router::new(), &routes);
         assert_eq!(
             front.template("/rest/1/s3cr3t/crm.lead.add.json"),
             "/rest/{*call}"

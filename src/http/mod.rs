@@ -11,6 +11,7 @@ pub mod guard;
 pub mod head_refusals;
 pub mod health;
 pub mod json_errors;
+pub mod metrics;
 pub mod params;
 mod request_id;
 mod runtimes;
@@ -20,7 +21,7 @@ pub mod tls;
 use std::time::Duration;
 
 pub use args::{scalar_text, Args};
-pub use front::Front;
+pub use front::{mark_outcome, name_method, Front, RouteName, UNNAMED_METHOD};
 pub use guard::Failure;
 pub use params::{Params, ParamsError};
 pub use server::{RunningServer, ServerOptions};

@@ -184,6 +184,7 @@ impl Slot {
             (count < max_connections).then_some(count + 1)
         })
         .ok()?;
+        crate::meters::connection(1.0);
         Some(Slot { open: open.clone() })
     }
 }
@@ -191,6 +192,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
+        crate::meters::connection(-1.0);
     }
 }
 

@@ -19,8 +19,8 @@ use thiserror::Error;
 use crate::lead::path::FieldPath;
 use crate::lead::{EmployeeId, Lead, LeadError, LeadId, LeadKind, Stage};
 pub use outbox::{
-    Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    DeliveryState, FinishedDelivery,
+    Claim, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter, DeliveryOutcome,
+    DeliveryRecord, DeliveryState, FinishedDelivery,
 };
 
 #[derive(Debug, Error)]
@@ -312,6 +312,13 @@ pub trait Outbox: Send + Sync + 'static {
 
     async fn count_deliveries(&self, now: DateTime<Utc>)
         -> Result<Vec<DeliveryCounts>, StoreError>;
+
+    /// Per target with rows not yet delivered: pending, in flight, dead
+    /// and the oldest pending row's age, without reading delivered rows.
+    async fn delivery_backlog(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryBacklog>, StoreError>;
 
     /// Puts the matching rows back in the queue, due at `now`, with their
     /// attempts reset (their last error is kept until the next attempt).

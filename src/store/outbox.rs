@@ -128,6 +128,46 @@ pub struct DeliveryFilter {
     pub limit: Option<u64>,
 }
 
+/// Per target: the rows not yet delivered, read through the indexes of
+/// pending and dead rows only, so it stays cheap however many delivered
+/// rows the outbox keeps (metrics read it at every scrape).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryBacklog {
+    pub target: String,
+    /// Waiting for a worker (due now or later).
+    pub pending: u64,
+    /// Claimed by a worker whose lease has not run out.
+    pub in_flight: u64,
+    pub dead: u64,
+    /// When the oldest row still pending (in flight included) was queued.
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+impl DeliveryBacklog {
+    /// Folds per-state rows of one target into one backlog each, in
+    /// target order.
+    pub fn merge(rows: Vec<DeliveryBacklog>) -> Vec<DeliveryBacklog> {
+        let mut merged: std::collections::BTreeMap<String, DeliveryBacklog> =
+            std::collections::BTreeMap::new();
+        for row in rows {
+            let entry = merged
+                .entry(row.target.clone())
+                .or_insert_with(|| DeliveryBacklog {
+                    target: row.target.clone(),
+                    ..DeliveryBacklog::default()
+                });
+            entry.pending += row.pending;
+            entry.in_flight += row.in_flight;
+            entry.dead += row.dead;
+            entry.oldest_pending = match (entry.oldest_pending, row.oldest_pending) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        merged.into_values().collect()
+    }
+}
+
 /// Per target: how many rows are in each state (the admin overview).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeliveryCounts {

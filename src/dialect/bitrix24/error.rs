@@ -61,6 +61,16 @@ fn request_text(error: &ParamsError) -> String {
 }
 
 impl Bitrix24Error {
+    /// Whether the caller's request or this side failed (metrics).
+    pub fn outcome(&self) -> crate::meters::Outcome {
+        match self {
+            Bitrix24Error::Internal | Bitrix24Error::Unavailable | Bitrix24Error::Timeout => {
+                crate::meters::Outcome::Failed
+            }
+            _ => crate::meters::Outcome::Refused,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             Bitrix24Error::NoAuth | Bitrix24Error::InvalidToken => StatusCode::UNAUTHORIZED,

@@ -85,6 +85,19 @@ enum Method {
 }
 
 impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::LeadAdd => "crm.lead.add",
+            Method::LeadGet => "crm.lead.get",
+            Method::LeadList => "crm.lead.list",
+            Method::LeadUpdate => "crm.lead.update",
+            Method::LeadDelete => "crm.lead.delete",
+            Method::LeadFields => "crm.lead.fields",
+            Method::StatusList => "crm.status.list",
+            Method::Batch => "batch",
+        }
+    }
+
     fn parse(name: &str) -> Option<Method> {
         let name = name.to_ascii_lowercase();
         let name = name.strip_suffix(".json").unwrap_or(&name);
@@ -194,7 +207,8 @@ pub fn routes(bitrix24: Arc<Bitrix24>, limits: Limits) -> Router {
 
 async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Response {
     let timing = Timing::start();
-    match serve(&bitrix24, request).await {
+    let mut method = None;
+    let mut response = match serve(&bitrix24, request, &mut method).await {
         Ok(output) => reply::json(
             http::StatusCode::OK,
             &output.envelope(timing.block(bitrix24.codec.mapping.timezone)),
@@ -204,10 +218,24 @@ async fn handle(State(bitrix24): State<Arc<Bitrix24>>, request: Request) -> Resp
             tracing::debug!(code = error.code(), "bitrix24 error");
             reply::error(&error)
         }
+    };
+    if let Some(method) = method {
+        crate::http::name_method(&mut response, method);
     }
+    response
 }
 
-async fn serve(bitrix24: &Arc<Bitrix24>, request: Request) -> Result<Output, Bitrix24Error> {
+/// A path's method as a metric label: one this gateway serves, never
+/// whatever a caller typed.
+fn method_label(method: &str) -> &'static str {
+    Method::parse(method).map_or(crate::http::UNNAMED_METHOD, Method::as_str)
+}
+
+async fn serve(
+    bitrix24: &Arc<Bitrix24>,
+    request: Request,
+    named: &mut Option<&'static str>,
+) -> Result<Output, Bitrix24Error> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let params = Params::read_keeping_json(&parts, body, bitrix24.body_limit).await?;
@@ -223,6 +251,7 @@ async fn serve(bitrix24: &Arc<Bitrix24>, request: Request) -> Result<Output, Bit
         [method] => (auth::Presented::Token(args.text("auth")), *method),
         _ => return Err(Bitrix24Error::MethodNotFound),
     };
+    *named = Some(method_label(method));
     let caller = bitrix24
         .credentials
         .authenticate(&presented, bitrix24.core.employees())?;

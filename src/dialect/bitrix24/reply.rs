@@ -108,5 +108,5 @@ pub fn json(status: StatusCode, body: &Value) -> Response {
 }
 
 pub fn error(error: &Bitrix24Error) -> Response {
-    json(error.status(), &error.body())
+    crate::http::mark_outcome(json(error.status(), &error.body()), error.outcome())
 }

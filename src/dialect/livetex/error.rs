@@ -34,6 +34,16 @@ pub enum LivetexError {
 }
 
 impl LivetexError {
+    /// Whether the caller's request or this side failed (metrics).
+    pub fn outcome(&self) -> crate::meters::Outcome {
+        match self {
+            LivetexError::Internal | LivetexError::Unavailable | LivetexError::Timeout => {
+                crate::meters::Outcome::Failed
+            }
+            _ => crate::meters::Outcome::Refused,
+        }
+    }
+
     pub fn invalid(parameter: &str) -> LivetexError {
         LivetexError::Invalid(vec![(parameter.to_owned(), "invalid")])
     }

@@ -83,6 +83,20 @@ enum Method {
 }
 
 impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::List => "Leads.list",
+            Method::ListRouted => "Leads.listRouted",
+            Method::Show => "Leads.show",
+            Method::ShowRouted => "Leads.showRouted",
+            Method::Add => "Leads.add",
+            Method::Lock => "Leads.lock",
+            Method::Unlock => "Leads.unlock",
+            Method::SetCompleted => "Leads.setCompleted",
+            Method::Batch => "utils.batch",
+        }
+    }
+
     fn parse(name: &str) -> Option<Method> {
         Some(match name.to_ascii_lowercase().as_str() {
             "list" => Method::List,
@@ -245,18 +259,23 @@ fn reply(status: StatusCode, body: &Value) -> Response {
 }
 
 fn reply_error(error: &LivetexError) -> Response {
-    reply(error.status(), &error.body())
+    crate::http::mark_outcome(reply(error.status(), &error.body()), error.outcome())
 }
 
 async fn handle(State(livetex): State<Arc<Livetex>>, request: Request) -> Response {
-    match serve(&livetex, request).await {
+    let mut method = None;
+    let mut response = match serve(&livetex, request, &mut method).await {
         Ok(body) => reply(StatusCode::OK, &body),
         Err(error) => {
             // The status, never the text: texts name what the caller sent.
             tracing::debug!(status = error.status().as_u16(), "livetex error");
             reply_error(&error)
         }
+    };
+    if let Some(method) = method {
+        crate::http::name_method(&mut response, method);
     }
+    response
 }
 
 /// What a path asks for.
@@ -292,11 +311,20 @@ fn target(verb: &Verb, path: &str) -> Option<Target> {
     })
 }
 
-async fn serve(livetex: &Livetex, request: Request) -> Result<Value, LivetexError> {
+async fn serve(
+    livetex: &Livetex,
+    request: Request,
+    named: &mut Option<&'static str>,
+) -> Result<Value, LivetexError> {
     let (parts, body) = request.into_parts();
     let params = Params::read_keeping_json(&parts, body, livetex.body_limit).await?;
     let mut args = Args::from_params(&params);
     let target = target(&parts.method, parts.uri.path()).ok_or(LivetexError::NotFound)?;
+    *named = Some(match &target {
+        Target::Method(method) => method.as_str(),
+        Target::ShowId(_) => Method::Show.as_str(),
+        Target::Token => "oauth2.token",
+    });
     if let Target::Token = target {
         return token::run(livetex, &args);
     }

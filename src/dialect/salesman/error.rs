@@ -67,6 +67,16 @@ fn request_text(error: &ParamsError) -> String {
 }
 
 impl SalesmanError {
+    /// Whether the caller's request or this side failed (metrics).
+    pub fn outcome(&self) -> crate::meters::Outcome {
+        match self {
+            SalesmanError::Unavailable | SalesmanError::Timeout | SalesmanError::Internal => {
+                crate::meters::Outcome::Failed
+            }
+            _ => crate::meters::Outcome::Refused,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             SalesmanError::BadApiKey => "400",

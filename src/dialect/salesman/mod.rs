@@ -74,6 +74,15 @@ enum Action {
 }
 
 impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Add => "add",
+            Action::Info => "info",
+            Action::List => "list",
+            Action::Stat => "stat",
+        }
+    }
+
     fn parse(text: &str) -> Option<Action> {
         match text {
             "add" => Some(Action::Add),
@@ -165,19 +174,31 @@ async fn handle(State(salesman): State<Arc<Salesman>>, request: Request) -> Resp
     if request.method() == Method::OPTIONS {
         return salesman.reply.preflight(request.headers());
     }
-    match serve(&salesman, request).await {
+    let mut action = None;
+    let mut response = match serve(&salesman, request, &mut action).await {
         Ok(body) => salesman.reply.json(&body),
         Err(error) => {
             // The code, never the text: texts quote what the caller sent.
             tracing::debug!(code = error.code(), "salesman error");
             salesman.reply.error(&error)
         }
+    };
+    if let Some(action) = action {
+        crate::http::name_method(&mut response, action.as_str());
     }
+    response
 }
 
-async fn serve(salesman: &Salesman, request: Request) -> Result<serde_json::Value, SalesmanError> {
+async fn serve(
+    salesman: &Salesman,
+    request: Request,
+    named: &mut Option<Action>,
+) -> Result<serde_json::Value, SalesmanError> {
     let (parts, body) = request.into_parts();
     let params = Params::read(&parts, body, salesman.body_limit).await?;
+    *named = params
+        .get("action")
+        .and_then(|action| Action::parse(action.trim()));
     let caller =
         salesman
             .credentials

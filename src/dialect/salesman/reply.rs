@@ -94,7 +94,7 @@ impl Reply {
     }
 
     pub fn error(&self, error: &SalesmanError) -> Response {
-        self.json(&error.envelope())
+        crate::http::mark_outcome(self.json(&error.envelope()), error.outcome())
     }
 
     /// CORS preflight for browser forms that send JSON or the v2 headers.

@@ -24,7 +24,7 @@ pub mod settings;
 mod unique_keys;
 pub mod upload;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -37,6 +37,8 @@ use jsonrpsee::types::ErrorObjectOwned;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use tower::Service;
+
+use crate::meters::{Handled, Outcome};
 
 use crate::core::Core;
 use crate::http::params::{read_body, Charset, ReadOptions};
@@ -211,8 +213,22 @@ fn raw(value: &Value) -> Result<Box<RawValue>, UisError> {
 
 /// The params of the call in flight as the screen parsed them, handed to
 /// the method through the request's extensions.
+/// The method writes its outcome back for the metrics.
 #[derive(Clone)]
-struct ScreenedParams(Arc<Map<String, Value>>);
+struct ScreenedParams {
+    params: Arc<Map<String, Value>>,
+    outcome: Arc<OnceLock<Outcome>>,
+}
+
+/// A call's outcome for the metrics: an internal error is this side's
+/// failure, every other error the caller's.
+fn outcome_of<T>(result: &Result<T, ErrorObjectOwned>) -> Outcome {
+    match result {
+        Ok(_) => Outcome::Ok,
+        Err(error) if error.code() == UisError::internal().code => Outcome::Failed,
+        Err(_) => Outcome::Refused,
+    }
+}
 
 /// The jsonrpsee side: one async method per UIS method, all through
 /// `dispatch`, with the params the screen parsed.
@@ -222,7 +238,11 @@ fn rpc_module(uis: Arc<Uis>) -> RpcModule<Uis> {
         let registered =
             module.register_async_method(method, move |_, uis, extensions| async move {
                 match extensions.get::<ScreenedParams>() {
-                    Some(ScreenedParams(params)) => uis.dispatch(method, params).await,
+                    Some(screened) => {
+                        let result = uis.dispatch(method, &screened.params).await;
+                        let _ = screened.outcome.set(outcome_of(&result));
+                        result
+                    }
                     // Every request passes the screen first; nothing else
                     // reaches this module.
                     None => Err(UisError::internal().into_rpc(&json!({}))),
@@ -351,6 +371,18 @@ fn screen(body: &[u8]) -> Result<Screened, Value> {
 }
 
 async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Response {
+    let mut handled = Handled {
+        method: crate::http::UNNAMED_METHOD,
+        outcome: Outcome::Refused,
+    };
+    let mut response = answer(&endpoint, request, &mut handled).await;
+    response.extensions_mut().insert(handled);
+    response
+}
+
+/// The answer to one request; `handled` says what it was, for metrics
+/// (refused until a method has run).
+async fn answer(endpoint: &Endpoint, request: Request, handled: &mut Handled) -> Response {
     if request.method() != Verb::POST {
         let mut response = reply(&UisError::invalid_request().response(Value::Null));
         *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
@@ -386,16 +418,18 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         Ok(screened) => screened,
         Err(answer) => return reply(&answer),
     };
+    handled.method = screened.method;
     if !(screened.id.is_string() || screened.id.is_u64()) {
         // jsonrpsee takes only strings and unsigned integers as ids, while
         // UIS echoes any number (`-7`, `1.5`) as sent: such a call runs the
         // same dispatch, and its envelope, in jsonrpsee's field order, is
         // written here.
-        let answer = match endpoint
+        let result = endpoint
             .uis
             .dispatch(screened.method, &screened.params)
-            .await
-        {
+            .await;
+        handled.outcome = outcome_of(&result);
+        let answer = match result {
             Ok(result) => format!(
                 r#"{{"jsonrpc":"2.0","id":{},"result":{}}}"#,
                 screened.id,
@@ -413,17 +447,21 @@ async fn handle(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Resp
         .body(http_body_util::Full::new(bytes))
         .unwrap_or_default();
     *forwarded.version_mut() = parts.version;
-    forwarded
-        .extensions_mut()
-        .insert(ScreenedParams(Arc::new(screened.params)));
+    let outcome = Arc::new(OnceLock::new());
+    forwarded.extensions_mut().insert(ScreenedParams {
+        params: Arc::new(screened.params),
+        outcome: outcome.clone(),
+    });
     let mut service = endpoint.service.clone();
     match service.call(forwarded).await {
         Ok(response) => {
+            handled.outcome = outcome.get().copied().unwrap_or(Outcome::Refused);
             let (mut parts, body) = response.into_parts();
             parts.status = StatusCode::OK;
             Response::from_parts(parts, Body::new(body))
         }
         Err(error) => {
+            handled.outcome = Outcome::Failed;
             tracing::error!(%error, "jsonrpsee service failed");
             reply(&UisError::internal().response(screened.id))
         }

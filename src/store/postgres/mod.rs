@@ -29,9 +29,9 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::config::SslMode;
 
 use super::{
-    AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
-    FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
-    SessionStore, SharedCounters, SharedPacing, Store, StoreError, TimeRange,
+    AssigneeStats, Assignment, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter,
+    DeliveryRecord, FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox,
+    Session, SessionStore, SharedCounters, SharedPacing, Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use inserts::InsertOp;
@@ -334,6 +334,13 @@ impl Outbox for PostgresStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<DeliveryCounts>, StoreError> {
         outbox::counts(&**self.client().await?, now).await
+    }
+
+    async fn delivery_backlog(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryBacklog>, StoreError> {
+        outbox::backlog(&**self.client().await?, now).await
     }
 
     async fn retry_deliveries(

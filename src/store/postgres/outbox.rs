@@ -11,8 +11,8 @@ use super::read::read_lead;
 use super::{database, micros, unavailable};
 use crate::lead::LeadId;
 use crate::store::{
-    Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    DeliveryState, FinishedDelivery, StoreError, TimeRange,
+    Claim, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter, DeliveryOutcome,
+    DeliveryRecord, DeliveryState, FinishedDelivery, StoreError, TimeRange,
 };
 
 fn from_micros(value: i64) -> DateTime<Utc> {
@@ -280,6 +280,39 @@ pub(super) async fn counts(
             dead: count(row.get(4)),
         })
         .collect())
+}
+
+/// `Outbox::delivery_backlog`: one query per state, each on its partial
+/// index, merged per target.
+pub(super) async fn backlog(
+    client: &impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<Vec<DeliveryBacklog>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT target,
+                COUNT(*) FILTER (WHERE COALESCE(claimed_until, 0) <= $1),
+                COUNT(*) FILTER (WHERE COALESCE(claimed_until, 0) > $1),
+                0::bigint, MIN(created_at)
+             FROM deliveries WHERE state = 'pending' GROUP BY target
+             UNION ALL
+             SELECT target, 0, 0, COUNT(*), NULL FROM deliveries WHERE state = 'dead' GROUP BY target",
+            &[&micros(now)],
+        )
+        .await
+        .map_err(database)?;
+    let count = |value: i64| value.max(0) as u64;
+    Ok(DeliveryBacklog::merge(
+        rows.iter()
+            .map(|row| DeliveryBacklog {
+                target: row.get(0),
+                pending: count(row.get(1)),
+                in_flight: count(row.get(2)),
+                dead: count(row.get(3)),
+                oldest_pending: row.get::<_, Option<i64>>(4).map(from_micros),
+            })
+            .collect(),
+    ))
 }
 
 pub(super) async fn retry(

@@ -117,9 +117,11 @@ async fn commit_batch(pool: &Pool, mut batch: Vec<InsertOp>) {
 /// The whole batch in a few multi-row statements and one commit.
 async fn write_together(pool: &Pool, batch: &mut [InsertOp]) -> Result<Vec<Inserted>, StoreError> {
     let mut client = pool.get().await.map_err(super::unavailable)?;
+    let started = std::time::Instant::now();
     let tx = client.transaction().await.map_err(database)?;
     let answers = super::batch::write(&tx, batch, micros(Utc::now())).await?;
     tx.commit().await.map_err(database)?;
+    crate::meters::store_commit("postgres", batch.len(), started.elapsed());
     Ok(answers)
 }
 

@@ -29,9 +29,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
-    AssigneeStats, Assignment, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryRecord,
-    FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox, Session,
-    SessionStore, Store, StoreError, TimeRange, Transfer,
+    AssigneeStats, Assignment, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter,
+    DeliveryRecord, FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox,
+    Session, SessionStore, Store, StoreError, TimeRange, Transfer,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -383,6 +383,15 @@ impl Outbox for SqliteStore {
     ) -> Result<Vec<DeliveryCounts>, StoreError> {
         self.readers
             .run(move |conn| outbox::counts(conn, now))
+            .await
+    }
+
+    async fn delivery_backlog(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeliveryBacklog>, StoreError> {
+        self.readers
+            .run(move |conn| outbox::backlog(conn, now))
             .await
     }
 

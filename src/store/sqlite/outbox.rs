@@ -11,8 +11,8 @@ use super::read::read_lead;
 use super::time::micros;
 use crate::lead::LeadId;
 use crate::store::{
-    Claim, ClaimedDelivery, DeliveryCounts, DeliveryFilter, DeliveryOutcome, DeliveryRecord,
-    DeliveryState, FinishedDelivery, StoreError, TimeRange,
+    Claim, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter, DeliveryOutcome,
+    DeliveryRecord, DeliveryState, FinishedDelivery, StoreError, TimeRange,
 };
 
 fn from_micros(value: i64) -> DateTime<Utc> {
@@ -246,6 +246,31 @@ pub(super) fn counts(
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// `Outbox::delivery_backlog`: one query per state, each on its partial
+/// index, merged per target.
+pub(super) fn backlog(
+    conn: &Connection,
+    now: DateTime<Utc>,
+) -> Result<Vec<DeliveryBacklog>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT target, SUM(COALESCE(claimed_until, 0) <= ?1), SUM(COALESCE(claimed_until, 0) > ?1),
+            0, MIN(created_at)
+         FROM deliveries WHERE state = 'pending' GROUP BY target
+         UNION ALL
+         SELECT target, 0, 0, COUNT(*), NULL FROM deliveries WHERE state = 'dead' GROUP BY target",
+    )?;
+    let rows = statement.query_map([micros(now)], |row| {
+        Ok(DeliveryBacklog {
+            target: row.get(0)?,
+            pending: row.get::<_, i64>(1)?.max(0) as u64,
+            in_flight: row.get::<_, i64>(2)?.max(0) as u64,
+            dead: row.get::<_, i64>(3)?.max(0) as u64,
+            oldest_pending: row.get::<_, Option<i64>>(4)?.map(from_micros),
+        })
+    })?;
+    Ok(DeliveryBacklog::merge(rows.collect::<Result<_, _>>()?))
 }
 
 pub(super) fn retry(

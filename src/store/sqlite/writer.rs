@@ -264,7 +264,11 @@ fn write_batch(
     isolate: bool,
 ) -> Result<Vec<Result<Written, StoreError>>, StoreError> {
     contacts.discard_staged();
+    let started = std::time::Instant::now();
     let result = write_batch_in(conn, contacts, batch, isolate);
+    if result.is_ok() {
+        crate::meters::store_commit("sqlite", batch.len(), started.elapsed());
+    }
     match &result {
         Ok(_) => contacts.commit_staged(),
         Err(_) => contacts.discard_staged(),

@@ -172,6 +172,30 @@ targets = ["hook"]
         ]),
         1.0
     );
+    assert_eq!(
+        value(
+            &after,
+            "leadgate_leads_accepted_total",
+            &[("dialect", "salesman")]
+        ) - value(
+            &before,
+            "leadgate_leads_accepted_total",
+            &[("dialect", "salesman")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &after,
+            "leadgate_leads_accepted_total",
+            &[("dialect", "bitrix24")]
+        ) - value(
+            &before,
+            "leadgate_leads_accepted_total",
+            &[("dialect", "bitrix24")]
+        ),
+        1.0
+    );
     assert!(
         value(
             &after,
@@ -301,4 +325,30 @@ async fn json_log_lines_parse_and_carry_an_access_line() {
     assert!(access["fields"]["latency_us"].is_u64());
     assert_eq!(access["span"]["route"], "/developer/v1/leads");
     assert!(access["span"]["request_id"].is_string());
+}
+
+/// The token's older place is refused with a pointer to `[admin]`, not
+/// left serving the admin API on the public port.
+#[test]
+fn the_old_admin_token_setting_is_refused_with_a_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("leadgate.toml");
+    std::fs::write(
+        &config,
+        common::config_text(
+            &dir.path().join("leads.db"),
+            &format!("[forwarding]\nadmin_token = \"{TOKEN}\"\n"),
+        ),
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_leadgate"))
+        .args(["check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("forwarding.admin_token"), "{stderr}");
+    assert!(stderr.contains("[admin] listen"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "{stderr}");
 }

@@ -360,9 +360,11 @@ async fn deliveries_are_inspected_and_re_driven_by_command_and_over_http() {
     drop(parked);
     let gateway = TestGateway::start_with(&format!(
         r#"
+[admin]
+listen = "127.0.0.1:0"
+token = "{TOKEN}"
 [forwarding]
 poll_interval_ms = 50
-admin_token = "{TOKEN}"
 [forwarding.retry]
 max_attempts = 1
 [[forwarding.targets]]
@@ -452,7 +454,8 @@ targets = ["hook"]
     }
 
     // The same over HTTP.
-    let admin = |path: &str| format!("{}/admin/deliveries{path}", gateway.base);
+    let admin_base = gateway.admin_base.clone().unwrap();
+    let admin = |path: &str| format!("{admin_base}/admin/deliveries{path}");
     let refused = gateway.client.get(admin("")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
     let wrong = gateway

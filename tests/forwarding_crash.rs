@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
-use common::{free_port, spawn_binary, wait_ready, APIKEY, LOGIN};
+use common::{free_port, spawn_binary_with, wait_ready, APIKEY, LOGIN};
 use serde_json::{json, Map, Value};
 
 /// The portal's leads: (portal id, ORIGIN_ID), in creation order.
@@ -146,10 +146,11 @@ async fn kill_mid_delivery(dir: tempfile::TempDir, store: &str, after: After) {
             store,
             &format!(
                 r#"
+[admin]
+token = "{TOKEN}"
 [forwarding]
 poll_interval_ms = 50
 lease_secs = 1.5
-admin_token = "{TOKEN}"
 [forwarding.retry]
 initial_backoff_secs = 0.1
 max_backoff_secs = 0.5
@@ -168,12 +169,24 @@ targets = ["portal"]
     )
     .unwrap();
     let client = reqwest::Client::new();
+    // Each process's admin listener (its port from the environment, as an
+    // orchestrator would set it).
+    let start = |port: u16, admin_port: u16| {
+        spawn_binary_with(
+            &config,
+            port,
+            &[("LEADGATE__ADMIN__LISTEN", format!("127.0.0.1:{admin_port}"))],
+        )
+    };
     let port = free_port();
+    let admin_port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut gateway = spawn_binary(&config, port);
+    let mut gateway = start(port, admin_port);
     wait_ready(&client, &base).await;
     let survivor_port = free_port();
-    let mut survivor = (after == After::OtherReplica).then(|| spawn_binary(&config, survivor_port));
+    let survivor_admin_port = free_port();
+    let mut survivor =
+        (after == After::OtherReplica).then(|| start(survivor_port, survivor_admin_port));
     if survivor.is_some() {
         wait_ready(&client, &format!("http://127.0.0.1:{survivor_port}")).await;
     }
@@ -211,9 +224,13 @@ targets = ["portal"]
     assert!(at_kill < LEADS, "the kill came too late to test anything");
 
     let (mut gateway, base) = match survivor.take() {
-        Some(survivor) => (survivor, format!("http://127.0.0.1:{survivor_port}")),
-        None => (spawn_binary(&config, port), base),
+        Some(survivor) => (survivor, format!("http://127.0.0.1:{survivor_admin_port}")),
+        None => (
+            start(port, admin_port),
+            format!("http://127.0.0.1:{admin_port}"),
+        ),
     };
+    // The admin listener serves /readyz too.
     wait_ready(&client, &base).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

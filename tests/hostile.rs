@@ -1010,8 +1010,9 @@ async fn hostile_requests_get_client_errors_in_the_dialect_and_lose_nothing() {
         r#"
 [server]
 header_read_timeout_secs = 2
-[forwarding]
-admin_token = "{ADMIN_TOKEN}"
+[admin]
+listen = "127.0.0.1:0"
+token = "{ADMIN_TOKEN}"
 "#
     ))
     .await;
@@ -1059,7 +1060,17 @@ admin_token = "{ADMIN_TOKEN}"
     for case in &cases {
         // HEAD has no body; OPTIONS is answered as a CORS preflight.
         let is_head = case.bytes.starts_with(b"HEAD ") || case.bytes.starts_with(b"OPTIONS ");
-        match exchange(&gateway.base, case).await {
+        // The delivery calls are served on the admin listener only.
+        let admin_call = case
+            .bytes
+            .split(|byte| *byte == b' ')
+            .nth(1)
+            .is_some_and(|target| target.starts_with(b"/admin/"));
+        let to = match (&gateway.admin_base, admin_call) {
+            (Some(admin), true) => admin,
+            _ => &gateway.base,
+        };
+        match exchange(to, case).await {
             Err(error) => failures.push(format!("{}: {error}", case.name)),
             Ok(answers) if answers.is_empty() => failures.push(format!("{}: no answer", case.name)),
             Ok(answers) => {

@@ -134,12 +134,6 @@ impl Gateway {
         let mut router = Router::new().merge(health::routes(store.clone()));
         let mut routes = unnamed(health::PATHS);
         let mut refusals = RefusalsByRoute::default();
-        if let Some(token) = &settings.forwarding.admin_token {
-            let deliveries =
-                forward::admin::DeliveryAdmin::new(store.clone(), target_names(settings));
-            router = router.merge(gateway_http::admin::routes(deliveries, token));
-            routes.extend(unnamed(gateway_http::admin::PATHS));
-        }
         for wired in wiring
             .dialects
             .iter()

@@ -131,13 +131,6 @@ pub fn check(settings: &Settings) -> Result<Wiring, Vec<ConfigProblem>> {
 /// replicas share.
 pub fn warnings(settings: &Settings, wiring: &Wiring) -> Vec<String> {
     let mut warnings = Vec::new();
-    if settings.forwarding.admin_token.is_some() {
-        warnings.push(
-            "forwarding.admin_token: serves the admin API on the public port; \
-             set [admin] listen and token to serve it on a port of its own, with /metrics"
-                .to_owned(),
-        );
-    }
     if settings.store.url.is_none() {
         return warnings;
     }

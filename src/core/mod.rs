@@ -366,6 +366,7 @@ impl Core {
         };
         if inserted.created {
             self.doorbell.ring(&queued);
+            crate::meters::leads_accepted(received_via, 1);
         }
         Ok((inserted, assigned_by))
     }

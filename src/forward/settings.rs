@@ -22,9 +22,9 @@ pub struct ForwardingSettings {
     /// How often idle workers look for due deliveries (new leads wake them
     /// at once; this covers retries coming due and other processes' leads).
     pub poll_interval_ms: u64,
-    /// Where the admin token was before the admin listener: still serves
-    /// `/admin/deliveries` on the public port, with a warning at start and
-    /// in `leadgate check` that `[admin]` replaces it.
+    /// Where the admin token was before the admin listener: refused with
+    /// a pointer to `[admin]`, so a config that relied on it is not left
+    /// silently without its admin API, nor serves it on the public port.
     pub admin_token: Option<String>,
     /// How targets know leads from this gateway: Bitrix24 ORIGINATOR_ID,
     /// SalesMan `uids[...]` name. Give each deployment sharing a target its own.
@@ -253,8 +253,12 @@ impl ForwardingSettings {
         if self.poll_interval_ms == 0 {
             problems.add("forwarding.poll_interval_ms", "must be above 0");
         }
-        if matches!(&self.admin_token, Some(token) if token.trim().len() < 16) {
-            problems.add("forwarding.admin_token", "must be at least 16 characters");
+        if self.admin_token.is_some() {
+            problems.add(
+                "forwarding.admin_token",
+                "has moved: the admin API is served on a listener of its own; \
+                 set [admin] listen and [admin] token instead",
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 //! `after`, `limit`), `GET /admin/deliveries/counts`, `POST
 //! /admin/deliveries/retry` (`{"ids": [...], "target", "state"}`) and `POST
 //! /admin/deliveries/replay` (`{"target", "since", "until"}`). Mounted only
-//! when `forwarding.admin_token` is set; every call needs it as a Bearer
+//! on the `[admin]` listener when `admin.token` is set; every call needs it as a Bearer
 //! token. Answers are JSON, errors `{"error": "..."}` with 400/401/404/503.
 
 use std::collections::HashMap;

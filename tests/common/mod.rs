@@ -153,6 +153,8 @@ password = "{UIS_PASSWORD}"
 pub struct TestGateway {
     pub gateway: Option<Gateway>,
     pub base: String,
+    /// `http://` and the `[admin]` listener's address, when configured.
+    pub admin_base: Option<String>,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
 }
@@ -205,9 +207,13 @@ impl TestGateway {
             .await
             .unwrap();
         let base = format!("http://{}", gateway.local_addr());
+        let admin_base = gateway
+            .admin_addr()
+            .map(|address| format!("http://{address}"));
         TestGateway {
             gateway: Some(gateway),
             base,
+            admin_base,
             client: reqwest::Client::new(),
             dir,
         }
@@ -417,10 +423,24 @@ pub fn free_port() -> u16 {
 /// The real `leadgate serve` binary on `config`, listening on `port`, its
 /// log at warn on stderr.
 pub fn spawn_binary(config: &Path, port: u16) -> std::process::Child {
+    spawn_binary_with(config, port, &[])
+}
+
+/// As [`spawn_binary`], with more environment (`LEADGATE__ADMIN__LISTEN`).
+pub fn spawn_binary_with(
+    config: &Path,
+    port: u16,
+    environment: &[(&str, String)],
+) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_leadgate"))
         .args(["serve", "--config"])
         .arg(config)
         .env("LEADGATE__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .envs(
+            environment
+                .iter()
+                .map(|(name, value)| (*name, value.as_str())),
+        )
         .env("LEADGATE_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod secrets;
+
 use crate::lead::Employee;
 use crate::problems::Problems;
 
@@ -237,7 +239,22 @@ impl Settings {
             )
             .build()
             .map_err(|error| vec![problem("(file)", error.to_string())])?;
-        let mut settings: Settings = built
+        let mut raw: serde_json::Value = built
+            .try_deserialize()
+            .map_err(|error| vec![problem("(settings)", error.to_string())])?;
+        let mut unresolved = Vec::new();
+        secrets::resolve(&mut raw, &mut unresolved);
+        if !unresolved.is_empty() {
+            return Err(unresolved
+                .into_iter()
+                .map(|(key, reason)| problem(&key, reason))
+                .collect());
+        }
+        // Back through the config crate's own deserializer, so values read
+        // as they always have (numbers given as strings, and the like).
+        let resolved = config::Config::try_from(&raw)
+            .map_err(|error| vec![problem("(file)", error.to_string())])?;
+        let mut settings: Settings = resolved
             .try_deserialize()
             .map_err(|error| vec![problem("(settings)", error.to_string())])?;
         settings.source = source;

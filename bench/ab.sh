@@ -14,9 +14,14 @@
 # afresh for every run) instead of an empty store: bench/fill_store.sh makes
 # one, and a build with a newer schema migrates its own copy once beforehand.
 #
+# EXTRA_A and EXTRA_B are TOML appended to each side's settings, LOG_A and
+# LOG_B each side's LEADGATE_LOG: one build against itself with a feature
+# on and off (the admin listener's metrics, the access log).
+#
 #   bench/ab.sh path/to/leadgate-a path/to/leadgate-b            # 4 rounds of 5 s runs
 #   ROUNDS=6 SECONDS_PER_RUN=8 CONNECTIONS=16 bench/ab.sh A B
 #   STORE_A=a.db STORE_B=b.db SECONDS_PER_RUN=20 bench/ab.sh A B
+#   LOG_A=warn EXTRA_B=$'[admin]\nlisten = "127.0.0.1:19090"' LOG_B=info bench/ab.sh L L
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: bench/ab.sh LEADGATE_A LEADGATE_B" >&2; exit 2; }
 # Resolved before leaving the caller's directory.
@@ -30,19 +35,24 @@ cargo build --release --quiet --example loadgen
 
 . bench/common.sh
 write_salesman_config
+extras=("${EXTRA_A:-}" "${EXTRA_B:-}")
+logs=("${LOG_A:-info}" "${LOG_B:-info}")
+for side in 0 1; do
+  { cat "$work/bench.toml"; printf '\n%s\n' "${extras[$side]}"; } > "$work/bench.$side.toml"
+done
 
 # The gateway's CPU time so far (user + system, all threads), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# Prints "adds/s CPU-µs-per-add" of one run of build $1 on a copy of store
-# file $2 (an empty store when $2 is empty).
+# Prints "adds/s CPU-µs-per-add" of one run of side $1's build on a copy of
+# its store file (an empty store when none is given).
 # The CPU per add is the steadier figure: it moves less with the machine's
 # minute-to-minute speed than the throughput does, so changes worth a few
 # percent show in it before they show in adds/s.
 run_once() {
   rm -f "$work"/leads.db*
-  if [ -n "$2" ]; then cp "$2" "$work/leads.db"; fi
-  "$1" serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & local gateway=$!
+  if [ -n "${stores[$1]}" ]; then cp "${stores[$1]}" "$work/leads.db"; fi
+  LEADGATE_LOG=${logs[$1]} "${builds[$1]}" serve --config "$work/bench.$1.toml" >"$work/gateway.log" 2>&1 & local gateway=$!
   wait_port 18080
   local before; before=$(cpu_ticks "$gateway")
   local result; result=$(target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
@@ -59,10 +69,10 @@ print(round(result['rps']), f\"{seconds * 1e6 / max(result['requests'], 1):.1f}\
 
 ratios=(); cpu_ratios=()
 for round in $(seq "$rounds"); do
-  read -r a1 ca1 < <(run_once "${builds[0]}" "${stores[0]}")
-  read -r b1 cb1 < <(run_once "${builds[1]}" "${stores[1]}")
-  read -r b2 cb2 < <(run_once "${builds[1]}" "${stores[1]}")
-  read -r a2 ca2 < <(run_once "${builds[0]}" "${stores[0]}")
+  read -r a1 ca1 < <(run_once 0)
+  read -r b1 cb1 < <(run_once 1)
+  read -r b2 cb2 < <(run_once 1)
+  read -r a2 ca2 < <(run_once 0)
   ratio=$(python3 -c "print(f'{($b1 + $b2) / ($a1 + $a2):.3f}')")
   cpu_ratio=$(python3 -c "print(f'{($cb1 + $cb2) / ($ca1 + $ca2):.3f}')")
   echo "round $round: A $a1 $a2, B $b1 $b2 adds/s, B/A $ratio;" \

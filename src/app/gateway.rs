@@ -3,7 +3,7 @@
 //! `leadgate serve` and by the end-to-end tests, which start the very same
 //! gateway on an ephemeral port.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 use thiserror::Error;
@@ -23,6 +23,8 @@ use crate::lead::ValidationRules;
 use crate::meters;
 use crate::store::{Store, StoreError};
 
+use super::reload::{ReloadError, Reloaded, Reloader, Running};
+
 #[derive(Debug, Error)]
 pub enum StartError {
     #[error("configuration has {} problem(s):\n{}", .0.len(), list(.0))]
@@ -38,7 +40,8 @@ pub enum StartError {
     },
 }
 
-fn list(problems: &[ConfigProblem]) -> String {
+/// Problems, one per line, for error messages.
+pub(super) fn list(problems: &[ConfigProblem]) -> String {
     problems
         .iter()
         .map(|problem| format!("  {problem}"))
@@ -50,7 +53,8 @@ pub struct Gateway {
     server: RunningServer,
     /// The `[admin]` listener, when configured.
     admin: Option<RunningServer>,
-    forwarder: Forwarder,
+    /// What a reload replaces, the forwarder among it.
+    reloader: Arc<Reloader>,
     store: Arc<dyn Store>,
 }
 
@@ -79,8 +83,172 @@ impl Gateway {
             None => None,
         };
         let store = super::stores::open(&settings.store, super::stores::Opener::Gateway).await?;
+        let serving = Serving::build(settings, &wiring, &store, &clock);
+        let front = gateway_http::Front::new(serving.router, &serving.routes);
+        let refusals = Arc::new(RwLock::new(Arc::new(serving.refusals)));
+
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(&settings.server.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: settings.server.listen.clone(),
+                    source,
+                })?,
+        };
+        // Started once the port is ours, so a failed start leaves no workers.
+        let forwarder = Forwarder::start(
+            store.clone(),
+            clock.clone(),
+            serving.target_workers,
+            super::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
+            &serving.doorbell,
+        );
+        let reloader = Arc::new(Reloader {
+            running: tokio::sync::Mutex::new(Running {
+                settings: settings.clone(),
+                forwarder: Some(forwarder),
+            }),
+            front: front.clone(),
+            refusals: refusals.clone(),
+            store: store.clone(),
+            clock,
+        });
+        let admin = match &settings.admin {
+            Some(admin) => Some(start_admin(settings, admin, store.clone(), &reloader).await?),
+            None => None,
+        };
+        let server = server::spawn(
+            listener,
+            front,
+            ServerOptions {
+                header_read_timeout: settings.server.header_read_timeout(),
+                write_timeout: settings.server.write_timeout(),
+                max_connections: settings.server.connection_cap(),
+                refusals: refusals_of(refusals),
+                shutdown_grace: settings.server.shutdown_grace(),
+                connection_threads: settings.server.connection_threads,
+                tls,
+            },
+        );
+        tracing::info!(
+            address = %server.local_addr,
+            tls = settings.server.tls.is_some(),
+            store = %settings.store.path.display(),
+            "leadgate is serving"
+        );
+        if let Some(admin) = &admin {
+            tracing::info!(address = %admin.local_addr, "admin listener is serving");
+        }
+        Ok(Gateway {
+            server,
+            admin,
+            reloader,
+            store,
+        })
+    }
+
+    /// Re-reads the settings file this gateway started from and applies
+    /// it (see [`Reloader::reload`]).
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        self.reloader.reload().await
+    }
+
+    /// The store this gateway writes to (delivery inspection in tests and
+    /// the admin endpoints).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr
+    }
+
+    /// Where the `[admin]` listener listens, when configured.
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().map(|admin| admin.local_addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, lets deliveries on
+    /// the wire finish (or return to the queue), then commits and flushes
+    /// the store. Every lead acknowledged before this returns is on disk.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
+        self.server.stop();
+        self.server.stopped().await;
+        if let Some(admin) = self.admin {
+            admin.stop();
+            admin.stopped().await;
+        }
+        let forwarder = self.reloader.running.lock().await.forwarder.take();
+        if let Some(forwarder) = forwarder {
+            forwarder.stop().await;
+        }
+        self.store.close().await
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully;
+    /// reloads the settings file on SIGHUP.
+    pub async fn run_until_signal(self) -> Result<(), StoreError> {
+        let stop = shutdown_signal();
+        tokio::pin!(stop);
+        let mut hangups = hangup_signals();
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                Some(()) = hangups.recv() => {
+                    // The outcome is logged by the reload itself.
+                    let _ = self.reload().await;
+                }
+            }
+        }
+        tracing::info!("stop requested; finishing in-flight requests");
+        self.shutdown().await
+    }
+}
+
+/// One message per SIGHUP (none where there are no signals).
+fn hangup_signals() -> tokio::sync::mpsc::Receiver<()> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut signal) => {
+            tokio::spawn(async move {
+                while signal.recv().await.is_some() {
+                    // A reload already waiting covers this one too.
+                    let _ = sender.try_send(());
+                }
+            });
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; reload with POST /admin/reload")
+        }
+    }
+    #[cfg(not(unix))]
+    drop(sender);
+    receiver
+}
+
+/// Everything a reload replaces: the routes of every enabled dialect over
+/// a new core (employees, routing, mappings, credentials, forwarding
+/// rules), their head refusals, and the forwarding targets' workers. The
+/// store and the sockets stay.
+pub(super) struct Serving {
+    pub(super) router: Router,
+    pub(super) routes: Vec<RouteName>,
+    pub(super) refusals: RefusalsByRoute,
+    pub(super) target_workers: Vec<forward::TargetWorker>,
+    pub(super) doorbell: Doorbell,
+}
+
+impl Serving {
+    pub(super) fn build(
+        settings: &Settings,
+        wiring: &super::wiring::Wiring,
+        store: &Arc<dyn Store>,
+        clock: &Arc<dyn Clock>,
+    ) -> Serving {
         let target_workers =
-            super::targets::build(&settings.forwarding, &wiring, store.shared_pacing());
+            super::targets::build(&settings.forwarding, wiring, store.shared_pacing());
         let employees = Employees::new(settings.employees.clone());
         let routing = Routing {
             rules: settings
@@ -159,95 +327,26 @@ impl Gateway {
             );
             refusals.add(wired.dialect.as_ref());
         }
-        let router = router.fallback(gateway_http::json_errors::not_found);
-        let front = gateway_http::Front::new(router, &routes);
-
-        let listener = match listener {
-            Some(listener) => listener,
-            None => TcpListener::bind(&settings.server.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    address: settings.server.listen.clone(),
-                    source,
-                })?,
-        };
-        let admin = match &settings.admin {
-            Some(admin) => Some(start_admin(settings, admin, store.clone()).await?),
-            None => None,
-        };
-        // Started once the port is ours, so a failed start leaves no workers.
-        let forwarder = Forwarder::start(
-            store.clone(),
-            clock,
+        Serving {
+            router: router.fallback(gateway_http::json_errors::not_found),
+            routes,
+            refusals,
             target_workers,
-            super::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
-            &doorbell,
-        );
-        let server = server::spawn(
-            listener,
-            front,
-            ServerOptions {
-                header_read_timeout: settings.server.header_read_timeout(),
-                write_timeout: settings.server.write_timeout(),
-                max_connections: settings.server.connection_cap(),
-                refusals: refusals.into_refusals(),
-                shutdown_grace: settings.server.shutdown_grace(),
-                connection_threads: settings.server.connection_threads,
-                tls,
-            },
-        );
-        tracing::info!(
-            address = %server.local_addr,
-            tls = settings.server.tls.is_some(),
-            store = %settings.store.path.display(),
-            "leadgate is serving"
-        );
-        if let Some(admin) = &admin {
-            tracing::info!(address = %admin.local_addr, "admin listener is serving");
+            doorbell,
         }
-        Ok(Gateway {
-            server,
-            admin,
-            forwarder,
-            store,
-        })
     }
+}
 
-    /// The store this gateway writes to (delivery inspection in tests and
-    /// the admin endpoints).
-    pub fn store(&self) -> Arc<dyn Store> {
-        self.store.clone()
-    }
-
-    pub fn local_addr(&self) -> std::net::SocketAddr {
-        self.server.local_addr
-    }
-
-    /// Where the `[admin]` listener listens, when configured.
-    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
-        self.admin.as_ref().map(|admin| admin.local_addr)
-    }
-
-    /// Stops accepting, lets in-flight requests finish, lets deliveries on
-    /// the wire finish (or return to the queue), then commits and flushes
-    /// the store. Every lead acknowledged before this returns is on disk.
-    pub async fn shutdown(self) -> Result<(), StoreError> {
-        self.server.stop();
-        self.server.stopped().await;
-        if let Some(admin) = self.admin {
-            admin.stop();
-            admin.stopped().await;
-        }
-        self.forwarder.stop().await;
-        self.store.close().await
-    }
-
-    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
-    pub async fn run_until_signal(self) -> Result<(), StoreError> {
-        shutdown_signal().await;
-        tracing::info!("stop requested; finishing in-flight requests");
-        self.shutdown().await
-    }
+/// The server's refusals of unparsable heads, answered in the dialect of
+/// the path by the routes now served.
+fn refusals_of(current: Arc<RwLock<Arc<RefusalsByRoute>>>) -> Refusals {
+    Arc::new(move |path: &str, refused: Refused| {
+        let by_route = match current.read() {
+            Ok(by_route) => by_route.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        by_route.answer(path, refused)
+    })
 }
 
 fn target_names(settings: &Settings) -> Vec<String> {
@@ -277,6 +376,7 @@ async fn start_admin(
     settings: &Settings,
     admin: &AdminSettings,
     store: Arc<dyn Store>,
+    reloader: &Arc<Reloader>,
 ) -> Result<RunningServer, StartError> {
     let targets = target_names(settings);
     let mut router = Router::new().merge(health::routes(store.clone()));
@@ -291,7 +391,18 @@ async fn start_admin(
     }
     if let Some(token) = &admin.token {
         let deliveries = forward::admin::DeliveryAdmin::new(store, targets);
-        router = router.merge(gateway_http::admin::routes(deliveries, token));
+        let reloader = reloader.clone();
+        let reload: gateway_http::admin::Reload = Arc::new(move || {
+            let reloader = reloader.clone();
+            Box::pin(async move {
+                reloader
+                    .reload()
+                    .await
+                    .map(|reloaded| reloaded.needs_restart)
+                    .map_err(|error| error.to_string())
+            })
+        });
+        router = router.merge(gateway_http::admin::routes(deliveries, reload, token));
         routes.extend(unnamed(gateway_http::admin::PATHS));
     }
     let router = router.fallback(gateway_http::json_errors::not_found);
@@ -349,7 +460,7 @@ async fn shutdown_signal() {
 /// Each dialect's answers to refused heads, by the routes it serves,
 /// worked out once at start.
 #[derive(Default)]
-struct RefusalsByRoute {
+pub(super) struct RefusalsByRoute {
     routes: matchit::Router<usize>,
     /// Per dialect, in the order added.
     answers: Vec<DialectRefusals>,
@@ -375,14 +486,12 @@ impl RefusalsByRoute {
         }
     }
 
-    fn into_refusals(self) -> Refusals {
-        Arc::new(move |path: &str, refused: Refused| {
-            let index = *self.routes.at(path).ok()?.value;
-            let answers = self.answers.get(index)?;
-            Some(match refused {
-                Refused::TooLarge => answers.too_large.clone(),
-                Refused::Malformed => answers.malformed.clone(),
-            })
+    fn answer(&self, path: &str, refused: Refused) -> Option<Refusal> {
+        let index = *self.routes.at(path).ok()?.value;
+        let answers = self.answers.get(index)?;
+        Some(match refused {
+            Refused::TooLarge => answers.too_large.clone(),
+            Refused::Malformed => answers.malformed.clone(),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! `leadgate` binary and the end-to-end tests start it.
 
 pub mod gateway;
+pub mod reload;
 pub mod stores;
 pub mod targets;
 pub mod translate;

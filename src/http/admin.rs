@@ -2,11 +2,14 @@
 //! deliveries`: `GET /admin/deliveries` (rows; `state`, `target`, `lead_id`,
 //! `after`, `limit`), `GET /admin/deliveries/counts`, `POST
 //! /admin/deliveries/retry` (`{"ids": [...], "target", "state"}`) and `POST
-//! /admin/deliveries/replay` (`{"target", "since", "until"}`). Mounted only
+//! /admin/deliveries/replay` (`{"target", "since", "until"}`), and `POST
+//! /admin/reload` (the settings file read and applied again). Mounted only
 //! on the `[admin]` listener when `admin.token` is set; every call needs it as a Bearer
 //! token. Answers are JSON, errors `{"error": "..."}` with 400/401/404/503.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -22,8 +25,16 @@ use serde_json::{json, Value};
 use crate::forward::admin::{parse_state, AdminError, DeliveryAdmin};
 use crate::store::DeliveryFilter;
 
+/// Re-reads and applies the settings file: the keys that changed but
+/// wait for a restart, or why the file was refused. Given by the
+/// composition root, which alone knows how to rebuild the gateway.
+pub type Reload = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send>> + Send + Sync,
+>;
+
 struct Admin {
     deliveries: DeliveryAdmin,
+    reload: Reload,
     /// SHA-256 of the token: comparing digests leaks nothing about the token.
     token_digest: Vec<u8>,
 }
@@ -34,11 +45,13 @@ pub const PATHS: &[&str] = &[
     "/admin/deliveries/counts",
     "/admin/deliveries/retry",
     "/admin/deliveries/replay",
+    "/admin/reload",
 ];
 
-pub fn routes(deliveries: DeliveryAdmin, token: &str) -> Router {
+pub fn routes(deliveries: DeliveryAdmin, reload: Reload, token: &str) -> Router {
     let admin = Arc::new(Admin {
         deliveries,
+        reload,
         token_digest: digest(&SHA256, token.as_bytes()).as_ref().to_vec(),
     });
     Router::new()
@@ -46,6 +59,7 @@ pub fn routes(deliveries: DeliveryAdmin, token: &str) -> Router {
         .route("/admin/deliveries/counts", get(counts))
         .route("/admin/deliveries/retry", post(retry))
         .route("/admin/deliveries/replay", post(replay))
+        .route("/admin/reload", post(reload_settings))
         .with_state(admin)
         // Rejections (wrong verb, body too large, bad query) in the
         // admin's own `{"error": ...}` shape.
@@ -218,4 +232,21 @@ async fn replay(
         .await
         .map_err(failure)?;
     Ok(answer(StatusCode::OK, json!({ "queued": queued })))
+}
+
+/// `POST /admin/reload`: 200 `{"reloaded": true, "needs_restart": [...]}`,
+/// or 422 with the problems of a file that fails the check (the running
+/// settings stay).
+async fn reload_settings(
+    State(admin): State<Arc<Admin>>,
+    headers: HeaderMap,
+) -> Result<Response, Refusal> {
+    authorized(&admin, &headers)?;
+    match (admin.reload)().await {
+        Ok(needs_restart) => Ok(answer(
+            StatusCode::OK,
+            json!({"reloaded": true, "needs_restart": needs_restart}),
+        )),
+        Err(reason) => Err(refuse(StatusCode::UNPROCESSABLE_ENTITY, reason)),
+    }
 }

@@ -18,7 +18,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -72,34 +73,87 @@ pub fn mark_outcome(mut response: Response, outcome: Outcome) -> Response {
 }
 
 /// The router with request ids and a span per request; what the server
-/// serves.
+/// serves. Clones (one per connection) share the routes, which a reload
+/// replaces: requests already routed finish on the routes they started
+/// on, and the next request of every connection takes the new ones.
 #[derive(Clone)]
 pub struct Front {
-    router: Router,
+    /// The routes this clone serves, taken from `shared` again when its
+    /// generation moves on (one atomic load per request, no lock).
+    current: Arc<Routes>,
+    shared: Arc<SharedRoutes>,
     ids: Sequential,
+}
+
+/// A router and the names of its routes.
+struct Routes {
+    router: Router,
+    generation: u64,
     /// The templates of `router`'s routes, to name a request in logs.
-    templates: Arc<matchit::Router<RouteName>>,
+    templates: matchit::Router<RouteName>,
+}
+
+struct SharedRoutes {
+    generation: AtomicU64,
+    routes: RwLock<Arc<Routes>>,
+}
+
+impl Routes {
+    fn new(router: Router, routes: &[RouteName], generation: u64) -> Routes {
+        let mut templates = matchit::Router::new();
+        for route in routes {
+            // A template given twice, or one matchit refuses, only loses
+            // its name in logs.
+            let _ = templates.insert(route.template, *route);
+        }
+        Routes {
+            router,
+            generation,
+            templates,
+        }
+    }
 }
 
 impl Front {
     /// `routes` are the route templates `router` serves, as given to it.
     pub fn new(router: Router, routes: &[RouteName]) -> Front {
-        let mut matcher = matchit::Router::new();
-        for route in routes {
-            // A template given twice, or one matchit refuses, only loses
-            // its name in logs.
-            let _ = matcher.insert(route.template, *route);
-        }
+        let current = Arc::new(Routes::new(router, routes, 0));
         Front {
-            router,
+            shared: Arc::new(SharedRoutes {
+                generation: AtomicU64::new(0),
+                routes: RwLock::new(current.clone()),
+            }),
+            current,
             ids: Sequential::default(),
-            templates: Arc::new(matcher),
         }
+    }
+
+    /// Serves `router` from the next request of every connection on.
+    pub fn replace(&self, router: Router, routes: &[RouteName]) {
+        let mut shared = match self.shared.routes.write() {
+            Ok(shared) => shared,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let generation = shared.generation + 1;
+        *shared = Arc::new(Routes::new(router, routes, generation));
+        self.shared.generation.store(generation, Ordering::Release);
+    }
+
+    /// This clone's routes, brought up to date.
+    fn refresh(&mut self) {
+        if self.shared.generation.load(Ordering::Acquire) == self.current.generation {
+            return;
+        }
+        let shared = match self.shared.routes.read() {
+            Ok(shared) => shared,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        self.current = shared.clone();
     }
 
     /// The route `path` matches, for logs and metrics.
     fn route(&self, path: &str) -> RouteName {
-        self.templates.at(path).map_or(
+        self.current.templates.at(path).map_or(
             RouteName {
                 template: UNROUTED,
                 dialect: Some("none"),
@@ -123,12 +177,14 @@ where
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
-    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request<B>>::poll_ready(&mut self.router, context)
+    fn poll_ready(&mut self, _context: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // An axum router is always ready.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let started = Instant::now();
+        self.refresh();
         let id = match request.headers().get(request_id::HEADER) {
             Some(id) if request_id::acceptable(id) => Some(id.clone()),
             _ => {
@@ -151,7 +207,7 @@ where
         let routed = {
             let _entered = span.enter();
             tracing::debug!("started processing request");
-            self.router.call(request)
+            self.current.router.clone().call(request)
         };
         Box::pin(
             async move {

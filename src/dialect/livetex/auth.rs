@@ -47,20 +47,7 @@ impl Credentials {
     ) -> Credentials {
         let key = match secret {
             Some(secret) => Some(secret.as_bytes().to_vec()),
-            None => {
-                // No configured key: one per process from the OS's random
-                // source; tokens then end with the process.
-                let mut key = vec![0u8; 32];
-                match SystemRandom::new().fill(&mut key) {
-                    Ok(()) => Some(key),
-                    Err(_) => {
-                        tracing::error!(
-                            "no OS randomness for the LiveTex token key; tokens are refused"
-                        );
-                        None
-                    }
-                }
-            }
+            None => process_key(),
         };
         let key = key.map(|key| hmac::Key::new(hmac::HMAC_SHA256, &key));
         Credentials {
@@ -147,4 +134,22 @@ impl Credentials {
         };
         found.ok_or(LivetexError::Unauthorized)
     }
+}
+
+/// No configured key: one per process from the OS's random source, the
+/// same across reloads (which build the credentials again); tokens then
+/// end with the process.
+fn process_key() -> Option<Vec<u8>> {
+    static KEY: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut key = vec![0u8; 32];
+        match SystemRandom::new().fill(&mut key) {
+            Ok(()) => Some(key),
+            Err(_) => {
+                tracing::error!("no OS randomness for the LiveTex token key; tokens are refused");
+                None
+            }
+        }
+    })
+    .clone()
 }

@@ -31,7 +31,7 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-4}
 seconds=${SECONDS_PER_RUN:-5}
 connections=${CONNECTIONS:-64}
-cargo build --release --quiet --example loadgen
+cargo build --profile dist --quiet --example loadgen
 
 . bench/common.sh
 write_salesman_config
@@ -55,7 +55,7 @@ run_once() {
   LEADGATE_LOG=${logs[$1]} "${builds[$1]}" serve --config "$work/bench.$1.toml" >"$work/gateway.log" 2>&1 & local gateway=$!
   wait_port 18080
   local before; before=$(cpu_ticks "$gateway")
-  local result; result=$(target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+  local result; result=$(target/dist/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
   local after; after=$(cpu_ticks "$gateway")
   # Stopped before the figures are printed: the caller starts the next run
   # as soon as it has read them, and the port must be free by then.

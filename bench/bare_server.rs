@@ -7,7 +7,7 @@
 //! and count in its figures. Whatever the gateway costs on top of this is
 //! ours.
 //!
-//!   cargo run --release --example bare_server -- 127.0.0.1:8081
+//!   cargo run --profile dist --example bare_server -- 127.0.0.1:8081
 
 use std::convert::Infallible;
 

@@ -11,22 +11,22 @@ cd "$(dirname "$0")/.."
 
 seconds=${SECONDS_PER_POINT:-10}
 connections=${CONNECTIONS:-64}
-cargo build --release --quiet --bin leadgate --example loadgen --example bare_server
+cargo build --profile dist --quiet --bin leadgate --example loadgen --example bare_server
 
 . bench/common.sh
 
 { printf '[salesman]\nenabled = false\n'; bitrix24_section; } | write_config 18090
 
-target/release/examples/bare_server 127.0.0.1:18091 & bare=$!
-target/release/leadgate serve --config "$work/bench.toml" & gateway=$!
+target/dist/examples/bare_server 127.0.0.1:18091 & bare=$!
+target/dist/leadgate serve --config "$work/bench.toml" & gateway=$!
 wait_port 18091; wait_port 18090
 
 echo "| request | connections | bare rps | leadgate rps | ratio | leadgate leads/s | leadgate p50 ms | leadgate p99 ms | bare p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for mode in bitrix24-add bitrix24-batch; do
   for c in $connections; do
-    b=$(LOADGEN_MODE=$mode target/release/examples/loadgen http://127.0.0.1:18091 "$c" "$seconds")
-    g=$(LOADGEN_MODE=$mode target/release/examples/loadgen http://127.0.0.1:18090 "$c" "$seconds")
+    b=$(LOADGEN_MODE=$mode target/dist/examples/loadgen http://127.0.0.1:18091 "$c" "$seconds")
+    g=$(LOADGEN_MODE=$mode target/dist/examples/loadgen http://127.0.0.1:18090 "$c" "$seconds")
     python3 - "$mode" "$b" "$g" <<'PY'
 import json, sys
 mode, b, g = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])

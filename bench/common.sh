@@ -94,6 +94,6 @@ stored() {
 fill_to() {
   while [ "$(stored)" -lt "$1" ]; do
     LOADGEN_CONTACTS=random LOADGEN_MODE=bitrix24-batch \
-      "${CARGO_TARGET_DIR:-target}/release/examples/loadgen" http://127.0.0.1:18080 16 5 >/dev/null
+      "${CARGO_TARGET_DIR:-target}/dist/examples/loadgen" http://127.0.0.1:18080 16 5 >/dev/null
   done
 }

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-4}
 seconds=${SECONDS_PER_ROUND:-10}
 connections=${CONNECTIONS:-64}
-cargo build --release --quiet --bin leadgate --example loadgen
+cargo build --profile dist --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
 write_salesman_config
@@ -22,11 +22,11 @@ echo "| contacts | round | leads stored before | leadgate rps | p50 ms | p99 ms 
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for mode in sequential random; do
   rm -f "$work"/leads.db*
-  target/release/leadgate serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & gateway=$!
+  target/dist/leadgate serve --config "$work/bench.toml" >"$work/gateway.log" 2>&1 & gateway=$!
   wait_port 18080
   stored=0
   for round in $(seq "$rounds"); do
-    g=$(LOADGEN_CONTACTS=$mode target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+    g=$(LOADGEN_CONTACTS=$mode target/dist/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
     stored=$(python3 - "$g" "$mode" "$round" "$stored" <<'PY'
 import json, sys
 g, mode, round_, stored = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])

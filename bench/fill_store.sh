@@ -13,9 +13,9 @@ set -euo pipefail
 out=$(realpath -m "$1")
 cd "$(dirname "$0")/.."
 leads=${LEADS:-1000000}
-gateway_bin=$(realpath "${LEADGATE_BIN:-target/release/leadgate}")
-cargo build --release --quiet --example loadgen
-[ -n "${LEADGATE_BIN:-}" ] || cargo build --release --quiet --bin leadgate
+gateway_bin=$(realpath "${LEADGATE_BIN:-target/dist/leadgate}")
+cargo build --profile dist --quiet --example loadgen
+[ -n "${LEADGATE_BIN:-}" ] || cargo build --profile dist --quiet --bin leadgate
 
 . bench/common.sh
 { salesman_section; bitrix24_section; } | write_config 18080

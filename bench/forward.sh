@@ -6,8 +6,8 @@
 #   bench/forward.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --example forward_bench
-bench=target/release/examples/forward_bench
+cargo build --profile dist --quiet --example forward_bench
+bench=target/dist/examples/forward_bench
 echo "| target | load | leads | accepted/s | forwarded/s | lag p50 ms | lag p99 ms | lag max ms | retried |"
 echo "|---|---|---|---|---|---|---|---|---|"
 "$bench" webhook burst 5000

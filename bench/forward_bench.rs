@@ -10,8 +10,8 @@
 //! - steady: adds offered at RATE per second for LEADS leads, below the
 //!   target's capacity, so lag is the forwarding path's own, not a queue.
 //!
-//!   cargo run --release --example forward_bench -- webhook burst 5000
-//!   cargo run --release --example forward_bench -- bitrix24-paced steady 1500 80
+//!   cargo run --profile dist --example forward_bench -- webhook burst 5000
+//!   cargo run --profile dist --example forward_bench -- bitrix24-paced steady 1500 80
 //!   (targets: webhook, webhook16, bitrix24-paced, bitrix24-unpaced)
 
 use std::sync::atomic::{AtomicU64, Ordering};

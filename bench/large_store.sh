@@ -18,8 +18,8 @@ leads=${LEADS:-1000000}
 rounds=${ROUNDS:-3}
 seconds=${SECONDS_PER_ROUND:-10}
 connections=${CONNECTIONS:-64}
-gateway_bin=${LEADGATE_BIN:-target/release/leadgate}
-cargo build --release --quiet --bin leadgate --example loadgen
+gateway_bin=${LEADGATE_BIN:-target/dist/leadgate}
+cargo build --profile dist --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
 { salesman_section; bitrix24_section; } | write_config 18080
@@ -37,7 +37,7 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq "$rounds"); do
   before=$(stored)
   written=$(awk '/^wchar/ {print $2}' "/proc/$gateway/io")
-  g=$(LOADGEN_CONTACTS=random target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+  g=$(LOADGEN_CONTACTS=random target/dist/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
   written=$(( $(awk '/^wchar/ {print $2}' "/proc/$gateway/io") - written ))
   python3 - "$g" "$round" "$before" "$written" <<'PY'
 import json, sys

@@ -2,7 +2,7 @@
 //! connections, each sending adds back to back for a fixed time; prints
 //! requests/s, leads/s and latency percentiles as one JSON line.
 //!
-//!   cargo run --release --example loadgen -- http://127.0.0.1:8080 64 10
+//!   cargo run --profile dist --example loadgen -- http://127.0.0.1:8080 64 10
 //!
 //! `LOADGEN_MODE` picks the request: `salesman` (default, form `action=add`),
 //! `bitrix24-add` (JSON `crm.lead.add` on webhook `LOADGEN_WEBHOOK`, default

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 url=${POSTGRES_URL:-${LEADGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}
 seconds=${SECONDS_PER_POINT:-20}
 connections=${CONNECTIONS:-64}
-cargo build --release --quiet --bin leadgate --example loadgen
+cargo build --profile dist --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
 schema="lg_bench_$$"
@@ -51,7 +51,7 @@ postgres_store() {
 drive() {
   local per=$(( connections / $# )) outputs=() pids=() port
   for port in "$@"; do
-    target/release/examples/loadgen "http://127.0.0.1:$port" "$per" "$seconds" > "$work/out.$port" &
+    target/dist/examples/loadgen "http://127.0.0.1:$port" "$per" "$seconds" > "$work/out.$port" &
     pids+=($!)
   done
   wait "${pids[@]}"
@@ -83,22 +83,22 @@ echo "| store | durable adds/s | p50 ms | p99 ms | errors |"
 echo "|---|---:|---:|---:|---:|"
 
 sqlite_store | write_store_config sqlite 18080
-target/release/leadgate serve --config "$work/sqlite.toml" >"$work/sqlite.log" 2>&1 & gateway=$!
+target/dist/leadgate serve --config "$work/sqlite.toml" >"$work/sqlite.log" 2>&1 & gateway=$!
 wait_port 18080
 row "SQLite, 1 gateway" "$(drive 18080)"
 kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true
 
 postgres_store "${schema}_1" | write_store_config pg1 18080
-target/release/leadgate serve --config "$work/pg1.toml" >"$work/pg1.log" 2>&1 & gateway=$!
+target/dist/leadgate serve --config "$work/pg1.toml" >"$work/pg1.log" 2>&1 & gateway=$!
 wait_port 18080
 row "PostgreSQL, 1 replica" "$(drive 18080)"
 kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true
 
 postgres_store "${schema}_2" | write_store_config pg2a 18080
 postgres_store "${schema}_2" | write_store_config pg2b 18082
-target/release/leadgate serve --config "$work/pg2a.toml" >"$work/pg2a.log" 2>&1 & first=$!
+target/dist/leadgate serve --config "$work/pg2a.toml" >"$work/pg2a.log" 2>&1 & first=$!
 wait_port 18080
-target/release/leadgate serve --config "$work/pg2b.toml" >"$work/pg2b.log" 2>&1 & second=$!
+target/dist/leadgate serve --config "$work/pg2b.toml" >"$work/pg2b.log" 2>&1 & second=$!
 wait_port 18082
 row "PostgreSQL, 2 replicas" "$(drive 18080 18082)"
 kill -INT "$first" "$second"; wait "$first" "$second" 2>/dev/null || true

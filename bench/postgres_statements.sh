@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 url=${POSTGRES_URL:-${LEADGATE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}
 seconds=${SECONDS_PER_POINT:-20}
 leads=${LEADS:-350000}
-cargo build --release --quiet --bin leadgate --example loadgen
+cargo build --profile dist --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
 schema="lg_bench_stmt_$$"
@@ -26,10 +26,10 @@ trap 'psql "$url" -q -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 
   printf '[[employees]]\nid = 1\nname = "Bench"\nlogin = "bench@example.ru"\nrole = "admin"\n'
   salesman_section
 } > "$work/fill.toml"
-target/release/leadgate serve --config "$work/fill.toml" >"$work/fill.log" 2>&1 & gateway=$!
+target/dist/leadgate serve --config "$work/fill.toml" >"$work/fill.log" 2>&1 & gateway=$!
 wait_port 18095
 while :; do
-  target/release/examples/loadgen http://127.0.0.1:18095 64 5 >/dev/null
+  target/dist/examples/loadgen http://127.0.0.1:18095 64 5 >/dev/null
   stored=$(psql "$url" -Atc "SELECT count(*) FROM $schema.leads")
   [ "$stored" -ge "$leads" ] && break
 done

@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 first=${SECONDS_FIRST:-8}
 others=${SECONDS_OTHERS:-50}
 connections=${CONNECTIONS:-64}
-gateway_bin=${LEADGATE_BIN:-target/release/leadgate}
-cargo build --release --quiet --bin leadgate --example loadgen
+gateway_bin=${LEADGATE_BIN:-target/dist/leadgate}
+cargo build --profile dist --quiet --bin leadgate --example loadgen
 
 . bench/common.sh
 write_salesman_config
@@ -33,7 +33,7 @@ for phase in first-visit others returning; do
     others) contacts=random seconds=$others ;;
     *) contacts=sequential seconds=$first ;;
   esac
-  g=$(LOADGEN_CONTACTS=$contacts target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+  g=$(LOADGEN_CONTACTS=$contacts target/dist/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
   stored=$(python3 - "$g" "$phase" "$stored" <<'PY'
 import json, sys
 g, phase, stored = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])

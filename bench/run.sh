@@ -10,20 +10,20 @@ cd "$(dirname "$0")/.."
 
 seconds=${SECONDS_PER_POINT:-10}
 connections=${CONNECTIONS:-"1 16 64 256"}
-cargo build --release --quiet --bin leadgate --example loadgen --example bare_server
+cargo build --profile dist --quiet --bin leadgate --example loadgen --example bare_server
 
 . bench/common.sh
 write_salesman_config
 
-target/release/examples/bare_server 127.0.0.1:18081 & bare=$!
-target/release/leadgate serve --config "$work/bench.toml" & gateway=$!
+target/dist/examples/bare_server 127.0.0.1:18081 & bare=$!
+target/dist/leadgate serve --config "$work/bench.toml" & gateway=$!
 wait_port 18081; wait_port 18080
 
 echo "| connections | bare rps | leadgate rps | ratio | leadgate p50 ms | leadgate p99 ms | bare p99 ms | errors |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for c in $connections; do
-  b=$(target/release/examples/loadgen http://127.0.0.1:18081 "$c" "$seconds")
-  g=$(target/release/examples/loadgen http://127.0.0.1:18080 "$c" "$seconds")
+  b=$(target/dist/examples/loadgen http://127.0.0.1:18081 "$c" "$seconds")
+  g=$(target/dist/examples/loadgen http://127.0.0.1:18080 "$c" "$seconds")
   python3 - "$b" "$g" <<'PY'
 import json, sys
 b, g = json.loads(sys.argv[1]), json.loads(sys.argv[2])

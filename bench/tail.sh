@@ -15,10 +15,10 @@ store=${STORE:+$(realpath "$STORE")}
 cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_RUN:-60}
 connections=${CONNECTIONS:-64}
-gateway_bin=$(realpath "${LEADGATE_BIN:-target/release/leadgate}")
+gateway_bin=$(realpath "${LEADGATE_BIN:-target/dist/leadgate}")
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --quiet --example loadgen
-[ -n "${LEADGATE_BIN:-}" ] || cargo build --release --quiet --bin leadgate
+cargo build --profile dist --quiet --example loadgen
+[ -n "${LEADGATE_BIN:-}" ] || cargo build --profile dist --quiet --bin leadgate
 
 . bench/common.sh
 write_salesman_config
@@ -44,7 +44,7 @@ echo "| client | leads stored before | adds/s | p50 ms | p99 ms | max ms | error
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 start_gateway
 before=$(stored)
-result=$(LOADGEN_CONTACTS=random target/release/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
+result=$(LOADGEN_CONTACTS=random target/dist/examples/loadgen http://127.0.0.1:18080 "$connections" "$seconds")
 row "loadgen, $connections connections, ${seconds} s" "$result" "$before" "$(peak_rss_mb "$gateway")"
 kill -INT "$gateway"; wait "$gateway" 2>/dev/null || true
 

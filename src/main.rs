@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -111,6 +111,9 @@ enum Command {
         #[command(subcommand)]
         action: DeliveriesAction,
     },
+    /// Print a completion script for a shell (bash, zsh, fish, elvish,
+    /// powershell): `leadgate completions bash > /etc/bash_completion.d/leadgate`.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
@@ -129,6 +132,14 @@ enum StoreAction {
         /// The PostgreSQL schema on the PostgreSQL side (as `[store] schema`).
         #[arg(long)]
         schema: Option<String>,
+    },
+    /// An online, consistent copy of the SQLite store into a new file,
+    /// taken beside a running gateway.
+    Backup {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The copy; must not exist yet.
+        destination: PathBuf,
     },
 }
 
@@ -203,6 +214,22 @@ fn main() -> ExitCode {
         Command::Store {
             action: StoreAction::Copy { from, to, schema },
         } => store_copy(&from, &to, schema),
+        Command::Store {
+            action:
+                StoreAction::Backup {
+                    config,
+                    destination,
+                },
+        } => store_backup(&config, &destination),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "leadgate",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
         Command::Deliveries { config, action } => deliveries(&config, action),
         Command::Translate {
             from,
@@ -288,6 +315,40 @@ impl leadgate::store::copy::Progress for Bar {
 
     fn advance(&self, leads: u64) {
         self.0.inc(leads);
+    }
+}
+
+fn store_backup(config: &Path, destination: &Path) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(settings) => settings,
+        Err(problems) => {
+            for problem in problems {
+                say_err!("{problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if settings.store.url.is_some() {
+        say_err!(
+            "the store is PostgreSQL: back it up with pg_dump (or your database's own backups)"
+        );
+        return ExitCode::from(2);
+    }
+    match leadgate::store::sqlite::backup::backup(&settings.store.path, destination) {
+        Ok(backup) => {
+            say!(
+                "{}: {} leads, {} deliveries, {} bytes",
+                destination.display(),
+                backup.leads,
+                backup.deliveries,
+                backup.bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            say_err!("backup failed: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

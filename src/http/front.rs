@@ -33,6 +33,10 @@ use tracing::Instrument;
 use super::request_id::{self, Sequential};
 use crate::meters::{self, Handled, Outcome};
 
+/// The target of access lines, so a filter can name them apart
+/// (`LEADGATE_LOG=info,leadgate::access=warn` keeps only failed requests).
+pub const ACCESS: &str = "leadgate::access";
+
 /// What the span says of a path no route matches.
 const UNROUTED: &str = "(no route)";
 
@@ -242,6 +246,7 @@ where
                 let status = status.as_u16();
                 if response.status().is_server_error() {
                     tracing::error!(
+                        target: ACCESS,
                         status,
                         latency_us,
                         dialect,
@@ -251,6 +256,7 @@ where
                     );
                 } else {
                     tracing::info!(
+                        target: ACCESS,
                         status,
                         latency_us,
                         dialect,

@@ -7,6 +7,7 @@
 //! `synchronous = FULL`. Reads run on a small pool of separate connections and
 //! never wait for the writer.
 
+pub mod backup;
 mod bloom;
 mod bucket_filters;
 mod buckets;

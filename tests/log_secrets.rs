@@ -2,7 +2,8 @@
 //! plants webhook codes, api keys, passwords, tokens, phones and e-mails in
 //! every request shape (paths with odd slashes and encoded segments,
 //! filter values, field names, parameter names that are not UTF-8,
-//! headers), captures everything the gateway logs at debug through the
+//! headers), captures everything the gateway logs at debug, as text and as
+//! JSON lines, through the
 //! filter the `leadgate` command installs, and greps it.
 //!
 //! One test in this binary: it installs the process's global subscriber.
@@ -67,12 +68,28 @@ fn post(target: &str, headers: &str, content_type: &str, body: &[u8]) -> Vec<u8>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn debug_logs_carry_no_secret_and_no_caller_value() {
+    // Both formats at once (LEADGATE_LOG_FORMAT=text and json): the
+    // promise holds in each.
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let captured = Captured::default();
+    let captured_json = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter(leadgate::logging::filter(Some("debug")))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
+    let json_writer = captured_json.clone();
+    tracing_subscriber::registry()
+        .with(leadgate::logging::filter(Some("debug")))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(move || writer.clone())
+                .with_ansi(false),
+        )
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_writer(move || json_writer.clone()),
+        )
         .init();
 
     let gateway = TestGateway::start_with(&format!(
@@ -289,6 +306,7 @@ token = "{ADMIN_TOKEN}"
     drop(gateway);
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let json_logs = String::from_utf8_lossy(&captured_json.0.lock().unwrap()).into_owned();
     // Every request that reached a route was logged at debug, named by
     // its template.
     let started = logs.matches("started processing request").count();
@@ -311,8 +329,19 @@ token = "{ADMIN_TOKEN}"
         EMAIL,
         "secret.person",
     ] {
-        for line in logs.lines().filter(|line| line.contains(planted)) {
+        for line in logs
+            .lines()
+            .chain(json_logs.lines())
+            .filter(|line| line.contains(planted))
+        {
             leaks.push(format!("{planted}: {line}"));
+        }
+    }
+    // Every JSON line is one object: nothing a caller sent breaks a line.
+    assert!(json_logs.lines().count() >= started);
+    for line in json_logs.lines() {
+        if serde_json::from_str::<serde_json::Value>(line).is_err() {
+            leaks.push(format!("a JSON line that does not parse: {line}"));
         }
     }
     // A newline in a filter key must not start a line of its own.

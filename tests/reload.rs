@@ -200,3 +200,35 @@ async fn sighup_reloads_the_running_binary() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// What a UIS key has spent stays spent across a reload: the dialect's
+/// counters are built again, the gateway's are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spent_points_survive_a_reload() {
+    let extra =
+        format!("[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"{TOKEN}\"\n[uis]\nday_limit = 2\n");
+    let gateway = TestGateway::start_with(&extra).await;
+    let call = || async {
+        gateway
+            .client
+            .post(format!("{}/v2.0", gateway.base))
+            .json(&serde_json::json!({
+                "jsonrpc": "2.0", "id": 1, "method": "get.sales_funnel",
+                "params": {"access_token": common::UIS_KEY}
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    for _ in 0..2 {
+        let answer = call().await;
+        assert!(answer.get("result").is_some(), "{answer}");
+    }
+    let (status, answer) = reload(&gateway).await;
+    assert_eq!(status, 200, "{answer}");
+    let over = call().await;
+    assert_eq!(over["error"]["code"], -32029, "{over}");
+}

@@ -10,7 +10,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::config::{AdminSettings, ConfigProblem, Settings};
-use crate::core::{Clock, Core, Employees, Routing, RoutingRule, SystemClock};
+use crate::core::{Clock, Core, Employees, LocalCounters, Routing, RoutingRule, SystemClock};
 use crate::dialect::Serve;
 use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
 use crate::http::head_refusals::{Refusal, Refusals, Refused};
@@ -21,7 +21,7 @@ use crate::http::{
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
 use crate::meters;
-use crate::store::{Store, StoreError};
+use crate::store::{SharedCounters, Store, StoreError};
 
 use super::reload::{ReloadError, Reloaded, Reloader, Running};
 
@@ -83,7 +83,12 @@ impl Gateway {
             None => None,
         };
         let store = super::stores::open(&settings.store, super::stores::Opener::Gateway).await?;
-        let serving = Serving::build(settings, &wiring, &store, &clock);
+        let counters: Arc<dyn SharedCounters> = match store.shared_counters() {
+            Some(shared) => shared,
+            None => Arc::new(LocalCounters::default()),
+        };
+        let serving = Serving::build(settings, &wiring, &store, &clock, &counters);
+        let pacers = serving.pacers();
         let front = gateway_http::Front::new(serving.router, &serving.routes);
         let refusals = Arc::new(RwLock::new(Arc::new(serving.refusals)));
 
@@ -108,11 +113,13 @@ impl Gateway {
             running: tokio::sync::Mutex::new(Running {
                 settings: settings.clone(),
                 forwarder: Some(forwarder),
+                pacers,
             }),
             front: front.clone(),
             refusals: refusals.clone(),
             store: store.clone(),
             clock,
+            counters,
         });
         let admin = match &settings.admin {
             Some(admin) => Some(start_admin(settings, admin, store.clone(), &reloader).await?),
@@ -241,11 +248,14 @@ pub(super) struct Serving {
 }
 
 impl Serving {
+    /// `counters` are the inbound limits' counters: the store's when it
+    /// shares them, else the gateway's own, kept across reloads.
     pub(super) fn build(
         settings: &Settings,
         wiring: &super::wiring::Wiring,
         store: &Arc<dyn Store>,
         clock: &Arc<dyn Clock>,
+        counters: &Arc<dyn SharedCounters>,
     ) -> Serving {
         let target_workers =
             super::targets::build(&settings.forwarding, wiring, store.shared_pacing());
@@ -277,7 +287,7 @@ impl Serving {
             Core::from_parts(store.clone(), store.clone(), employees)
                 .with_routing(routing)
                 .with_clock(clock.clone())
-                .with_shared_counters(store.shared_counters())
+                .with_shared_counters(Some(counters.clone()))
                 .with_forwarding(
                     ForwardRules::compile(&settings.forwarding.rules),
                     doorbell.clone(),
@@ -333,6 +343,30 @@ impl Serving {
             refusals,
             target_workers,
             doorbell,
+        }
+    }
+}
+
+impl Serving {
+    /// Each target's pacer, by target name.
+    pub(super) fn pacers(&self) -> Vec<(String, Arc<forward::Pacer>)> {
+        self.target_workers
+            .iter()
+            .map(|worker| (worker.name.clone(), worker.pacer.clone()))
+            .collect()
+    }
+
+    /// Gives a target whose pace a reload left alone the pacer it had, so
+    /// the first request after the reload still keeps its distance from
+    /// the last one before it.
+    pub(super) fn keep_pacers(&mut self, running: &[(String, Arc<forward::Pacer>)]) {
+        for worker in &mut self.target_workers {
+            let kept = running
+                .iter()
+                .find(|(name, pacer)| *name == worker.name && pacer.paces_like(&worker.pacer));
+            if let Some((_, pacer)) = kept {
+                worker.pacer = pacer.clone();
+            }
         }
     }
 }

@@ -5,8 +5,10 @@
 //! connection's next request, and the forwarder is stopped as at shutdown
 //! (a delivery on the wire finishes or returns to the queue) and started
 //! again with the new targets. No connection is dropped and no delivery
-//! lost: the store and the sockets stay. A file that fails the check is
-//! refused and logged, and the running settings stay.
+//! lost: the store and the sockets stay, and so do what limits have
+//! counted (a target's pacer while its pace is unchanged, the inbound
+//! limits' counters). A file that fails the check is refused and logged,
+//! and the running settings stay.
 //!
 //! Settings read only at start (listen addresses, TLS, connection limits,
 //! the store, the admin listener) are named in the log when they changed,
@@ -20,9 +22,9 @@ use thiserror::Error;
 use super::gateway::{list, RefusalsByRoute, Serving};
 use crate::config::{ConfigProblem, Settings};
 use crate::core::Clock;
-use crate::forward::Forwarder;
+use crate::forward::{Forwarder, Pacer};
 use crate::http::Front;
-use crate::store::Store;
+use crate::store::{SharedCounters, Store};
 
 /// What a reload replaces, shared by the gateway, its signal loop and the
 /// admin route.
@@ -32,6 +34,8 @@ pub struct Reloader {
     pub(super) refusals: Arc<RwLock<Arc<RefusalsByRoute>>>,
     pub(super) store: Arc<dyn Store>,
     pub(super) clock: Arc<dyn Clock>,
+    /// The inbound limits' counters, the same for every core built.
+    pub(super) counters: Arc<dyn SharedCounters>,
 }
 
 /// The settings in effect and the forwarder running them; `forwarder` is
@@ -39,6 +43,8 @@ pub struct Reloader {
 pub struct Running {
     pub(super) settings: Settings,
     pub(super) forwarder: Option<Forwarder>,
+    /// Each target's pacer, kept by a reload that leaves its pace alone.
+    pub(super) pacers: Vec<(String, Arc<Pacer>)>,
 }
 
 /// A reload that was applied.
@@ -89,7 +95,10 @@ impl Reloader {
             tracing::warn!(key = %key, "changed, takes effect at the next restart");
         }
 
-        let serving = Serving::build(&settings, &wiring, &self.store, &self.clock);
+        let mut serving =
+            Serving::build(&settings, &wiring, &self.store, &self.clock, &self.counters);
+        serving.keep_pacers(&running.pacers);
+        running.pacers = serving.pacers();
         self.front.replace(serving.router, &serving.routes);
         match self.refusals.write() {
             Ok(mut refusals) => *refusals = Arc::new(serving.refusals),

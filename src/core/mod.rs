@@ -6,6 +6,7 @@
 pub mod access;
 mod assign;
 mod employees;
+mod local_counters;
 mod sessions;
 pub use sessions::digest_of;
 
@@ -25,6 +26,7 @@ pub use crate::clock::{Clock, ManualClock, SystemClock};
 pub use access::{Routing, RoutingRule, Scope};
 pub use assign::AssignedBy;
 pub use employees::Employees;
+pub use local_counters::LocalCounters;
 pub use sessions::Session;
 
 /// How long a lead lock lasts, and how far taking it again extends it

@@ -101,6 +101,14 @@ impl Pacer {
 
     /// No request before `delay` from now (a 429's reset hint), from this
     /// process or, when shared, from any replica.
+    /// Whether `other` keeps the same pace under the same shared key: a
+    /// reload that leaves a target's pace alone keeps its pacer, and with
+    /// it the time of the last request sent.
+    pub fn paces_like(&self, other: &Pacer) -> bool {
+        self.interval == other.interval
+            && self.shared.as_ref().map(|(_, key)| key) == other.shared.as_ref().map(|(_, key)| key)
+    }
+
     pub fn hold_for(&self, delay: Duration) {
         if let Ok(mut next) = self.next.lock() {
             *next = (*next).max(Instant::now() + delay);

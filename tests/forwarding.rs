@@ -128,7 +128,8 @@ dialects = ["bitrix24"]
     let added = bitrix24_call(
         &gateway,
         "crm.lead.add",
-        json!({"fields": {"TITLE": "Заявка", "NAME": "Олег", "COMPANY_TITLE": "ООО Ромашка",
+        json!({"fields": {"TITLE": "Заявка", "NAME": "Олег", "LAST_NAME": "Петров",
+                          "ADDRESS_CITY": "Казань", "COMPANY_TITLE": "ООО Ромашка",
                           "PHONE": [{"VALUE": "+7 912 000-11-22", "VALUE_TYPE": "WORK"}],
                           "SOURCE_ID": "WEB", "COMMENTS": "Нужен счёт", "UTM_CAMPAIGN": "spring"}}),
     )
@@ -145,7 +146,9 @@ dialects = ["bitrix24"]
     let crm_id = rows[0].external_id.clone().unwrap();
     let info = crm.get_json(&format!("action=info&id={crm_id}")).await;
     let lead = &info["result"]["data"];
-    assert_eq!(lead["person"], "Олег", "{info}");
+    // SalesMan has one name field: first and last name both reach it.
+    assert_eq!(lead["person"], "Олег Петров", "{info}");
+    assert_eq!(lead["city"], "Казань", "{info}");
     assert_eq!(lead["company"], "ООО Ромашка");
     assert_eq!(lead["description"], "Нужен счёт");
     assert_eq!(lead["phone"], "+7 912 000-11-22");

@@ -149,6 +149,7 @@ fn values_of<'a>(field: &FieldPath, lead: &'a Lead) -> Vec<Cow<'a, str>> {
     let text = match field.get(lead) {
         FieldValue::Absent => return Vec::new(),
         FieldValue::Text(text) => Cow::Borrowed(text),
+        FieldValue::Composed(text) => Cow::Owned(text),
         FieldValue::Enum(name) => Cow::Borrowed(name),
         FieldValue::Int(number) => Cow::Owned(number.to_string()),
         FieldValue::Float(number) => Cow::Owned(number.to_string()),

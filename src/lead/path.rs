@@ -192,6 +192,9 @@ pub enum FieldPath {
     /// Read-only flags derived from the contact lists.
     HasEmail,
     HasPhone,
+    /// First, middle and last name in one text, read-only: what a target
+    /// with a single name field (SalesMan `title`, UIS `name`) is sent.
+    FullName,
     Custom(String),
 }
 
@@ -209,6 +212,8 @@ pub enum FieldValue<'a> {
     Enum(&'static str),
     Employee(EmployeeId, EmployeeAttr),
     Json(&'a serde_json::Value),
+    /// A text composed from several fields (`full_name`).
+    Composed(String),
 }
 
 /// Settings a write needs that are not part of the value itself.
@@ -251,6 +256,7 @@ impl FieldPath {
             "duration",
             "has_email",
             "has_phone",
+            "full_name",
         ];
         paths.extend(TEXT_FIELDS.iter().map(|(name, _, _)| *name));
         paths.extend(INT_FIELDS.iter().map(|(name, _, _)| *name));
@@ -320,6 +326,7 @@ impl FieldPath {
             "duration" => FieldPath::Duration,
             "has_email" => FieldPath::HasEmail,
             "has_phone" => FieldPath::HasPhone,
+            "full_name" => FieldPath::FullName,
             _ => return None,
         })
     }
@@ -347,6 +354,7 @@ impl FieldPath {
                 | FieldPath::HasEmail
                 | FieldPath::HasPhone
                 | FieldPath::Duration
+                | FieldPath::FullName
         )
     }
 
@@ -417,6 +425,18 @@ impl FieldPath {
             }),
             FieldPath::HasEmail => FieldValue::Bool(lead.has_email()),
             FieldPath::HasPhone => FieldValue::Bool(lead.has_phone()),
+            FieldPath::FullName => {
+                let parts: Vec<&str> = [&lead.name, &lead.second_name, &lead.last_name]
+                    .into_iter()
+                    .filter_map(|part| part.as_deref().map(str::trim))
+                    .filter(|part| !part.is_empty())
+                    .collect();
+                match parts.as_slice() {
+                    [] => FieldValue::Absent,
+                    [only] => FieldValue::Text(only),
+                    _ => FieldValue::Composed(parts.join(" ")),
+                }
+            }
             FieldPath::Custom(name) => lead
                 .custom
                 .get(name)
@@ -516,6 +536,9 @@ impl FieldPath {
             | FieldPath::HasEmail
             | FieldPath::HasPhone
             | FieldPath::Duration => return Err(invalid("a field set by the gateway")),
+            FieldPath::FullName => {
+                return Err(invalid("read only: write name, second_name and last_name"))
+            }
         }
         Ok(())
     }
@@ -631,6 +654,7 @@ impl fmt::Display for FieldPath {
                 FieldPath::Duration => "duration",
                 FieldPath::HasEmail => "has_email",
                 FieldPath::HasPhone => "has_phone",
+                FieldPath::FullName => "full_name",
                 _ => "origin.external_id",
             }),
         }

@@ -215,6 +215,14 @@ fn write_value(
                 .map(|employee| Value::String(employee.name.clone())),
         },
         FieldValue::Json(json) => Some(json.clone()),
+        FieldValue::Composed(text) => write_value(
+            mapping,
+            output,
+            FieldValue::Text(&text),
+            value_map,
+            label,
+            directory,
+        ),
     }
 }
 

@@ -282,6 +282,8 @@ pub fn target_or_example(settings: &Settings, kind: &str, protocol: &Protocol) -
             batch_size: None,
             concurrency: None,
             timeout_secs: 15.0,
+            path_fallback: None,
+            astral_replacement: None,
         })
 }
 

@@ -86,6 +86,16 @@ pub struct TargetSettings {
     pub concurrency: Option<usize>,
     #[serde(default = "default_timeout")]
     pub timeout_secs: f64,
+    /// SalesMan: the `path` (client source) sent for a lead with no channel;
+    /// SalesMan drops a lead's UTM fields when `path` is missing. Unset:
+    /// the mapping's name for the channel `other`.
+    pub path_fallback: Option<String>,
+    /// What replaces each character a target's text columns cannot store
+    /// (outside the Basic Multilingual Plane: emoji, in MySQL `utf8`
+    /// tables, as SalesMan's are), so such a lead is delivered instead of
+    /// failing on every attempt. SalesMan: U+FFFD unless set ("" drops
+    /// them); other kinds send every character.
+    pub astral_replacement: Option<String>,
 }
 
 fn default_timeout() -> f64 {

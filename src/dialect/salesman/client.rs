@@ -50,8 +50,19 @@ pub struct SalesmanClient {
     apikey: String,
     gateway_id: String,
     mapping: Arc<Mapping>,
+    /// `path` for a lead the mapping gives none (`path_fallback`).
+    path_fallback: String,
+    /// What replaces characters a MySQL `utf8` column cannot hold.
+    astral_replacement: String,
     client: reqwest::Client,
 }
+
+/// The canonical channel whose SalesMan name is the default `path`.
+const FALLBACK_CHANNEL: &str = "other";
+
+/// SalesMan's MySQL tables are `utf8` (three bytes a character at most):
+/// an emoji made it answer 500 to every attempt.
+const DEFAULT_ASTRAL_REPLACEMENT: &str = "\u{FFFD}";
 
 impl SalesmanClient {
     pub fn new(settings: &TargetSettings, mapping: Arc<Mapping>, gateway_id: &str) -> Self {
@@ -60,6 +71,17 @@ impl SalesmanClient {
             login: settings.login.clone().unwrap_or_default(),
             apikey: settings.apikey.clone().unwrap_or_default(),
             gateway_id: gateway_id.to_owned(),
+            path_fallback: settings.path_fallback.clone().unwrap_or_else(|| {
+                mapping
+                    .value_map("channel")
+                    .and_then(|channels| channels.to_wire(FALLBACK_CHANNEL))
+                    .unwrap_or(FALLBACK_CHANNEL)
+                    .to_owned()
+            }),
+            astral_replacement: settings
+                .astral_replacement
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ASTRAL_REPLACEMENT.to_owned()),
             mapping,
             client: transport::client(Duration::from_secs_f64(settings.timeout_secs)),
         }
@@ -72,7 +94,16 @@ impl SalesmanClient {
             ("apikey".to_owned(), self.apikey.clone()),
             ("action".to_owned(), "add".to_owned()),
         ];
-        form.extend(encode(&self.mapping, lead));
+        let fields = encode(&self.mapping, lead);
+        let has_path = fields.iter().any(|(name, _)| name == "path");
+        form.extend(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name, storable(&value, &self.astral_replacement))),
+        );
+        if !has_path {
+            form.push(("path".to_owned(), self.path_fallback.clone()));
+        }
         if let Some(id) = lead.id {
             form.push((format!("uids[{}]", self.gateway_id), id.to_string()));
         }
@@ -88,6 +119,22 @@ impl SalesmanClient {
         };
         reply.failure().unwrap_or_else(|| read_reply(&reply.body))
     }
+}
+
+/// `text` with every character beyond three UTF-8 bytes replaced.
+fn storable(text: &str, replacement: &str) -> String {
+    if text.chars().all(|character| character.len_utf8() <= 3) {
+        return text.to_owned();
+    }
+    let mut kept = String::with_capacity(text.len());
+    for character in text.chars() {
+        if character.len_utf8() <= 3 {
+            kept.push(character);
+        } else {
+            kept.push_str(replacement);
+        }
+    }
+    kept
 }
 
 /// The lead's fields as the mapping's forward record writes them, unset
@@ -165,6 +212,48 @@ mod tests {
         assert_eq!(get("path"), Some("Обратный звонок"));
         assert_eq!(get("utm_source"), Some("google"));
         assert_eq!(get("company"), None);
+    }
+
+    fn settings(extra: &str) -> TargetSettings {
+        toml::from_str(&format!(
+            "name = \"crm\"\nkind = \"salesman\"\nurl = \"http://crm/\"\n{extra}"
+        ))
+        .unwrap()
+    }
+
+    fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// SalesMan drops UTM fields without `path`; its `utf8` tables refuse
+    /// emoji on every attempt.
+    #[test]
+    fn every_lead_gets_a_path_and_only_storable_characters() {
+        let mapping = Arc::new(Mapping::built_in("salesman").unwrap());
+        let mut lead = Lead::new(chrono::Utc::now());
+        lead.name = Some("Анна 🌷".into());
+        lead.utm.source = Some("google".into());
+        let client = SalesmanClient::new(&settings(""), mapping.clone(), "leadgate");
+        let form = client.form(&lead);
+        assert_eq!(field(&form, "path"), Some("Другое"), "{form:?}");
+        assert_eq!(field(&form, "utm_source"), Some("google"));
+        assert_eq!(field(&form, "title"), Some("Анна \u{FFFD}"));
+
+        let client = SalesmanClient::new(
+            &settings("path_fallback = \"Сайт\"\nastral_replacement = \"\""),
+            mapping,
+            "leadgate",
+        );
+        let form = client.form(&lead);
+        assert_eq!(field(&form, "path"), Some("Сайт"));
+        assert_eq!(field(&form, "title"), Some("Анна "));
+        // A lead with a channel keeps the mapping's path.
+        lead.channel = Some(Channel::Callback);
+        let form = client.form(&lead);
+        assert_eq!(field(&form, "path"), Some("Обратный звонок"));
+        assert_eq!(form.iter().filter(|(key, _)| key == "path").count(), 1);
     }
 
     #[test]

@@ -10,6 +10,12 @@
 //! lead's gateway id travels as `uids[<gateway id>]`, which API 2.0 (and
 //! this gateway's own SalesMan side) use to make a repeated add return the
 //! stored lead instead of a duplicate.
+//!
+//! API 1.0 ignores `uids`, and a SalesMan can store a lead and still fail
+//! the answer (a 500 with an empty body, a reply slower than the timeout).
+//! So an attempt that may have reached it before is preceded by a look:
+//! `action=list` of the newest leads, matched on every field sent among
+//! phone, e-mail, name and text; found, it is the delivery.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,12 +118,131 @@ impl SalesmanClient {
 
     async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
         let form = self.form(&delivery.lead);
+        if delivery.maybe_sent_before() {
+            match self.look_up(&delivery.lead, &form, pacer).await {
+                Ok(Some(id)) => {
+                    return Attempt::Delivered {
+                        external_id: Some(id),
+                    }
+                }
+                Ok(None) => {}
+                Err(failure) => return failure,
+            }
+        }
         pacer.take().await;
         let reply = match transport::send(self.client.post(&self.url).form(&form)).await {
             Ok(reply) => reply,
             Err(failure) => return failure,
         };
         reply.failure().unwrap_or_else(|| read_reply(&reply.body))
+    }
+}
+
+/// Pages of `action=list` looked through for a lead maybe sent before: the
+/// newest 1 000 leads (API 1.0 ignores `offset` and always answers the
+/// newest 200; a repeated page ends the look).
+const LOOK_UP_PAGES: u64 = 5;
+/// SalesMan's page size.
+const LIST_PAGE: usize = 200;
+
+impl SalesmanClient {
+    /// The id SalesMan gave this lead, if an earlier attempt stored it:
+    /// a row added since the day before the lead was accepted whose phone
+    /// (digits), e-mail (any case), name and text equal every one of those
+    /// the form sends. A lead with none of them cannot be told apart and is
+    /// sent again.
+    async fn look_up(
+        &self,
+        lead: &Lead,
+        form: &[(String, String)],
+        pacer: &Pacer,
+    ) -> Result<Option<String>, Attempt> {
+        let sent = |name: &str| field_of(form, name).filter(|value| !value.trim().is_empty());
+        let phone = sent("phone").map(digits);
+        let email = sent("email").map(|email| email.trim().to_lowercase());
+        let name = sent("title").map(str::trim);
+        let text = sent("description").map(str::trim);
+        if phone.is_none() && email.is_none() && name.is_none() {
+            return Ok(None);
+        }
+        let matches = |row: &Value| {
+            let column = |key: &str| row[key].as_str().map(str::trim).unwrap_or_default();
+            phone
+                .as_ref()
+                .is_none_or(|phone| same_phone(&digits(column("phone")), phone))
+                && email
+                    .as_ref()
+                    .is_none_or(|email| column("email").to_lowercase() == *email)
+                && name.is_none_or(|name| {
+                    ["person", "client", "title"]
+                        .iter()
+                        .any(|key| column(key) == name)
+                })
+                && text.is_none_or(|text| column("content") == text)
+        };
+        let since = (lead.created_at - chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let mut first_of_first_page = None;
+        for page in 0..LOOK_UP_PAGES {
+            pacer.take().await;
+            let request = self.client.post(&self.url).form(&[
+                ("login", self.login.as_str()),
+                ("apikey", self.apikey.as_str()),
+                ("action", "list"),
+                ("dateStart", since.as_str()),
+                ("first", "new"),
+                ("offset", page.to_string().as_str()),
+            ]);
+            let reply = transport::send(request).await?;
+            if let Some(failure) = reply.failure() {
+                return Err(failure);
+            }
+            let Some(body) = reply.json() else {
+                return Err(Attempt::transient(format!(
+                    "action=list answered not as SalesMan: {}",
+                    excerpt(&reply.body)
+                )));
+            };
+            // An empty page is SalesMan's error 404 ("Не найдено").
+            let Some(rows) = body["data"].as_array() else {
+                break;
+            };
+            let first = rows.first().and_then(|row| transport::id_text(&row["id"]));
+            if page == 0 {
+                first_of_first_page = first;
+            } else if first == first_of_first_page {
+                break;
+            }
+            if let Some(row) = rows.iter().find(|row| matches(row)) {
+                return Ok(transport::id_text(&row["id"]));
+            }
+            if rows.len() < LIST_PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn field_of<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Two phones' digits are one number when their last ten agree (a stored
+/// `8 900…` is the `+7 900…` sent), or all of them for shorter numbers.
+fn same_phone(stored: &str, sent: &str) -> bool {
+    const SUBSCRIBER: usize = 10;
+    if stored.len() >= SUBSCRIBER && sent.len() >= SUBSCRIBER {
+        stored[stored.len() - SUBSCRIBER..] == sent[sent.len() - SUBSCRIBER..]
+    } else {
+        stored == sent
     }
 }
 

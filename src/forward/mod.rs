@@ -108,6 +108,26 @@ pub trait Target: Send + Sync + 'static {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt>;
 }
 
+/// For a target without an idempotency key: when an earlier claim of
+/// `delivery` may have reached it, `look` (the adapter's search for the
+/// lead there) runs first. `Some` is the attempt's outcome (found, or the
+/// look failed and the attempt is retried later); `None`: send it.
+pub async fn look_before_sending(
+    delivery: &ClaimedDelivery,
+    look: impl std::future::Future<Output = Result<Option<String>, Attempt>>,
+) -> Option<Attempt> {
+    if !delivery.maybe_sent_before() {
+        return None;
+    }
+    match look.await {
+        Ok(Some(id)) => Some(Attempt::Delivered {
+            external_id: Some(id),
+        }),
+        Ok(None) => None,
+        Err(failure) => Some(failure),
+    }
+}
+
 /// For protocols that carry one lead per request: each in turn. (The worker
 /// hands such a target chunks of one and runs them concurrently.)
 pub async fn one_by_one<'a, Send, Sending>(batch: &'a [ClaimedDelivery], send: Send) -> Vec<Attempt>

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::forward::settings::TargetSettings;
 use crate::forward::transport::{self, excerpt};
-use crate::forward::{one_by_one, Attempt, Pacer, Protocol, Target};
+use crate::forward::{look_before_sending, one_by_one, Attempt, Pacer, Protocol, Target};
 use crate::lead::Lead;
 use crate::mapping::Mapping;
 use crate::store::ClaimedDelivery;
@@ -118,16 +118,9 @@ impl SalesmanClient {
 
     async fn send(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
         let form = self.form(&delivery.lead);
-        if delivery.maybe_sent_before() {
-            match self.look_up(&delivery.lead, &form, pacer).await {
-                Ok(Some(id)) => {
-                    return Attempt::Delivered {
-                        external_id: Some(id),
-                    }
-                }
-                Ok(None) => {}
-                Err(failure) => return failure,
-            }
+        let look = self.look_up(&delivery.lead, &form, pacer);
+        if let Some(found) = look_before_sending(delivery, look).await {
+            return found;
         }
         pacer.take().await;
         let reply = match transport::send(self.client.post(&self.url).form(&form)).await {

@@ -18,8 +18,8 @@ use thiserror::Error;
 use crate::forward::{Doorbell, ForwardRules};
 use crate::lead::{Employee, EmployeeId, Lead, LeadError, LeadId, Stage, ValidationRules};
 use crate::store::{
-    Assignment, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore, SharedCounters,
-    StoreError, TimeRange,
+    Assignment, Deleted, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, SessionStore,
+    SharedCounters, StoreError, TimeRange,
 };
 
 pub use crate::clock::{Clock, ManualClock, SystemClock};
@@ -432,15 +432,16 @@ impl Core {
     }
 
     /// [`Core::delete`] on behalf of `viewer`, refused outside their rights.
+    /// The rights are checked on the lead as the delete's transaction
+    /// finds it, so a reassignment just before cannot slip through.
     pub async fn delete_for(&self, viewer: &Employee, id: LeadId) -> Result<(), AccessError> {
-        let lead = self.store.get(id).await?.ok_or(AccessError::NotFound)?;
-        if !self.routing.can_change(viewer, &lead) {
-            return Err(AccessError::Forbidden);
-        }
-        if self.store.delete(id).await? {
-            Ok(())
-        } else {
-            Err(AccessError::NotFound)
+        let routing = self.routing.clone();
+        let viewer = viewer.clone();
+        let check = Box::new(move |lead: &Lead| routing.can_change(&viewer, lead));
+        match self.store.delete_if(id, Some(check)).await? {
+            Deleted::Deleted => Ok(()),
+            Deleted::Missing => Err(AccessError::NotFound),
+            Deleted::Refused => Err(AccessError::Forbidden),
         }
     }
 

@@ -898,7 +898,35 @@ pub(crate) async fn a_refused_change_writes_nothing_and_delete_removes_for_good(
         Some("before")
     );
 
-    assert!(store.delete(id).await.unwrap());
+    // A checked delete sees the lead as stored: refused, nothing changes.
+    let refused = store
+        .delete_if(
+            id,
+            Some(Box::new(|lead: &Lead| {
+                lead.name.as_deref() == Some("other")
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, crate::store::Deleted::Refused);
+    assert!(store.get(id).await.unwrap().is_some());
+    let allowed = store
+        .delete_if(
+            id,
+            Some(Box::new(|lead: &Lead| {
+                lead.name.as_deref() == Some("before")
+            })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(allowed, crate::store::Deleted::Deleted);
+    assert_eq!(
+        store
+            .delete_if(id, Some(Box::new(|_: &Lead| true)))
+            .await
+            .unwrap(),
+        crate::store::Deleted::Missing
+    );
     assert!(!store.delete(id).await.unwrap());
     assert_eq!(store.get(id).await.unwrap(), None);
     // A deleted lead no longer decides who gets the same person next time.

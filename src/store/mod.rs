@@ -42,6 +42,22 @@ pub enum StoreError {
 /// two concurrent updates never overwrite each other's fields.
 pub type LeadChange = Box<dyn FnOnce(&mut Lead) -> Result<(), LeadError> + Send>;
 
+/// Whether the stored lead may be deleted, decided inside the delete's
+/// transaction (a reassignment between a check and the delete cannot slip
+/// through). `None` deletes whatever is stored.
+pub type DeleteCheck = Option<Box<dyn FnOnce(&Lead) -> bool + Send>>;
+
+/// What a checked delete did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    /// No such lead.
+    Missing,
+    /// The check refused the stored lead (or the lead could not be read to
+    /// be checked); nothing changed.
+    Refused,
+}
+
 /// A half-open time window: `from` inclusive, `to` exclusive. `None` is unbounded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeRange {
@@ -245,7 +261,13 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError>;
 
     /// Removes a lead durably. `false` when there was no such lead.
-    async fn delete(&self, id: LeadId) -> Result<bool, StoreError>;
+    async fn delete(&self, id: LeadId) -> Result<bool, StoreError> {
+        Ok(self.delete_if(id, None).await? == Deleted::Deleted)
+    }
+
+    /// Removes a lead durably if `check` allows the stored lead, in one
+    /// transaction with the check.
+    async fn delete_if(&self, id: LeadId, check: DeleteCheck) -> Result<Deleted, StoreError>;
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError>;
 

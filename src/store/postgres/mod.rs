@@ -29,9 +29,10 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio_postgres::config::SslMode;
 
 use super::{
-    AssigneeStats, Assignment, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter,
-    DeliveryRecord, FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox,
-    Session, SessionStore, SharedCounters, SharedPacing, Store, StoreError, TimeRange,
+    AssigneeStats, Assignment, ClaimedDelivery, DeleteCheck, Deleted, DeliveryBacklog,
+    DeliveryCounts, DeliveryFilter, DeliveryRecord, FinishedDelivery, Inserted, LeadChange,
+    LeadPage, LeadQuery, LeadStore, Outbox, Session, SessionStore, SharedCounters, SharedPacing,
+    Store, StoreError, TimeRange,
 };
 use crate::lead::{Lead, LeadId};
 use inserts::InsertOp;
@@ -237,8 +238,8 @@ impl LeadStore for PostgresStore {
         write::update(&self.pool, id, change).await
     }
 
-    async fn delete(&self, id: LeadId) -> Result<bool, StoreError> {
-        write::delete(&self.pool, id).await
+    async fn delete_if(&self, id: LeadId, check: DeleteCheck) -> Result<Deleted, StoreError> {
+        write::delete(&self.pool, id, check).await
     }
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError> {

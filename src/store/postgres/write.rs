@@ -17,7 +17,7 @@ use super::inserts::{by_origin, contact_keys, contact_lock_keys, InsertOp, LOCK_
 use super::read::read_lead;
 use super::{database, micros, outbox};
 use crate::lead::{EmployeeId, Lead, LeadId, Stage};
-use crate::store::{Inserted, LeadChange, StoreError};
+use crate::store::{DeleteCheck, Deleted, Inserted, LeadChange, StoreError};
 
 /// Runs one writer: takes a batch off the shared queue, commits it, and
 /// again, until the queue closes.
@@ -435,16 +435,34 @@ pub(super) async fn update(
     Ok(Some(lead))
 }
 
-pub(super) async fn delete(pool: &Pool, id: LeadId) -> Result<bool, StoreError> {
+/// Deletes the lead if `check` allows it as stored, the row locked `FOR
+/// UPDATE` from the check to the commit.
+pub(super) async fn delete(
+    pool: &Pool,
+    id: LeadId,
+    check: DeleteCheck,
+) -> Result<Deleted, StoreError> {
     let mut client = pool.get().await.map_err(super::unavailable)?;
     let tx = client.transaction().await.map_err(database)?;
+    let row = tx
+        .query_opt("SELECT doc FROM leads WHERE id = $1 FOR UPDATE", &[&id])
+        .await
+        .map_err(database)?;
+    let Some(row) = row else {
+        return Ok(Deleted::Missing);
+    };
+    if let Some(check) = check {
+        let lead = read_lead(id, row.get(0));
+        if !check(&lead) {
+            return Ok(Deleted::Refused);
+        }
+    }
     tx.execute("DELETE FROM lead_contacts WHERE lead_id = $1", &[&id])
         .await
         .map_err(database)?;
-    let removed = tx
-        .execute("DELETE FROM leads WHERE id = $1", &[&id])
+    tx.execute("DELETE FROM leads WHERE id = $1", &[&id])
         .await
         .map_err(database)?;
     tx.commit().await.map_err(database)?;
-    Ok(removed > 0)
+    Ok(Deleted::Deleted)
 }

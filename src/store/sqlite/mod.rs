@@ -30,9 +30,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::{
-    AssigneeStats, Assignment, ClaimedDelivery, DeliveryBacklog, DeliveryCounts, DeliveryFilter,
-    DeliveryRecord, FinishedDelivery, Inserted, LeadChange, LeadPage, LeadQuery, LeadStore, Outbox,
-    Session, SessionStore, Store, StoreError, TimeRange, Transfer,
+    AssigneeStats, Assignment, ClaimedDelivery, DeleteCheck, Deleted, DeliveryBacklog,
+    DeliveryCounts, DeliveryFilter, DeliveryRecord, FinishedDelivery, Inserted, LeadChange,
+    LeadPage, LeadQuery, LeadStore, Outbox, Session, SessionStore, Store, StoreError, TimeRange,
+    Transfer,
 };
 use crate::lead::{Lead, LeadId};
 use checkpoint::Checkpointer;
@@ -241,8 +242,9 @@ impl LeadStore for SqliteStore {
             .await
     }
 
-    async fn delete(&self, id: LeadId) -> Result<bool, StoreError> {
-        self.write(|reply| WriteOp::Delete { id, reply }).await
+    async fn delete_if(&self, id: LeadId, check: DeleteCheck) -> Result<Deleted, StoreError> {
+        self.write(|reply| WriteOp::Delete { id, check, reply })
+            .await
     }
 
     async fn query(&self, query: LeadQuery) -> Result<LeadPage, StoreError> {

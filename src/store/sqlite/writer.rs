@@ -21,8 +21,8 @@ use super::stats;
 use super::time::micros;
 use crate::lead::{EmployeeId, Lead, LeadId};
 use crate::store::{
-    Assignment, ClaimedDelivery, DeliveryFilter, FinishedDelivery, Inserted, LeadChange,
-    StoreError, TimeRange,
+    Assignment, ClaimedDelivery, DeleteCheck, Deleted, DeliveryFilter, FinishedDelivery, Inserted,
+    LeadChange, StoreError, TimeRange,
 };
 
 pub(super) enum WriteOp {
@@ -39,7 +39,8 @@ pub(super) enum WriteOp {
     },
     Delete {
         id: LeadId,
-        reply: oneshot::Sender<Result<bool, StoreError>>,
+        check: DeleteCheck,
+        reply: oneshot::Sender<Result<Deleted, StoreError>>,
     },
     /// Records a session (and purges expired ones).
     PutSession {
@@ -494,9 +495,9 @@ fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp)
             }
             let _ = reply.send(result);
         }
-        WriteOp::Delete { id, reply } => {
-            let result = delete_lead(conn, contacts, id);
-            if let Ok(true) = result {
+        WriteOp::Delete { id, check, reply } => {
+            let result = delete_lead(conn, contacts, id, check);
+            if let Ok(Deleted::Deleted) = result {
                 contacts.forget(id);
             }
             let _ = reply.send(result);
@@ -678,21 +679,32 @@ fn delete_lead(
     conn: &mut Connection,
     contacts: &ContactIndex,
     id: LeadId,
-) -> Result<bool, StoreError> {
+    check: DeleteCheck,
+) -> Result<Deleted, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let Some(doc) = stored_doc(&tx, id)? else {
-        return Ok(false);
+        return Ok(Deleted::Missing);
     };
     // A document that no longer reads leaves its contact rows behind; they
     // point at no lead, which the look-up (joined with `leads`) ignores.
     // Otherwise the rows are exactly the document's contacts: an update
     // swaps them along with the document.
-    if let Ok(lead) = read_lead(id, &doc) {
-        contacts.delete_rows(&tx, &lead)?;
-        stats::count(&tx, &lead, -1)?;
+    match (read_lead(id, &doc), check) {
+        (Ok(lead), check) => {
+            if let Some(check) = check {
+                if !check(&lead) {
+                    return Ok(Deleted::Refused);
+                }
+            }
+            contacts.delete_rows(&tx, &lead)?;
+            stats::count(&tx, &lead, -1)?;
+        }
+        // Nothing to check against: only an unchecked delete goes on.
+        (Err(_), Some(_)) => return Ok(Deleted::Refused),
+        (Err(_), None) => {}
     }
     tx.prepare_cached("DELETE FROM leads WHERE id = ?1")?
         .execute([id])?;
     tx.commit()?;
-    Ok(true)
+    Ok(Deleted::Deleted)
 }

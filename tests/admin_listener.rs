@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestGateway, APIKEY, LOGIN, WEBHOOK_CODE};
+use common::{KillOnDrop, TestGateway, APIKEY, LOGIN, WEBHOOK_CODE};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "admin-token-for-tests-0123456789";
@@ -275,14 +275,16 @@ async fn json_log_lines_parse_and_carry_an_access_line() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadgate"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("LEADGATE_LOG_FORMAT", "json")
-        .env("LEADGATE_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_leadgate"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("LEADGATE_LOG_FORMAT", "json")
+            .env("LEADGATE_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     common::wait_ready(&client, &base).await;
@@ -295,9 +297,9 @@ async fn json_log_lines_parse_and_carry_an_access_line() {
         .unwrap();
     assert_eq!(answer.status(), 200);
     // SIGTERM: the gateway stops and closes its log.
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = Command::new("kill").arg(child.0.id().to_string()).status();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let stderr = child.stderr.take().unwrap();
+    let stderr = child.0.stderr.take().unwrap();
     let mut access = None;
     let mut lines = 0;
     for line in BufReader::new(stderr).lines() {
@@ -315,7 +317,7 @@ async fn json_log_lines_parse_and_carry_an_access_line() {
         }
         assert!(Instant::now() < deadline);
     }
-    let _ = child.wait();
+    let _ = child.0.wait();
     assert!(lines >= 2);
     let access = access.expect("no access line for the add");
     assert_eq!(access["level"], "INFO");

@@ -162,7 +162,7 @@ async fn sighup_reloads_the_running_binary() {
     let config = dir.path().join("leadgate.toml");
     std::fs::write(&config, common::config_text(&store, "")).unwrap();
     let port = common::free_port();
-    let mut child = common::spawn_binary(&config, port);
+    let mut child = common::KillOnDrop(common::spawn_binary(&config, port));
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     common::wait_ready(&client, &base).await;
@@ -185,7 +185,7 @@ async fn sighup_reloads_the_running_binary() {
     let key = format!("[[salesman.credentials]]\napikey = \"{NEW_KEY}\"\nlogin = \"{LOGIN}\"\n");
     std::fs::write(&config, common::config_text(&store, &key)).unwrap();
     let hup = std::process::Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(hup.success());
@@ -196,9 +196,7 @@ async fn sighup_reloads_the_running_binary() {
     }
     // Still serving the old key, and still the same process.
     assert!(add(APIKEY).await["result"]["id"].is_i64());
-    assert!(child.try_wait().unwrap().is_none());
-    let _ = child.kill();
-    let _ = child.wait();
+    assert!(child.0.try_wait().unwrap().is_none());
 }
 
 /// What a UIS key has spent stays spent across a reload: the dialect's

@@ -422,6 +422,17 @@ pub fn free_port() -> u16 {
 
 /// The real `leadgate serve` binary on `config`, listening on `port`, its
 /// log at warn on stderr.
+/// A spawned gateway that a failing assertion does not leave running (it
+/// would hold its port for every later run on the machine).
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn spawn_binary(config: &Path, port: u16) -> std::process::Child {
     spawn_binary_with(config, port, &[])
 }

@@ -511,12 +511,8 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let targets = settings
-            .forwarding
-            .targets
-            .iter()
-            .map(|target| target.name.clone())
-            .collect();
+        let targets =
+            leadgate::forward::admin::TargetNames::new(settings.forwarding.target_names());
         let admin = DeliveryAdmin::new(store.clone(), targets);
         let outcome = async {
             match action {

@@ -178,7 +178,7 @@ pub fn store_commit(backend: &'static str, batch_size: usize, took: Duration) {
 }
 
 /// A delivery attempt's result; `reason` names a failure's class
-/// (`transient`, `permanent`, `interrupted`) and is `None` on success.
+/// (`transient`, `rate_limited`, `permanent`) and is `None` on success.
 pub fn delivery_attempt(target: &str, reason: Option<&'static str>) {
     counter!(DELIVERY_ATTEMPTS, "target" => target.to_owned()).increment(1);
     if let Some(reason) = reason {

@@ -30,6 +30,15 @@ impl From<MappingError> for ConfigProblem {
     }
 }
 
+/// Problems one per line, indented, for an error message.
+pub fn listed(problems: &[ConfigProblem]) -> String {
+    problems
+        .iter()
+        .map(|problem| format!("  {problem}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The problems found so far in one configuration file, and what checks
 /// need to know about the rest of it.
 pub struct Problems<'a> {

@@ -105,9 +105,11 @@ async fn a_good_file_is_applied_a_broken_one_refused_and_deliveries_go_on() {
     let refused = add_with(&gateway, NEW_KEY, "not-yet").await;
     assert!(refused.get("error").is_some(), "{refused}");
 
-    // A new key and a changed listen address.
+    // A new key, a new target (no rule sends it anything) and a changed
+    // listen address.
     let text = common::config_text(&store, &extra(&hook, Some(NEW_KEY)))
-        + "[server]\nlisten = \"127.0.0.1:1\"\n";
+        + "[server]\nlisten = \"127.0.0.1:1\"\n"
+        + "[[forwarding.targets]]\nname = \"spare\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/spare\"\n";
     std::fs::write(&file, text).unwrap();
     let (status, answer) = reload(&gateway).await;
     assert_eq!(status, 200, "{answer}");
@@ -116,6 +118,27 @@ async fn a_good_file_is_applied_a_broken_one_refused_and_deliveries_go_on() {
         answer["needs_restart"],
         serde_json::json!(["server.listen"])
     );
+    // The admin calls and /metrics know the new target at once.
+    let admin = gateway.admin_base.clone().unwrap();
+    let replayed = gateway
+        .client
+        .post(format!("{admin}/admin/deliveries/replay"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"target": "spare", "since": "2099-01-01"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 200, "{:?}", replayed.text().await);
+    let metrics = gateway
+        .client
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("target=\"spare\""), "{metrics}");
     for n in 0..5 {
         let added = add_with(&gateway, NEW_KEY, &format!("after{n}")).await;
         assert!(added["result"]["id"].is_i64(), "{added}");

@@ -10,24 +10,20 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 
 use crate::config::{AdminSettings, ConfigProblem, Settings};
-use crate::core::{Clock, Core, Employees, LocalCounters, Routing, RoutingRule, SystemClock};
-use crate::dialect::Serve;
-use crate::forward::{self, Doorbell, ForwardRules, Forwarder};
-use crate::http::head_refusals::{Refusal, Refusals, Refused};
+use crate::core::{Clock, LocalCounters, SystemClock};
+use crate::forward::admin::TargetNames;
+use crate::forward::{self, Forwarder};
 use crate::http::tls::{self, TlsError};
-use crate::http::{
-    self as gateway_http, health, server, Limits, RouteName, RunningServer, ServerOptions,
-};
-use crate::lead::path::WriteContext;
-use crate::lead::ValidationRules;
+use crate::http::{self as gateway_http, health, server, RunningServer, ServerOptions};
 use crate::meters;
 use crate::store::{SharedCounters, Store, StoreError};
 
 use super::reload::{ReloadError, Reloaded, Reloader, Running};
+use super::serving::{refusals_of, unnamed, Serving};
 
 #[derive(Debug, Error)]
 pub enum StartError {
-    #[error("configuration has {} problem(s):\n{}", .0.len(), list(.0))]
+    #[error("configuration has {} problem(s):\n{}", .0.len(), crate::problems::listed(.0))]
     Config(Vec<ConfigProblem>),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -38,15 +34,6 @@ pub enum StartError {
         address: String,
         source: std::io::Error,
     },
-}
-
-/// Problems, one per line, for error messages.
-pub(super) fn list(problems: &[ConfigProblem]) -> String {
-    problems
-        .iter()
-        .map(|problem| format!("  {problem}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 pub struct Gateway {
@@ -120,6 +107,7 @@ impl Gateway {
             store: store.clone(),
             clock,
             counters,
+            targets: TargetNames::new(settings.forwarding.target_names()),
         });
         let admin = match &settings.admin {
             Some(admin) => Some(start_admin(settings, admin, store.clone(), &reloader).await?),
@@ -235,174 +223,6 @@ fn hangup_signals() -> tokio::sync::mpsc::Receiver<()> {
     receiver
 }
 
-/// Everything a reload replaces: the routes of every enabled dialect over
-/// a new core (employees, routing, mappings, credentials, forwarding
-/// rules), their head refusals, and the forwarding targets' workers. The
-/// store and the sockets stay.
-pub(super) struct Serving {
-    pub(super) router: Router,
-    pub(super) routes: Vec<RouteName>,
-    pub(super) refusals: RefusalsByRoute,
-    pub(super) target_workers: Vec<forward::TargetWorker>,
-    pub(super) doorbell: Doorbell,
-}
-
-impl Serving {
-    /// `counters` are the inbound limits' counters: the store's when it
-    /// shares them, else the gateway's own, kept across reloads.
-    pub(super) fn build(
-        settings: &Settings,
-        wiring: &super::wiring::Wiring,
-        store: &Arc<dyn Store>,
-        clock: &Arc<dyn Clock>,
-        counters: &Arc<dyn SharedCounters>,
-    ) -> Serving {
-        let target_workers =
-            super::targets::build(&settings.forwarding, wiring, store.shared_pacing());
-        let employees = Employees::new(settings.employees.clone());
-        let routing = Routing {
-            rules: settings
-                .routing
-                .iter()
-                .map(|route| RoutingRule {
-                    site_ids: route.site_ids.clone(),
-                    department_ids: route.department_ids.clone(),
-                    employees: route
-                        .employees
-                        .iter()
-                        .filter_map(|login| employees.by_login(login))
-                        .map(|employee| employee.id)
-                        .collect(),
-                })
-                .collect(),
-        };
-        let doorbell = Doorbell::new(
-            settings
-                .forwarding
-                .targets
-                .iter()
-                .map(|target| target.name.as_str()),
-        );
-        let core = Arc::new(
-            Core::from_parts(store.clone(), store.clone(), employees)
-                .with_routing(routing)
-                .with_clock(clock.clone())
-                .with_shared_counters(Some(counters.clone()))
-                .with_forwarding(
-                    ForwardRules::compile(&settings.forwarding.rules),
-                    doorbell.clone(),
-                ),
-        );
-        let limits = Limits {
-            body_limit_bytes: settings.server.body_limit_bytes,
-            request_timeout: settings.server.request_timeout(),
-            // A client that stops mid-body is as slow as one that stops
-            // mid-head: the same setting bounds both.
-            body_stall: settings.server.header_read_timeout(),
-        };
-        let rules = ValidationRules {
-            max_text_chars: settings.leads.max_text_chars,
-            max_field_chars: settings.leads.max_field_chars,
-            require_contact: false,
-        };
-        let write_context = WriteContext {
-            default_country_code: settings.leads.phone_default_country.clone(),
-        };
-
-        let mut router = Router::new().merge(health::routes(store.clone()));
-        let mut routes = unnamed(health::PATHS);
-        let mut refusals = RefusalsByRoute::default();
-        for wired in wiring
-            .dialects
-            .iter()
-            .filter(|wired| wired.dialect.enabled())
-        {
-            router = router.merge(wired.dialect.routes(Serve {
-                core: core.clone(),
-                mapping: wired.mapping.clone(),
-                rules: rules.clone(),
-                write_context: write_context.clone(),
-                limits,
-            }));
-            let dialect = wired.dialect.name();
-            routes.extend(
-                wired
-                    .dialect
-                    .route_templates()
-                    .iter()
-                    .map(|template| RouteName {
-                        template,
-                        dialect: Some(dialect),
-                    }),
-            );
-            refusals.add(wired.dialect.as_ref());
-        }
-        Serving {
-            router: router.fallback(gateway_http::json_errors::not_found),
-            routes,
-            refusals,
-            target_workers,
-            doorbell,
-        }
-    }
-}
-
-impl Serving {
-    /// Each target's pacer, by target name.
-    pub(super) fn pacers(&self) -> Vec<(String, Arc<forward::Pacer>)> {
-        self.target_workers
-            .iter()
-            .map(|worker| (worker.name.clone(), worker.pacer.clone()))
-            .collect()
-    }
-
-    /// Gives a target whose pace a reload left alone the pacer it had, so
-    /// the first request after the reload still keeps its distance from
-    /// the last one before it.
-    pub(super) fn keep_pacers(&mut self, running: &[(String, Arc<forward::Pacer>)]) {
-        for worker in &mut self.target_workers {
-            let kept = running
-                .iter()
-                .find(|(name, pacer)| *name == worker.name && pacer.paces_like(&worker.pacer));
-            if let Some((_, pacer)) = kept {
-                worker.pacer = pacer.clone();
-            }
-        }
-    }
-}
-
-/// The server's refusals of unparsable heads, answered in the dialect of
-/// the path by the routes now served.
-fn refusals_of(current: Arc<RwLock<Arc<RefusalsByRoute>>>) -> Refusals {
-    Arc::new(move |path: &str, refused: Refused| {
-        let by_route = match current.read() {
-            Ok(by_route) => by_route.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        by_route.answer(path, refused)
-    })
-}
-
-fn target_names(settings: &Settings) -> Vec<String> {
-    settings
-        .forwarding
-        .targets
-        .iter()
-        .map(|target| target.name.clone())
-        .collect()
-}
-
-/// Routes without a dialect (health, admin), named in logs and not counted.
-fn unnamed(templates: &[&'static str]) -> Vec<RouteName> {
-    templates
-        .iter()
-        .map(|template| RouteName {
-            template,
-            dialect: None,
-        })
-        .collect()
-}
-
 /// The `[admin]` listener: `/metrics`, `/healthz`, `/readyz`, and with a
 /// token the delivery calls. Nothing of the dialects is served there, and
 /// nothing of this on the public port.
@@ -412,7 +232,7 @@ async fn start_admin(
     store: Arc<dyn Store>,
     reloader: &Arc<Reloader>,
 ) -> Result<RunningServer, StartError> {
-    let targets = target_names(settings);
+    let targets = reloader.targets.clone();
     let mut router = Router::new().merge(health::routes(store.clone()));
     let mut routes = unnamed(health::PATHS);
     if let Some(handle) = meters::install() {
@@ -488,44 +308,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => {},
         _ = terminate => {},
-    }
-}
-
-/// Each dialect's answers to refused heads, by the routes it serves,
-/// worked out once at start.
-#[derive(Default)]
-pub(super) struct RefusalsByRoute {
-    routes: matchit::Router<usize>,
-    /// Per dialect, in the order added.
-    answers: Vec<DialectRefusals>,
-}
-
-/// One dialect's answers to the two kinds of refused head.
-struct DialectRefusals {
-    too_large: Refusal,
-    malformed: Refusal,
-}
-
-impl RefusalsByRoute {
-    fn add(&mut self, dialect: &dyn crate::dialect::Dialect) {
-        let index = self.answers.len();
-        self.answers.push(DialectRefusals {
-            too_large: dialect.head_refusal(Refused::TooLarge),
-            malformed: dialect.head_refusal(Refused::Malformed),
-        });
-        for template in dialect.route_templates() {
-            // Dialects' routes do not overlap (axum would have refused
-            // them already).
-            let _ = self.routes.insert(*template, index);
-        }
-    }
-
-    fn answer(&self, path: &str, refused: Refused) -> Option<Refusal> {
-        let index = *self.routes.at(path).ok()?.value;
-        let answers = self.answers.get(index)?;
-        Some(match refused {
-            Refused::TooLarge => answers.too_large.clone(),
-            Refused::Malformed => answers.malformed.clone(),
-        })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod gateway;
 pub mod reload;
+mod serving;
 pub mod stores;
 pub mod targets;
 pub mod translate;

@@ -19,9 +19,10 @@ use std::sync::{Arc, RwLock};
 
 use thiserror::Error;
 
-use super::gateway::{list, RefusalsByRoute, Serving};
+use super::serving::{RefusalsByRoute, Serving};
 use crate::config::{ConfigProblem, Settings};
 use crate::core::Clock;
+use crate::forward::admin::TargetNames;
 use crate::forward::{Forwarder, Pacer};
 use crate::http::Front;
 use crate::store::{SharedCounters, Store};
@@ -36,6 +37,8 @@ pub struct Reloader {
     pub(super) clock: Arc<dyn Clock>,
     /// The inbound limits' counters, the same for every core built.
     pub(super) counters: Arc<dyn SharedCounters>,
+    /// The targets' names as the admin calls and `/metrics` know them.
+    pub(super) targets: TargetNames,
 }
 
 /// The settings in effect and the forwarder running them; `forwarder` is
@@ -56,7 +59,7 @@ pub struct Reloaded {
 
 #[derive(Debug, Error)]
 pub enum ReloadError {
-    #[error("the settings file has {} problem(s); the running settings are kept:\n{}", .0.len(), list(.0))]
+    #[error("the settings file has {} problem(s); the running settings are kept:\n{}", .0.len(), crate::problems::listed(.0))]
     Refused(Vec<ConfigProblem>),
     #[error("the gateway is stopping")]
     Stopping,
@@ -114,6 +117,7 @@ impl Reloader {
             super::targets::options(&settings.forwarding, settings.server.shutdown_grace()),
             &serving.doorbell,
         ));
+        self.targets.replace(settings.forwarding.target_names());
         running.settings = settings;
         tracing::info!(needs_restart = needs_restart.len(), "settings reloaded");
         Ok(Reloaded { needs_restart })

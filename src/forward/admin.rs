@@ -3,7 +3,7 @@
 //! (or stuck) rows back in the queue, replay a time window of leads to a
 //! target.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use thiserror::Error;
@@ -24,18 +24,49 @@ pub enum AdminError {
     Store(#[from] StoreError),
 }
 
+/// The names of the configured forwarding targets, shared by whoever
+/// needs them beside the forwarder (the admin calls, `/metrics`) and
+/// replaced by a reload, so a target added or removed there is known
+/// everywhere at once.
+#[derive(Clone, Debug, Default)]
+pub struct TargetNames(Arc<RwLock<Vec<String>>>);
+
+impl TargetNames {
+    pub fn new(names: Vec<String>) -> TargetNames {
+        TargetNames(Arc::new(RwLock::new(names)))
+    }
+
+    pub fn replace(&self, names: Vec<String>) {
+        match self.0.write() {
+            Ok(mut current) => *current = names,
+            Err(poisoned) => *poisoned.into_inner() = names,
+        }
+    }
+
+    pub fn all(&self) -> Vec<String> {
+        match self.0.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn contains(&self, target: &str) -> bool {
+        self.all().iter().any(|known| known == target)
+    }
+}
+
 pub struct DeliveryAdmin {
     store: Arc<dyn Outbox>,
-    targets: Vec<String>,
+    targets: TargetNames,
 }
 
 impl DeliveryAdmin {
-    pub fn new(store: Arc<dyn Outbox>, targets: Vec<String>) -> DeliveryAdmin {
+    pub fn new(store: Arc<dyn Outbox>, targets: TargetNames) -> DeliveryAdmin {
         DeliveryAdmin { store, targets }
     }
 
     fn known(&self, target: &str) -> Result<(), AdminError> {
-        if self.targets.iter().any(|known| known == target) {
+        if self.targets.contains(target) {
             Ok(())
         } else {
             Err(AdminError::UnknownTarget(target.to_owned()))

@@ -102,6 +102,16 @@ fn default_timeout() -> f64 {
     15.0
 }
 
+impl ForwardingSettings {
+    /// The targets' names, in configuration order.
+    pub fn target_names(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .map(|target| target.name.clone())
+            .collect()
+    }
+}
+
 impl TargetSettings {
     /// Leads per request: as configured, within what `protocol` allows.
     pub fn batch_size(&self, protocol: &Protocol) -> usize {

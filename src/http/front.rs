@@ -243,27 +243,25 @@ where
                 if let Some(dialect) = route.dialect {
                     meters::request(dialect, handled, took);
                 }
-                let status = status.as_u16();
-                if response.status().is_server_error() {
-                    tracing::error!(
-                        target: ACCESS,
-                        status,
-                        latency_us,
-                        dialect,
-                        call = handled.method,
-                        outcome = handled.outcome.as_str(),
-                        "request answered"
-                    );
+                // One line, at error for this side's failures (tracing
+                // takes a level only as a constant, hence the macro).
+                macro_rules! access_line {
+                    ($level:ident) => {
+                        tracing::$level!(
+                            target: ACCESS,
+                            status = status.as_u16(),
+                            latency_us,
+                            dialect,
+                            call = handled.method,
+                            outcome = handled.outcome.as_str(),
+                            "request answered"
+                        )
+                    };
+                }
+                if status.is_server_error() {
+                    access_line!(error);
                 } else {
-                    tracing::info!(
-                        target: ACCESS,
-                        status,
-                        latency_us,
-                        dialect,
-                        call = handled.method,
-                        outcome = handled.outcome.as_str(),
-                        "request answered"
-                    );
+                    access_line!(info);
                 }
                 Ok(response)
             }

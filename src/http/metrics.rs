@@ -14,6 +14,7 @@ use axum::Router;
 use chrono::Utc;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::forward::admin::TargetNames;
 use crate::meters;
 use crate::store::Outbox;
 
@@ -24,14 +25,14 @@ struct Scrape {
     handle: &'static PrometheusHandle,
     outbox: Arc<dyn Outbox>,
     /// Every configured target, so a target with an empty queue reports 0
-    /// rather than no series.
-    targets: Vec<String>,
+    /// rather than no series (replaced by a reload).
+    targets: TargetNames,
 }
 
 pub fn routes(
     handle: &'static PrometheusHandle,
     outbox: Arc<dyn Outbox>,
-    targets: Vec<String>,
+    targets: TargetNames,
 ) -> Router {
     Router::new()
         .route("/metrics", get(render))
@@ -47,7 +48,7 @@ async fn render(State(scrape): State<Arc<Scrape>>) -> Response {
     let now = Utc::now();
     match scrape.outbox.delivery_backlog(now).await {
         Ok(backlog) => {
-            for target in &scrape.targets {
+            for target in &scrape.targets.all() {
                 let row = backlog.iter().find(|row| &row.target == target);
                 let (pending, in_flight, dead) =
                     row.map_or((0, 0, 0), |row| (row.pending, row.in_flight, row.dead));

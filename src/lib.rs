@@ -19,3 +19,4 @@ pub mod mapping;
 pub mod meters;
 pub mod problems;
 pub mod store;
+pub mod sync_back;

@@ -155,6 +155,9 @@ enum DeliveriesAction {
         /// Only the deliveries of this lead.
         #[arg(long)]
         lead: Option<i64>,
+        /// Only the deliveries of the lead with this id at the target.
+        #[arg(long)]
+        external_id: Option<String>,
         /// Rows after this delivery id (paging).
         #[arg(long)]
         after: Option<i64>,
@@ -258,6 +261,9 @@ fn check(config: &std::path::Path) -> ExitCode {
         Ok(wiring) => {
             for warning in leadgate::app::wiring::warnings(&settings, &wiring) {
                 say_err!("warning: {warning}");
+            }
+            for note in leadgate::app::wiring::update_notes(&settings, &wiring) {
+                say!("note: {note}");
             }
             say!("{}: ok", config.display());
             ExitCode::SUCCESS
@@ -520,6 +526,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                     state,
                     target,
                     lead,
+                    external_id,
                     after,
                     limit,
                     json,
@@ -529,6 +536,7 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                         target,
                         state: state.as_deref().map(parse_state).transpose()?,
                         lead_id: lead,
+                        external_id,
                         after_id: after,
                         limit: Some(limit),
                     };
@@ -565,11 +573,17 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
                         } else {
                             row.state.as_str()
                         };
+                        // A change's row names its revision: `crm#2`.
+                        let target = if row.revision > 0 {
+                            format!("{}#{}", row.target, row.revision)
+                        } else {
+                            row.target.clone()
+                        };
                         out!(
                             "{:>8} {:>8} {:<16} {:<10} {:>8}  {:<20} {:<12} {}",
                             row.id,
                             row.lead_id,
-                            row.target,
+                            target,
                             state,
                             row.attempts,
                             row.due_at.format("%Y-%m-%d %H:%M:%S"),

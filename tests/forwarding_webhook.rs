@@ -16,7 +16,7 @@ use axum::Router;
 use common::TestGateway;
 use leadgate::store::{DeliveryFilter, DeliveryState, Outbox, Store};
 use ring::hmac;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const SECRET: &str = "webhook-secret";
 
@@ -267,4 +267,50 @@ async fn a_delivery_that_outlasts_the_grace_goes_back_to_the_queue() {
         .unwrap()
         .contains("interrupted by shutdown"));
     reopened.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_change_goes_out_as_a_lead_updated_event_with_its_own_key() {
+    let (receiver, hook) = receiver().await;
+    let portal = TestGateway::start().await;
+    let portal_url = format!("{}/rest/1/{}/", portal.base, common::WEBHOOK_CODE);
+    let gateway = TestGateway::start_with(&config(&hook, &portal_url, "")).await;
+    let id = gateway
+        .add(&[("title", "Анна"), ("phone", "89001112233")])
+        .await;
+    until(&gateway.store(), "hook", |rows| {
+        rows.len() == 1 && rows[0].state == DeliveryState::Delivered
+    })
+    .await;
+    let answer: Value = gateway
+        .client
+        .post(format!(
+            "{}/rest/1/{}/crm.lead.update",
+            gateway.base,
+            common::WEBHOOK_CODE
+        ))
+        .json(&json!({"id": id, "fields": {"STATUS_ID": "JUNK"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["result"], true, "{answer}");
+    let rows = until(&gateway.store(), "hook", |rows| {
+        rows.len() == 2 && rows.iter().all(|row| row.state == DeliveryState::Delivered)
+    })
+    .await;
+    assert_eq!(rows[1].revision, 1);
+    let received = receiver.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 2);
+    let (headers, body) = &received[1];
+    let event: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(event["event"], "lead.updated");
+    assert_eq!(event["lead"]["stage"], "junk");
+    assert_eq!(
+        headers["idempotency-key"],
+        format!("leadgate-{id}-r1").as_str()
+    );
+    assert_ne!(received[0].0["idempotency-key"], headers["idempotency-key"]);
 }

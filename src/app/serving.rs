@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::Router;
 
-use crate::config::Settings;
+use crate::config::{Settings, TargetSettings};
 use crate::core::{Clock, Core, Employees, Routing, RoutingRule};
 use crate::dialect::Serve;
 use crate::forward::{self, Doorbell, ForwardRules};
@@ -17,6 +17,7 @@ use crate::http::{self as gateway_http, health, Limits, RouteName};
 use crate::lead::path::WriteContext;
 use crate::lead::ValidationRules;
 use crate::store::{SharedCounters, Store};
+use crate::sync_back::SyncBack;
 
 /// Everything a reload replaces: the routes of every enabled dialect over
 /// a new core (employees, routing, mappings, credentials, forwarding
@@ -72,7 +73,8 @@ impl Serving {
                 .with_clock(clock.clone())
                 .with_shared_counters(Some(counters.clone()))
                 .with_forwarding(
-                    ForwardRules::compile(&settings.forwarding.rules),
+                    ForwardRules::compile(&settings.forwarding.rules)
+                        .with_updates_to(wiring.targets_applying_updates(&settings.forwarding)),
                     doorbell.clone(),
                 ),
         );
@@ -92,21 +94,41 @@ impl Serving {
             default_country_code: settings.leads.phone_default_country.clone(),
         };
 
+        let sync_back = Arc::new(SyncBack::new(
+            core.clone(),
+            store.clone(),
+            rules.clone(),
+            &settings.forwarding.targets,
+        ));
+        let targets: Arc<[TargetSettings]> = settings.forwarding.targets.clone().into();
         let mut router = Router::new().merge(health::routes(store.clone()));
         let mut routes = unnamed(health::PATHS);
+        if sync_back.any() {
+            router = router.merge(crate::sync_back::json_routes(sync_back.clone()));
+            routes.extend(unnamed(&[crate::sync_back::JSON_ROUTE]));
+        }
         let mut refusals = RefusalsByRoute::default();
+        let serve = |mapping: &Arc<crate::mapping::Mapping>| Serve {
+            core: core.clone(),
+            mapping: mapping.clone(),
+            rules: rules.clone(),
+            write_context: write_context.clone(),
+            limits,
+            sync_back: sync_back.clone(),
+            targets: targets.clone(),
+        };
+        for wired in &wiring.dialects {
+            if let Some((events, template)) = wired.dialect.event_routes(serve(&wired.mapping)) {
+                router = router.merge(events);
+                routes.extend(unnamed(&[template]));
+            }
+        }
         for wired in wiring
             .dialects
             .iter()
             .filter(|wired| wired.dialect.enabled())
         {
-            router = router.merge(wired.dialect.routes(Serve {
-                core: core.clone(),
-                mapping: wired.mapping.clone(),
-                rules: rules.clone(),
-                write_context: write_context.clone(),
-                limits,
-            }));
+            router = router.merge(wired.dialect.routes(serve(&wired.mapping)));
             let dialect = wired.dialect.name();
             routes.extend(
                 wired

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{ConfigProblem, Settings, TargetSettings};
+use crate::config::{ConfigProblem, ForwardingSettings, Settings, TargetSettings};
 use crate::dialect::{self, Dialect};
 use crate::forward::{nats, webhook, Protocol};
 use crate::mapping::{Mapping, FORWARD_RECORD};
@@ -79,6 +79,19 @@ impl Wiring {
             })
     }
 
+    /// The configured targets whose kind applies changes to leads it has.
+    pub fn targets_applying_updates(&self, settings: &ForwardingSettings) -> Vec<String> {
+        settings
+            .targets
+            .iter()
+            .filter(|target| {
+                self.protocol(&target.kind)
+                    .is_some_and(|protocol| protocol.updates.is_some())
+            })
+            .map(|target| target.name.clone())
+            .collect()
+    }
+
     /// Every forwarding target kind.
     pub fn target_kinds(&self) -> Vec<&'static str> {
         self.dialects
@@ -146,6 +159,30 @@ pub fn warnings(settings: &Settings, wiring: &Wiring) -> Vec<String> {
             }),
     );
     warnings
+}
+
+/// Per forwarding target, how changes to the leads it has reach it (or
+/// that they cannot), for `leadgate check` to say.
+pub fn update_notes(settings: &Settings, wiring: &Wiring) -> Vec<String> {
+    settings
+        .forwarding
+        .targets
+        .iter()
+        .filter_map(|target| {
+            let protocol = wiring.protocol(&target.kind)?;
+            Some(match protocol.updates {
+                Some(how) => format!(
+                    "target {:?} ({}): changes to its leads are forwarded as {how}",
+                    target.name, target.kind
+                ),
+                None => format!(
+                    "target {:?} ({}): cannot apply changes to a lead; status, assignee, \
+                     completion and text changes stay in the gateway",
+                    target.name, target.kind
+                ),
+            })
+        })
+        .collect()
 }
 
 fn build_into(settings: &Settings, problems: &mut Problems<'_>) -> Option<Wiring> {
@@ -284,6 +321,7 @@ pub fn target_or_example(settings: &Settings, kind: &str, protocol: &Protocol) -
             timeout_secs: 15.0,
             path_fallback: None,
             astral_replacement: None,
+            events_token: None,
         })
 }
 
@@ -370,6 +408,33 @@ contains = "y"
         assert!(problems
             .iter()
             .any(|problem| problem.problem.contains("\"ghost\" is not the name")));
+    }
+
+    #[test]
+    fn check_says_which_targets_apply_changes() {
+        let file = write(&format!(
+            r#"{GOOD}
+[[forwarding.targets]]
+name = "crm"
+kind = "salesman"
+url = "https://crm.example.ru/developer/v1/leads"
+login = "a"
+apikey = "k"
+[[forwarding.targets]]
+name = "portal"
+kind = "bitrix24"
+url = "https://portal.example.ru/rest/1/code/"
+"#
+        ));
+        let settings = Settings::load(file.path()).unwrap();
+        let wiring = check(&settings).unwrap();
+        let notes = update_notes(&settings, &wiring);
+        assert!(notes[0].starts_with("target \"crm\" (salesman): cannot apply changes"));
+        assert!(notes[1].contains("crm.lead.update"));
+        assert_eq!(
+            wiring.targets_applying_updates(&settings.forwarding),
+            ["portal"]
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ const SECRET_KEYS: &[&str] = &[
     "token",
     "token_secret",
     "admin_token",
+    "events_token",
     "key",
     "secret",
     "url",

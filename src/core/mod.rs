@@ -288,7 +288,7 @@ impl Core {
             }
             rules.check(lead)
         });
-        match self.store.update(id, change).await {
+        match self.store_update(id, change, None).await {
             Ok(Some(lead)) => Ok(lead),
             Ok(None) => Err(AccessError::NotFound),
             // Already completed: idempotent, nothing changes.
@@ -385,6 +385,29 @@ impl Core {
         change: impl FnOnce(&mut Lead) -> Result<(), LeadError> + Send + 'static,
         rules: &ValidationRules,
     ) -> Result<Option<Lead>, CoreError> {
+        self.validated_update(id, change, rules, None).await
+    }
+
+    /// A change that came from target `source` (its CRM changed the lead):
+    /// applied and validated like [`Core::update`], and forwarded to every
+    /// other target that applies changes, never back to `source`.
+    pub async fn update_from_target(
+        &self,
+        source: &str,
+        id: LeadId,
+        change: impl FnOnce(&mut Lead) -> Result<(), LeadError> + Send + 'static,
+        rules: &ValidationRules,
+    ) -> Result<Option<Lead>, CoreError> {
+        self.validated_update(id, change, rules, Some(source)).await
+    }
+
+    async fn validated_update(
+        &self,
+        id: LeadId,
+        change: impl FnOnce(&mut Lead) -> Result<(), LeadError> + Send + 'static,
+        rules: &ValidationRules,
+        source: Option<&str>,
+    ) -> Result<Option<Lead>, CoreError> {
         let rules = rules.clone();
         let now = self.now();
         let change: LeadChange = Box::new(move |lead: &mut Lead| {
@@ -392,11 +415,35 @@ impl Core {
             settle_completion(lead, now);
             rules.check(lead)
         });
-        match self.store.update(id, change).await {
+        match self.store_update(id, change, source).await {
             Ok(updated) => Ok(updated),
             Err(StoreError::Rejected(error)) => Err(CoreError::Invalid(error)),
             Err(error) => Err(CoreError::Store(error)),
         }
+    }
+
+    /// Every change a caller makes goes through here: the store queues it
+    /// for the targets that apply changes (but `source`, where it came
+    /// from), and their workers are woken.
+    async fn store_update(
+        &self,
+        id: LeadId,
+        change: LeadChange,
+        source: Option<&str>,
+    ) -> Result<Option<Lead>, StoreError> {
+        let targets: Vec<String> = self
+            .forwarding
+            .updates_to()
+            .iter()
+            .filter(|target| Some(target.as_str()) != source)
+            .cloned()
+            .collect();
+        let wake = targets.clone();
+        let updated = self.store.update_and_forward(id, change, targets).await?;
+        if !wake.is_empty() {
+            self.doorbell.ring(&wake);
+        }
+        Ok(updated)
     }
 
     /// Removes a lead; `false` when there was none.

@@ -53,6 +53,14 @@ pub trait Dialect: Send + Sync {
     /// Its routes, guarded so every failure answers in its own shape.
     fn routes(&self, serve: Serve) -> Router;
 
+    /// The route its CRM's own events about forwarded leads come to
+    /// (sync-back), with the route's template, when a target of its kind
+    /// accepts them; served whether or not the dialect is.
+    fn event_routes(&self, serve: Serve) -> Option<(Router, &'static str)> {
+        let _ = serve;
+        None
+    }
+
     /// The templates of those routes (logs name requests by them).
     fn route_templates(&self) -> &'static [&'static str];
 
@@ -94,6 +102,11 @@ pub struct Serve {
     pub rules: ValidationRules,
     pub write_context: WriteContext,
     pub limits: Limits,
+    /// Applies what targets report about their leads, for a dialect that
+    /// serves its CRM's own events (Bitrix24's outbound webhooks).
+    pub sync_back: Arc<crate::sync_back::SyncBack>,
+    /// The forwarding targets, for the events of those of this dialect's kind.
+    pub targets: Arc<[crate::forward::settings::TargetSettings]>,
 }
 
 /// What a dialect decodes with: no store.

@@ -82,6 +82,10 @@ pub struct Protocol {
     /// Where `leadgate translate` says the request goes when the
     /// configuration has no target of this kind.
     pub example_url: &'static str,
+    /// How a target of this kind applies a change to a lead it already has
+    /// (`leadgate check` says it), or `None`: it cannot, and changes stay
+    /// in the gateway.
+    pub updates: Option<&'static str>,
 }
 
 /// For protocols that need no keys beyond the URL.
@@ -106,6 +110,16 @@ pub trait Target: Send + Sync + 'static {
     /// request it sends. A delivery whose `maybe_sent_before()` holds may
     /// already be at the target: the adapter must not create it twice.
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt>;
+
+    /// Applies a change to a lead the target already has
+    /// (`delivery.is_update()`): the lead as it is now, at
+    /// `delivery.external_id` where the target gave one. Changes are
+    /// idempotent (they set values), so a retry never applies one twice.
+    /// Only called for targets whose protocol has `updates`.
+    async fn update(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let _ = (delivery, pacer);
+        Attempt::permanent("this target cannot apply changes to a lead")
+    }
 }
 
 /// For a target without an idempotency key: when an earlier claim of

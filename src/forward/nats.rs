@@ -1,4 +1,5 @@
-//! The NATS JetStream target: one event per accepted lead, published on the
+//! The NATS JetStream target: one event per accepted lead (and one per
+//! forwarded change, `-r<revision>` added to its id), published on the
 //! configured subject with `Nats-Msg-Id: <gateway id>-<lead id>`, and
 //! counted as delivered only when the stream acknowledges it. A re-publish
 //! (a retry after a lost ack, a replay, a restart mid-delivery) carries the
@@ -35,6 +36,7 @@ pub const PROTOCOL: Protocol = Protocol {
         }
     },
     example_url: "nats://127.0.0.1:4222",
+    updates: Some("a lead.updated event"),
 };
 
 pub struct NatsTarget {
@@ -62,12 +64,15 @@ impl NatsTarget {
         }
     }
 
+    /// The same for every publish of one delivery, different for each
+    /// change of a lead (its revision).
     pub fn message_id(&self, delivery: &ClaimedDelivery) -> String {
-        format!(
-            "{}-{}",
-            self.gateway_id,
-            delivery.lead.id.unwrap_or_default()
-        )
+        let lead_id = delivery.lead.id.unwrap_or_default();
+        if delivery.is_update() {
+            format!("{}-{lead_id}-r{}", self.gateway_id, delivery.revision)
+        } else {
+            format!("{}-{lead_id}", self.gateway_id)
+        }
     }
 
     async fn connect(&self) -> Result<jetstream::Context, Attempt> {
@@ -145,5 +150,13 @@ impl Target for NatsTarget {
             self.forget_connection().await;
         }
         attempts
+    }
+
+    /// A `lead.updated` event, published like a new lead's.
+    async fn update(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        self.deliver(std::slice::from_ref(delivery), pacer)
+            .await
+            .pop()
+            .unwrap_or_else(|| Attempt::transient("no acknowledgement from JetStream"))
     }
 }

@@ -12,6 +12,8 @@ use crate::lead::{Channel, ContactPoint, Lead};
 #[derive(Debug, Default)]
 pub struct ForwardRules {
     rules: Vec<Rule>,
+    /// Targets that apply changes to leads they have (`Protocol::updates`).
+    updates_to: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -61,7 +63,21 @@ impl ForwardRules {
                 when: rule.when.iter().filter_map(Predicate::compile).collect(),
             })
             .collect();
-        ForwardRules { rules }
+        ForwardRules {
+            rules,
+            updates_to: Vec::new(),
+        }
+    }
+
+    /// The targets that apply changes to the leads they have: a change to
+    /// a lead is queued for those of them that have it.
+    pub fn with_updates_to(mut self, targets: Vec<String>) -> ForwardRules {
+        self.updates_to = targets;
+        self
+    }
+
+    pub fn updates_to(&self) -> &[String] {
+        &self.updates_to
     }
 
     /// The targets a lead that arrived through `dialect` goes to, each once,

@@ -96,6 +96,11 @@ pub struct TargetSettings {
     /// failing on every attempt. SalesMan: U+FFFD unless set ("" drops
     /// them); other kinds send every character.
     pub astral_replacement: Option<String>,
+    /// The token a target's own events must carry to change the leads it
+    /// has (sync-back): Bitrix24's `auth[application_token]` of its
+    /// outbound webhook, or the Bearer token of a JSON event. Unset: the
+    /// target's events are refused.
+    pub events_token: Option<String>,
 }
 
 fn default_timeout() -> f64 {

@@ -1,8 +1,9 @@
 //! The webhook target: each lead as canonical JSON, POSTed to a URL and
 //! signed with HMAC-SHA256 of the exact body bytes, so the receiver can
 //! check it came from this gateway. The lead's gateway id travels as
-//! `Idempotency-Key`: a receiver that keeps it sees a retried delivery as
-//! the same event.
+//! `Idempotency-Key` (with the change's revision for a `lead.updated`
+//! event): a receiver that keeps it sees a retried delivery as the same
+//! event.
 
 use std::fmt::Write;
 
@@ -24,6 +25,7 @@ pub const PROTOCOL: Protocol = Protocol {
     url_schemes: &["http://", "https://"],
     missing_keys: no_missing_keys,
     example_url: "https://<receiver>/leads",
+    updates: Some("a lead.updated event"),
 };
 
 /// `X-Leadgate-Signature: sha256=<hex of HMAC-SHA256(secret, body)>`.
@@ -47,13 +49,24 @@ impl Webhook {
         }
     }
 
-    /// The body of one lead's event.
+    /// The body of one delivery's event: `lead.accepted` for a new lead,
+    /// `lead.updated` (with the whole lead as it is now) for a change.
     pub fn body(delivery: &ClaimedDelivery) -> Vec<u8> {
-        Webhook::event(&delivery.lead, delivery.claim.delivery_id)
+        let event = if delivery.is_update() {
+            "lead.updated"
+        } else {
+            "lead.accepted"
+        };
+        Webhook::event_of(event, &delivery.lead, delivery.claim.delivery_id)
     }
 
-    /// The event JSON for `lead`, delivered as delivery `delivery_id`.
+    /// The `lead.accepted` event JSON for `lead`, delivered as delivery
+    /// `delivery_id`.
     pub fn event(lead: &Lead, delivery_id: i64) -> Vec<u8> {
+        Webhook::event_of("lead.accepted", lead, delivery_id)
+    }
+
+    fn event_of(event: &'static str, lead: &Lead, delivery_id: i64) -> Vec<u8> {
         // Serialised straight from the lead: no intermediate JSON tree.
         #[derive(serde::Serialize)]
         struct Event<'a> {
@@ -62,11 +75,22 @@ impl Webhook {
             lead: &'a Lead,
         }
         serde_json::to_vec(&Event {
-            event: "lead.accepted",
+            event,
             delivery_id,
             lead,
         })
         .unwrap_or_default()
+    }
+
+    /// What a receiver keeps to see a retried delivery as the same event:
+    /// the lead's gateway id, and for a change its revision.
+    pub fn idempotency_key(delivery: &ClaimedDelivery) -> String {
+        let lead_id = delivery.lead.id.unwrap_or_default();
+        if delivery.is_update() {
+            format!("leadgate-{lead_id}-r{}", delivery.revision)
+        } else {
+            format!("leadgate-{lead_id}")
+        }
     }
 
     /// The signature header value for `body`, when the target has a secret.
@@ -81,7 +105,7 @@ impl Webhook {
             .client
             .post(&self.url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header("idempotency-key", format!("leadgate-{lead_id}"))
+            .header("idempotency-key", Webhook::idempotency_key(delivery))
             .header("x-leadgate-lead", lead_id.to_string());
         if let Some(signed) = self.sign(&body) {
             request = request.header(SIGNATURE_HEADER, signed);
@@ -116,6 +140,10 @@ pub fn signature(key: &hmac::Key, body: &[u8]) -> String {
 impl Target for Webhook {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
         one_by_one(batch, |delivery| self.send(delivery, pacer)).await
+    }
+
+    async fn update(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        self.send(delivery, pacer).await
     }
 }
 

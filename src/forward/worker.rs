@@ -196,15 +196,45 @@ async fn deliver(
     batch: &[ClaimedDelivery],
     stop: &mut watch::Receiver<bool>,
 ) -> Option<Vec<Attempt>> {
-    // One request per chunk, all in flight together.
+    // New leads: one request per chunk, all in flight together. Changes
+    // (rare, and one lead's at a time by the claim's order): one each.
     let delivery = async {
-        let requests = batch
+        let (updates, adds): (Vec<&ClaimedDelivery>, Vec<&ClaimedDelivery>) =
+            batch.iter().partition(|delivery| delivery.is_update());
+        if updates.is_empty() {
+            let requests = batch
+                .chunks(worker.batch_size.max(1))
+                .map(|chunk| worker.target.deliver(chunk, &worker.pacer));
+            return futures_util::future::join_all(requests)
+                .await
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>();
+        }
+        let adds: Vec<ClaimedDelivery> = adds.into_iter().cloned().collect();
+        let add_requests = adds
             .chunks(worker.batch_size.max(1))
             .map(|chunk| worker.target.deliver(chunk, &worker.pacer));
-        futures_util::future::join_all(requests)
-            .await
-            .into_iter()
-            .flatten()
+        let update_requests = updates
+            .iter()
+            .map(|delivery| worker.target.update(delivery, &worker.pacer));
+        let (add_attempts, update_attempts) = futures_util::future::join(
+            futures_util::future::join_all(add_requests),
+            futures_util::future::join_all(update_requests),
+        )
+        .await;
+        let mut add_attempts = add_attempts.into_iter().flatten();
+        let mut update_attempts = update_attempts.into_iter();
+        batch
+            .iter()
+            .map(|delivery| {
+                let next = if delivery.is_update() {
+                    update_attempts.next()
+                } else {
+                    add_attempts.next()
+                };
+                next.unwrap_or_else(|| Attempt::transient("the adapter gave no result"))
+            })
             .collect::<Vec<_>>()
     };
     tokio::pin!(delivery);

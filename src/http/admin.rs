@@ -152,6 +152,7 @@ async fn list(
             .transpose()
             .map_err(failure)?,
         lead_id: number(&query, "lead_id")?,
+        external_id: query.get("external_id").cloned(),
         after_id: number(&query, "after")?,
         limit: Some(number(&query, "limit")?.unwrap_or(100).clamp(1, 10_000) as u64),
     };

@@ -213,6 +213,20 @@ macro_rules! is_empty_by_default {
 is_empty_by_default!(Utm, Visit, Site, Address);
 
 impl Lead {
+    /// Whether `self` differs from `before` in what a change forwarded to
+    /// targets carries: stage, outcome, assignee, completion and the texts.
+    /// Contacts, UTM and the rest are the lead's own data, sent with it
+    /// once; a lock is the gateway's business.
+    pub fn forwarded_state_differs(&self, before: &Lead) -> bool {
+        self.stage != before.stage
+            || self.outcome != before.outcome
+            || self.assigned_to != before.assigned_to
+            || self.completed_at != before.completed_at
+            || self.completed_by != before.completed_by
+            || self.text != before.text
+            || self.answer_text != before.answer_text
+    }
+
     /// A fresh lead stamped with `now`, truncated to microseconds so that what the
     /// store gives back compares equal to what went in.
     pub fn new(now: DateTime<Utc>) -> Self {

@@ -232,6 +232,21 @@ impl Default for WriteContext {
 }
 
 impl FieldPath {
+    /// Whether a change to this field is forwarded to targets that apply
+    /// changes ([`crate::lead::Lead::forwarded_state_differs`]).
+    pub fn is_forwarded_state(&self) -> bool {
+        match self {
+            FieldPath::Stage
+            | FieldPath::Outcome
+            | FieldPath::CompletedAt
+            | FieldPath::Employee(EmployeeSlot::AssignedTo | EmployeeSlot::CompletedBy, _) => true,
+            FieldPath::Text(index) => {
+                matches!(TEXT_FIELDS[*index].0, "text" | "answer_text")
+            }
+            _ => false,
+        }
+    }
+
     /// Every path that `parse` accepts besides `custom.<name>`, for error messages.
     pub fn known_paths() -> Vec<&'static str> {
         let mut paths: Vec<&'static str> = vec![

@@ -246,6 +246,31 @@ impl Mapping {
             .unwrap_or_default()
     }
 
+    /// The fields of `[[records.forward]]` that carry a lead's changes
+    /// ([`FieldPath::is_forwarded_state`]: stage, assignee, completion,
+    /// texts), every one of them, an unset one as `""`, so a cleared value
+    /// is cleared at the target too.
+    pub fn forward_changes(&self, lead: &Lead) -> Vec<(String, serde_json::Value)> {
+        let Some(record) = self.record(FORWARD_RECORD) else {
+            return Vec::new();
+        };
+        let nobody: Vec<crate::lead::Employee> = Vec::new();
+        record
+            .encode(self, lead, &nobody)
+            .into_iter()
+            .filter(|(name, _)| {
+                record
+                    .column_paths(name)
+                    .iter()
+                    .any(FieldPath::is_forwarded_state)
+            })
+            .map(|(name, value)| match value {
+                serde_json::Value::Null => (name, serde_json::Value::String(String::new())),
+                value => (name, value),
+            })
+            .collect()
+    }
+
     /// The wire name of a canonical path (`text` → `description`), for error
     /// messages that must speak the caller's field names. `custom.x` is `x`.
     pub fn wire_name<'a>(&'a self, canonical: &'a str) -> &'a str {

@@ -1427,13 +1427,151 @@ pub(crate) async fn queued_deliveries_survive_a_reopen(backend: &impl Backend) {
     );
 }
 
+/// The revisions of `lead`'s rows at `target`, in id order.
+async fn revisions(store: &impl Store, lead: LeadId, target: &str) -> Vec<u32> {
+    store
+        .list_deliveries(DeliveryFilter {
+            lead_id: Some(lead),
+            target: Some(target.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.revision)
+        .collect()
+}
+
+fn delivered(claim: crate::store::Claim, external_id: &str) -> crate::store::FinishedDelivery {
+    crate::store::FinishedDelivery {
+        claim,
+        outcome: DeliveryOutcome::Delivered {
+            external_id: Some(external_id.into()),
+        },
+    }
+}
+
+pub(crate) async fn changes_reach_targets_that_have_the_lead_in_order_and_coalesce(
+    backend: &impl Backend,
+) {
+    let store = backend.open().await;
+    let lead = lead_for(&store, &["crm", "hook", "later"]).await;
+    let everywhere = || -> Vec<String> {
+        ["crm", "hook", "later", "other"]
+            .iter()
+            .map(|name| name.to_string())
+            .collect()
+    };
+    let change = |text: &'static str| -> crate::store::LeadChange {
+        Box::new(move |lead: &mut Lead| {
+            lead.text = Some(text.into());
+            Ok(())
+        })
+    };
+    // Nothing sent yet: the lead goes as it is when sent, no change queued.
+    store
+        .update_and_forward(lead, change("one"), everywhere())
+        .await
+        .unwrap();
+    assert_eq!(revisions(&store, lead, "crm").await, [0]);
+
+    // crm in flight, hook delivered, later never claimed, other never had it.
+    let crm = store
+        .claim_deliveries("crm".into(), 10, at(0), at(60))
+        .await
+        .unwrap();
+    let hook = store
+        .claim_deliveries("hook".into(), 10, at(0), at(60))
+        .await
+        .unwrap();
+    store
+        .finish_deliveries(vec![delivered(hook[0].claim, "h1")], at(1))
+        .await
+        .unwrap();
+    store
+        .update_and_forward(lead, change("two"), everywhere())
+        .await
+        .unwrap();
+    assert_eq!(revisions(&store, lead, "crm").await, [0, 1]);
+    assert_eq!(revisions(&store, lead, "hook").await, [0, 1]);
+    assert_eq!(revisions(&store, lead, "later").await, [0]);
+    assert!(revisions(&store, lead, "other").await.is_empty());
+
+    // A change still waiting carries the next one too.
+    store
+        .update_and_forward(lead, change("three"), everywhere())
+        .await
+        .unwrap();
+    assert_eq!(revisions(&store, lead, "crm").await, [0, 1]);
+    // Neither is a change forwarded: a field targets are not sent again.
+    store
+        .update_and_forward(
+            lead,
+            Box::new(|lead: &mut Lead| {
+                lead.company = Some("ООО Ромашка".into());
+                Ok(())
+            }),
+            everywhere(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(revisions(&store, lead, "hook").await, [0, 1]);
+
+    // The change waits for the lead itself.
+    assert!(store
+        .claim_deliveries("crm".into(), 10, at(2), at(60))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .finish_deliveries(vec![delivered(crm[0].claim, "77")], at(3))
+        .await
+        .unwrap();
+    let first_change = store
+        .claim_deliveries("crm".into(), 10, at(4), at(60))
+        .await
+        .unwrap();
+    assert_eq!(first_change.len(), 1);
+    assert!(first_change[0].is_update());
+    assert_eq!(first_change[0].revision, 1);
+    assert_eq!(first_change[0].external_id.as_deref(), Some("77"));
+    assert_eq!(first_change[0].lead.text.as_deref(), Some("three"));
+
+    // A change made while the last one is on the wire gets a row of its
+    // own, sent after it.
+    store
+        .update_and_forward(lead, change("four"), everywhere())
+        .await
+        .unwrap();
+    assert_eq!(revisions(&store, lead, "crm").await, [0, 1, 2]);
+    assert!(store
+        .claim_deliveries("crm".into(), 10, at(5), at(60))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .finish_deliveries(vec![delivered(first_change[0].claim, "77")], at(6))
+        .await
+        .unwrap();
+    let second_change = store
+        .claim_deliveries("crm".into(), 10, at(7), at(60))
+        .await
+        .unwrap();
+    assert_eq!(second_change.len(), 1);
+    assert_eq!(second_change[0].revision, 2);
+    assert_eq!(second_change[0].lead.text.as_deref(), Some("four"));
+    // A plain update forwards nothing.
+    store.update(lead, change("five")).await.unwrap();
+    assert_eq!(revisions(&store, lead, "hook").await, [0, 1]);
+}
+
 /// `store_conformance!(fresh_backend)` expands to one `#[tokio::test]` per
 /// conformance check, each on a backend of its own. The expression is
 /// awaited and gives `Option<Backend>`: `None` skips (a backend whose
 /// service is not configured on this machine, after saying so loudly).
 macro_rules! store_conformance {
     ($backend:expr) => {
-        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, window_pages_in_id_order_are_exact, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen);
+        $crate::store::conformance::store_conformance!(@tests $backend; insert_then_get_returns_the_same_lead, concurrent_inserts_all_get_distinct_ids_and_survive_reopen, same_origin_is_stored_once, filters_sort_and_paging, assignee_found_by_earlier_contact_inside_the_insert, stats_count_open_by_creation_and_processed_by_completion, stats_agree_with_the_leads_for_any_window, window_pages_in_id_order_are_exact, deep_pages_by_id_are_exact, earlier_contacts_are_found_after_close_and_after_a_crash, concurrent_updates_of_different_fields_all_survive_a_reopen, a_refused_change_writes_nothing_and_delete_removes_for_good, substring_filters_follow_updates_and_deletions, conditions_compare_any_field, sessions_are_kept_purged_when_expired_and_ended, a_new_lead_is_queued_for_each_target_and_claimed_once, an_expired_lease_is_claimed_again_and_the_stale_claim_changes_nothing, dead_rows_are_retried_and_leads_are_replayed_by_window, a_requeued_delivery_is_due_at_once_keeps_its_attempts_and_counts_as_maybe_sent, a_deleted_lead_is_dead_lettered_not_handed_out, queued_deliveries_survive_a_reopen, changes_reach_targets_that_have_the_lead_in_order_and_coalesce);
     };
     (@tests $backend:expr; $($name:ident),* $(,)?) => {
         $(

@@ -258,7 +258,21 @@ pub trait LeadStore: Send + Sync + 'static {
     /// in one transaction. `None` when there is no such lead. Locks are
     /// changes like any other: the change sees the stored lock and refuses
     /// inside the transaction, so two processes never both take one.
-    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError>;
+    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError> {
+        self.update_and_forward(id, change, Vec::new()).await
+    }
+
+    /// [`LeadStore::update`], and when the change touches what targets
+    /// apply ([`crate::lead::Lead::forwarded_state_differs`]), a delivery of
+    /// the change to each of `forward_to` that has (or may have) the lead,
+    /// in the same transaction: after any earlier row of the lead there,
+    /// and coalesced with a change still waiting.
+    async fn update_and_forward(
+        &self,
+        id: LeadId,
+        change: LeadChange,
+        forward_to: Vec<String>,
+    ) -> Result<Option<Lead>, StoreError>;
 
     /// Removes a lead durably. `false` when there was no such lead.
     async fn delete(&self, id: LeadId) -> Result<bool, StoreError> {

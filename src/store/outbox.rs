@@ -57,9 +57,19 @@ pub struct ClaimedDelivery {
     pub lead: Lead,
     /// Failed attempts before this one.
     pub attempts: u32,
+    /// 0 for the lead's own delivery (the add); 1, 2, ... for the changes
+    /// forwarded after it, in order.
+    pub revision: u32,
+    /// For a change: the lead's id at the target, as its add recorded it.
+    pub external_id: Option<String>,
 }
 
 impl ClaimedDelivery {
+    /// A change to a lead the target already has, not the lead itself.
+    pub fn is_update(&self) -> bool {
+        self.revision > 0
+    }
+
     /// An earlier claim may have reached the target before its worker
     /// stopped (a crash, a timeout): the adapter should look before it adds.
     pub fn maybe_sent_before(&self) -> bool {
@@ -106,6 +116,8 @@ pub struct DeliveryRecord {
     pub id: i64,
     pub lead_id: LeadId,
     pub target: String,
+    /// 0: the lead itself; 1, 2, ...: the changes forwarded after it.
+    pub revision: u32,
     pub state: DeliveryState,
     pub in_flight: bool,
     pub attempts: u32,
@@ -123,6 +135,9 @@ pub struct DeliveryFilter {
     pub target: Option<String>,
     pub state: Option<DeliveryState>,
     pub lead_id: Option<LeadId>,
+    /// Rows delivered with this id at the target (the lead a target's
+    /// event names).
+    pub external_id: Option<String>,
     /// Rows with a greater id (paging).
     pub after_id: Option<i64>,
     pub limit: Option<u64>,

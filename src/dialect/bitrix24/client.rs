@@ -36,6 +36,7 @@ pub const PROTOCOL: Protocol = Protocol {
     url_schemes: &["http://", "https://"],
     missing_keys: no_missing_keys,
     example_url: "https://<portal>/rest/<user>/<code>/",
+    updates: Some("crm.lead.update on the lead's portal id, with the fields of [[records.forward]] that carry changes (STATUS_ID, COMMENTS)"),
 };
 
 /// Error codes a portal uses for "not now".
@@ -120,6 +121,55 @@ impl Bitrix24Client {
             fields.insert("ORIGIN_ID".into(), Value::String(id.to_string()));
         }
         fields
+    }
+
+    /// `fields` of the crm.lead.update that carries a change of `lead`:
+    /// stage, assignee, completion and texts, nothing the portal keeps as
+    /// lists (a PHONE sent again would be added again).
+    pub fn change_fields(&self, lead: &Lead) -> Map<String, Value> {
+        self.mapping.forward_changes(lead).into_iter().collect()
+    }
+
+    /// `crm.lead.update` on the portal's id for the lead.
+    async fn update_one(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let Some(portal_id) = &delivery.external_id else {
+            return Attempt::permanent(
+                "the portal gave no id for this lead when it was added; a change cannot reach it",
+            );
+        };
+        let body = json!({
+            "id": portal_id,
+            "fields": self.change_fields(&delivery.lead),
+            "params": {"REGISTER_SONET_EVENT": "Y"},
+        });
+        match self.call("crm.lead.update", &body, pacer).await {
+            Ok(reply) if reply["result"] == Value::Bool(true) => Attempt::Delivered {
+                external_id: Some(portal_id.clone()),
+            },
+            Ok(reply) => Attempt::transient(format!(
+                "crm.lead.update answered without result true: {}",
+                excerpt(reply.to_string().as_bytes())
+            )),
+            Err(failure) => failure,
+        }
+    }
+
+    /// `crm.lead.get`: the portal's fields of its lead `portal_id`.
+    pub async fn get_lead(
+        &self,
+        portal_id: &str,
+        pacer: &Pacer,
+    ) -> Result<Map<String, Value>, Attempt> {
+        let reply = self
+            .call("crm.lead.get", &json!({"id": portal_id}), pacer)
+            .await?;
+        match &reply["result"] {
+            Value::Object(fields) => Ok(fields.clone()),
+            _ => Err(Attempt::transient(format!(
+                "crm.lead.get answered without a lead: {}",
+                excerpt(reply.to_string().as_bytes())
+            ))),
+        }
     }
 
     async fn call(&self, method: &str, body: &Value, pacer: &Pacer) -> Result<Value, Attempt> {
@@ -333,6 +383,10 @@ pub fn php_query(prefix: &str, value: &Value, out: &mut form_urlencoded::Seriali
 
 #[async_trait]
 impl Target for Bitrix24Client {
+    async fn update(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        self.update_one(delivery, pacer).await
+    }
+
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
         let maybe_sent: Vec<&ClaimedDelivery> = batch
             .iter()

@@ -15,6 +15,7 @@ pub mod client;
 pub mod codec;
 mod delete;
 pub mod error;
+pub mod events;
 mod fields;
 mod filter;
 mod get;

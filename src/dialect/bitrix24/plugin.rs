@@ -75,14 +75,26 @@ impl Dialect for Bitrix24Dialect {
             &self.settings,
             serve.rules,
             serve.write_context,
-            ReadOptions {
-                legacy_charset: crate::dialect::legacy_charset(
-                    self.settings.legacy_charset.as_deref(),
-                ),
-                ..serve.limits.body()
-            },
+            self.read_options(serve.limits),
         );
         routes(Arc::new(bitrix24), serve.limits)
+    }
+
+    /// The portals' outbound webhooks, for the Bitrix24 targets with an
+    /// `events_token`, whether or not the gateway serves Bitrix24 callers.
+    fn event_routes(&self, serve: Serve) -> Option<(Router, &'static str)> {
+        let events = super::events::PortalEvents::new(
+            serve.sync_back,
+            &serve.targets,
+            serve.mapping.clone(),
+            Codec::new(
+                serve.mapping,
+                serve.write_context,
+                serve.core.shared_employees(),
+            ),
+            self.read_options(serve.limits),
+        )?;
+        Some((super::events::routes(events), super::events::ROUTE))
     }
 
     fn decode(&self, input: &[u8], decode: Decode) -> Result<Vec<Lead>, String> {
@@ -119,5 +131,14 @@ impl Dialect for Bitrix24Dialect {
             &format!("{}/crm.lead.add.json", target.url.trim_end_matches('/')),
             &body,
         )
+    }
+}
+
+impl Bitrix24Dialect {
+    fn read_options(&self, limits: crate::http::Limits) -> ReadOptions {
+        ReadOptions {
+            legacy_charset: crate::dialect::legacy_charset(self.settings.legacy_charset.as_deref()),
+            ..limits.body()
+        }
     }
 }

@@ -32,6 +32,7 @@ pub const PROTOCOL: Protocol = Protocol {
     url_schemes: &["http://", "https://"],
     missing_keys: needs_token_or_login,
     example_url: "https://api.livetex.ru/v2/",
+    updates: Some("Leads.setCompleted when a lead is completed; other changes are not applied"),
 };
 
 /// LiveTex refuses longer texts (422).
@@ -201,6 +202,42 @@ impl LivetexClient {
 impl Target for LivetexClient {
     async fn deliver(&self, batch: &[ClaimedDelivery], pacer: &Pacer) -> Vec<Attempt> {
         one_by_one(batch, |delivery| self.send(delivery, pacer)).await
+    }
+
+    /// LiveTex applies one change to a lead: its completion
+    /// (`Leads.setCompleted`, which leaves a completed lead as it is, so a
+    /// retry is harmless). Any other change has nothing to carry it.
+    async fn update(&self, delivery: &ClaimedDelivery, pacer: &Pacer) -> Attempt {
+        let Some(livetex_id) = &delivery.external_id else {
+            return Attempt::permanent(
+                "LiveTex gave no id for this lead when it was added; a change cannot reach it",
+            );
+        };
+        let delivered = Attempt::Delivered {
+            external_id: Some(livetex_id.clone()),
+        };
+        if delivery.lead.completed_at.is_none() {
+            return delivered;
+        }
+        let mut form = vec![("id", livetex_id.clone())];
+        if let Some(answer) = &delivery.lead.answer_text {
+            form.push(("answer_text", answer.chars().take(TEXT_LIMIT).collect()));
+        }
+        pacer.take().await;
+        let request = self
+            .client
+            .post(format!("{}leads/setCompleted", self.base))
+            .form(&form);
+        match self.exchange(request).await {
+            Ok(reply) if reply.get("error").is_some() || reply.get("errors").is_some() => {
+                Attempt::permanent(format!(
+                    "Leads.setCompleted refused: {}",
+                    excerpt(reply.to_string().as_bytes())
+                ))
+            }
+            Ok(_) => delivered,
+            Err(failure) => failure,
+        }
     }
 }
 

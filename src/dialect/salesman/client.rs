@@ -48,6 +48,7 @@ pub const PROTOCOL: Protocol = Protocol {
         missing
     },
     example_url: "https://<crm>/developer/v1/leads",
+    updates: None,
 };
 
 pub struct SalesmanClient {

@@ -34,6 +34,7 @@ pub const PROTOCOL: Protocol = Protocol {
     url_schemes: &["http://", "https://"],
     missing_keys: needs_token_or_login,
     example_url: "https://dataapi.uiscom.ru/v2.0",
+    updates: None,
 };
 
 /// JSON-RPC errors worth retrying: UIS's internal error and its limits.

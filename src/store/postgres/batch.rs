@@ -465,5 +465,5 @@ const INSERT_LEADS: &str = "WITH new_leads AS (
         SELECT d.lead_id, d.target, 'pending', $24, $24, $24
         FROM unnest($22::bigint[], $23::text[]) AS d (lead_id, target)
         WHERE d.lead_id IN (SELECT id FROM new_leads)
-        ON CONFLICT (lead_id, target) DO NOTHING)
+        ON CONFLICT (lead_id, target, revision) DO NOTHING)
     SELECT id FROM new_leads";

@@ -234,8 +234,13 @@ impl LeadStore for PostgresStore {
         read::get(&**self.client().await?, id).await
     }
 
-    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError> {
-        write::update(&self.pool, id, change).await
+    async fn update_and_forward(
+        &self,
+        id: LeadId,
+        change: LeadChange,
+        forward_to: Vec<String>,
+    ) -> Result<Option<Lead>, StoreError> {
+        write::update(&self.pool, id, change, &forward_to).await
     }
 
     async fn delete_if(&self, id: LeadId, check: DeleteCheck) -> Result<Deleted, StoreError> {

@@ -32,7 +32,52 @@ pub(super) async fn enqueue(
     tx.execute(
         "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
          SELECT $1, target, 'pending', $3, $3, $3 FROM unnest($2::text[]) AS target
-         ON CONFLICT (lead_id, target) DO NOTHING",
+         ON CONFLICT (lead_id, target, revision) DO NOTHING",
+        &[&lead_id, &targets, &now],
+    )
+    .await
+    .map_err(database)?;
+    Ok(())
+}
+
+/// Queues a change of a stored lead for each of `targets` that has the
+/// lead or may have it, inside the update's transaction (the lead's row
+/// already locked). Nothing is queued where the lead's own delivery has not
+/// been sent yet (it carries the lead as it is when sent) or is dead (its
+/// retry does), nor where a change is already waiting and not in flight:
+/// that one reads the lead when it is claimed, so it carries this change
+/// too (changes coalesce).
+///
+/// The lead's delivery rows are locked first: a claim racing this
+/// transaction either finishes before it (and the change sees the row in
+/// flight, so queues its own) or waits for its commit (and reads the
+/// changed lead).
+pub(super) async fn enqueue_update(
+    tx: &Transaction<'_>,
+    lead_id: LeadId,
+    targets: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "SELECT 1 FROM deliveries WHERE lead_id = $1 AND target = ANY($2) FOR UPDATE",
+        &[&lead_id, &targets],
+    )
+    .await
+    .map_err(database)?;
+    tx.execute(
+        "INSERT INTO deliveries (lead_id, target, revision, state, due_at, created_at, updated_at)
+         SELECT $1, t.target,
+             (SELECT MAX(revision) + 1 FROM deliveries WHERE lead_id = $1 AND target = t.target),
+             'pending', $3, $3, $3
+         FROM unnest($2::text[]) AS t (target)
+         WHERE EXISTS (
+                 SELECT 1 FROM deliveries
+                 WHERE lead_id = $1 AND target = t.target AND revision = 0
+                   AND (state = 'delivered' OR (state = 'pending' AND claims > 0)))
+           AND NOT EXISTS (
+                 SELECT 1 FROM deliveries
+                 WHERE lead_id = $1 AND target = t.target AND revision > 0 AND state = 'pending'
+                   AND (claimed_until IS NULL OR claimed_until <= $3))",
         &[&lead_id, &targets, &now],
     )
     .await
@@ -54,42 +99,73 @@ pub(super) async fn claim(
         .query(
             "UPDATE deliveries SET claimed_until = $1, claims = claims + 1, updated_at = $2
              WHERE id IN (
-                 SELECT id FROM deliveries
+                 SELECT id FROM deliveries AS d
                  WHERE target = $3 AND state = 'pending' AND due_at <= $2
                    AND (claimed_until IS NULL OR claimed_until <= $2)
+                   AND (revision = 0 OR NOT EXISTS (
+                        SELECT 1 FROM deliveries AS earlier
+                        WHERE earlier.lead_id = d.lead_id AND earlier.target = d.target
+                          AND earlier.revision < d.revision AND earlier.state = 'pending'))
                  ORDER BY due_at, id LIMIT $4
                  FOR UPDATE SKIP LOCKED)
-             RETURNING id, claims, lead_id, attempts",
+             RETURNING id, claims, lead_id, attempts, revision",
             &[&micros(lease_until), &now, &target, &(limit as i64)],
         )
         .await
         .map_err(database)?;
-    let mut claimed: Vec<(Claim, LeadId, i64)> = rows
+    struct Claimed {
+        claim: Claim,
+        lead_id: LeadId,
+        attempts: i64,
+        revision: i32,
+    }
+    // A change waits for every earlier row of its lead at this target, so
+    // the target sees the lead, then its changes, in order.
+    let mut claimed: Vec<Claimed> = rows
         .iter()
-        .map(|row| {
-            (
-                Claim {
-                    delivery_id: row.get(0),
-                    claims: row.get(1),
-                },
-                row.get(2),
-                row.get(3),
-            )
+        .map(|row| Claimed {
+            claim: Claim {
+                delivery_id: row.get(0),
+                claims: row.get(1),
+            },
+            lead_id: row.get(2),
+            attempts: row.get(3),
+            revision: row.get(4),
         })
         .collect();
-    claimed.sort_by_key(|(claim, _, _)| claim.delivery_id);
+    claimed.sort_by_key(|claimed| claimed.claim.delivery_id);
     let mut deliveries = Vec::with_capacity(claimed.len());
-    for (claim, lead_id, attempts) in claimed {
+    for Claimed {
+        claim,
+        lead_id,
+        attempts,
+        revision,
+    } in claimed
+    {
         let doc = tx
             .query_opt("SELECT doc FROM leads WHERE id = $1", &[&lead_id])
             .await
             .map_err(database)?;
+        let external_id: Option<String> = if revision > 0 {
+            tx.query_opt(
+                "SELECT external_id FROM deliveries
+                 WHERE lead_id = $1 AND target = $2 AND revision = 0",
+                &[&lead_id, &target],
+            )
+            .await
+            .map_err(database)?
+            .and_then(|row| row.get(0))
+        } else {
+            None
+        };
         match doc {
             Some(row) => deliveries.push(ClaimedDelivery {
                 claim,
                 target: target.to_owned(),
                 lead: read_lead(lead_id, row.get(0)),
                 attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
+                revision: revision.max(0) as u32,
+                external_id,
             }),
             None => {
                 finish_one(
@@ -195,6 +271,9 @@ fn filter_sql(filter: &DeliveryFilter, params: &mut Vec<Param>) -> Vec<String> {
     if let Some(lead_id) = filter.lead_id {
         add("lead_id = ?", Box::new(lead_id), params);
     }
+    if let Some(external_id) = &filter.external_id {
+        add("external_id = ?", Box::new(external_id.clone()), params);
+    }
     if let Some(after) = filter.after_id {
         add("id > ?", Box::new(after), params);
     }
@@ -224,7 +303,7 @@ pub(super) async fn list(
     params.push(Box::new(limit));
     let sql = format!(
         "SELECT id, lead_id, target, state, claimed_until, attempts, due_at, last_error,
-                external_id, created_at, updated_at
+                external_id, created_at, updated_at, revision
          FROM deliveries{clause} ORDER BY id LIMIT ${}",
         params.len()
     );
@@ -248,6 +327,7 @@ pub(super) async fn list(
                 external_id: row.get(8),
                 created_at: from_micros(row.get(9)),
                 updated_at: from_micros(row.get(10)),
+                revision: row.get::<_, i32>(11).max(0) as u32,
             }
         })
         .collect())
@@ -363,7 +443,7 @@ pub(super) async fn replay(
             "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
              SELECT id, $1, 'pending', $2, $2, $2 FROM leads
              WHERE created_at >= $3 AND created_at < $4
-             ON CONFLICT (lead_id, target) DO UPDATE SET
+             ON CONFLICT (lead_id, target, revision) DO UPDATE SET
                 state = 'pending', attempts = 0, due_at = excluded.due_at, claimed_until = NULL,
                 external_id = NULL, updated_at = excluded.updated_at",
             &[&target, &now, &from, &to],

@@ -108,6 +108,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key, window_number)
     );
     "#,
+    // 4: deliveries of a lead's changes. A lead has, per target, its own
+    // delivery (revision 0) and one row per change forwarded after it
+    // (1, 2, ...), sent in that order (outbox.rs). A target's event names
+    // a lead by its id there: `deliveries_external`.
+    r#"
+    ALTER TABLE deliveries ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE deliveries DROP CONSTRAINT deliveries_lead_id_target_key;
+    ALTER TABLE deliveries ADD CONSTRAINT deliveries_lead_revision
+        UNIQUE (lead_id, target, revision);
+    CREATE INDEX deliveries_external ON deliveries (target, external_id)
+        WHERE external_id IS NOT NULL;
+    "#,
 ];
 
 /// Applies the migrations this database has not seen; returns its version.

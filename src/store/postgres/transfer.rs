@@ -56,9 +56,9 @@ impl Transfer for PostgresStore {
         let insert = tx
             .prepare_cached(
                 "INSERT INTO deliveries (lead_id, target, state, attempts, due_at, last_error,
-                    external_id, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (lead_id, target) DO NOTHING",
+                    external_id, created_at, updated_at, revision)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (lead_id, target, revision) DO NOTHING",
             )
             .await
             .map_err(database)?;
@@ -77,6 +77,7 @@ impl Transfer for PostgresStore {
                         &row.external_id,
                         &micros(row.created_at),
                         &micros(row.updated_at),
+                        &(row.revision.min(i32::MAX as u32) as i32),
                     ],
                 )
                 .await

@@ -390,6 +390,7 @@ pub(super) async fn update(
     pool: &Pool,
     id: LeadId,
     change: LeadChange,
+    forward_to: &[String],
 ) -> Result<Option<Lead>, StoreError> {
     let mut client = pool.get().await.map_err(super::unavailable)?;
     let tx = client.transaction().await.map_err(database)?;
@@ -401,6 +402,7 @@ pub(super) async fn update(
         return Ok(None);
     };
     let mut lead = read_lead(id, row.get(0));
+    let before = (!forward_to.is_empty()).then(|| lead.clone());
     let before_update = lead.updated_at;
     let contacts_before = contact_keys(&lead);
     change(&mut lead)?;
@@ -430,6 +432,12 @@ pub(super) async fn update(
             .await
             .map_err(database)?;
         write_contacts(&tx, &lead).await?;
+    }
+    if let Some(before) = before {
+        if lead.forwarded_state_differs(&before) {
+            super::outbox::enqueue_update(&tx, id, forward_to, lead.updated_at.timestamp_micros())
+                .await?;
+        }
     }
     tx.commit().await.map_err(database)?;
     Ok(Some(lead))

@@ -237,9 +237,19 @@ impl LeadStore for SqliteStore {
         self.readers.run(move |conn| read::get(conn, id)).await
     }
 
-    async fn update(&self, id: LeadId, change: LeadChange) -> Result<Option<Lead>, StoreError> {
-        self.write(|reply| WriteOp::Update { id, change, reply })
-            .await
+    async fn update_and_forward(
+        &self,
+        id: LeadId,
+        change: LeadChange,
+        forward_to: Vec<String>,
+    ) -> Result<Option<Lead>, StoreError> {
+        self.write(|reply| WriteOp::Update {
+            id,
+            change,
+            forward_to,
+            reply,
+        })
+        .await
     }
 
     async fn delete_if(&self, id: LeadId, check: DeleteCheck) -> Result<Deleted, StoreError> {

@@ -32,7 +32,39 @@ pub(super) fn enqueue(
     let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
          VALUES (?1, ?2, 'pending', ?3, ?3, ?3)
-         ON CONFLICT (lead_id, target) DO NOTHING",
+         ON CONFLICT (lead_id, target, revision) DO NOTHING",
+    )?;
+    for target in targets {
+        insert.execute(params![lead_id, target, now])?;
+    }
+    Ok(())
+}
+
+/// Queues a change of a stored lead for each of `targets` that has the
+/// lead or may have it, inside the update's transaction. Nothing is queued
+/// where the lead's own delivery has not been sent yet (it carries the
+/// lead as it is when sent) or is dead (its retry does), nor where a change
+/// is already waiting and not in flight: that one reads the lead when it is
+/// claimed, so it carries this change too (changes coalesce).
+pub(super) fn enqueue_update(
+    tx: &Transaction<'_>,
+    lead_id: LeadId,
+    targets: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO deliveries (lead_id, target, revision, state, due_at, created_at, updated_at)
+         SELECT ?1, ?2,
+             (SELECT MAX(revision) + 1 FROM deliveries WHERE lead_id = ?1 AND target = ?2),
+             'pending', ?3, ?3, ?3
+         WHERE EXISTS (
+                 SELECT 1 FROM deliveries
+                 WHERE lead_id = ?1 AND target = ?2 AND revision = 0
+                   AND (state = 'delivered' OR (state = 'pending' AND claims > 0)))
+           AND NOT EXISTS (
+                 SELECT 1 FROM deliveries
+                 WHERE lead_id = ?1 AND target = ?2 AND revision > 0 AND state = 'pending'
+                   AND (claimed_until IS NULL OR claimed_until <= ?3))",
     )?;
     for target in targets {
         insert.execute(params![lead_id, target, now])?;
@@ -49,44 +81,76 @@ pub(super) fn claim(
 ) -> Result<Vec<ClaimedDelivery>, StoreError> {
     let now = micros(now);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut claimed: Vec<(Claim, LeadId, u32)> = tx
+    struct Claimed {
+        claim: Claim,
+        lead_id: LeadId,
+        attempts: u32,
+        revision: u32,
+    }
+    // A change waits for every earlier row of its lead at this target, so
+    // the target sees the lead, then its changes, in order.
+    let mut claimed: Vec<Claimed> = tx
         .prepare_cached(
             "UPDATE deliveries SET claimed_until = ?1, claims = claims + 1, updated_at = ?2
              WHERE id IN (
-                 SELECT id FROM deliveries
+                 SELECT id FROM deliveries AS d
                  WHERE target = ?3 AND state = 'pending' AND due_at <= ?2
                    AND (claimed_until IS NULL OR claimed_until <= ?2)
+                   AND (revision = 0 OR NOT EXISTS (
+                        SELECT 1 FROM deliveries AS earlier
+                        WHERE earlier.lead_id = d.lead_id AND earlier.target = d.target
+                          AND earlier.revision < d.revision AND earlier.state = 'pending'))
                  ORDER BY due_at, id LIMIT ?4)
-             RETURNING id, claims, lead_id, attempts",
+             RETURNING id, claims, lead_id, attempts, revision",
         )?
         .query_map(
             params![micros(lease_until), now, target, limit as i64],
             |row| {
-                Ok((
-                    Claim {
+                Ok(Claimed {
+                    claim: Claim {
                         delivery_id: row.get(0)?,
                         claims: row.get(1)?,
                     },
-                    row.get(2)?,
-                    row.get(3)?,
-                ))
+                    lead_id: row.get(2)?,
+                    attempts: row.get(3)?,
+                    revision: row.get(4)?,
+                })
             },
         )?
         .collect::<Result<_, _>>()?;
     // RETURNING promises no order; deliver in queue order.
-    claimed.sort_by_key(|(claim, _, _)| claim.delivery_id);
+    claimed.sort_by_key(|claimed| claimed.claim.delivery_id);
     let mut deliveries = Vec::with_capacity(claimed.len());
-    for (claim, lead_id, attempts) in claimed {
+    for Claimed {
+        claim,
+        lead_id,
+        attempts,
+        revision,
+    } in claimed
+    {
         let doc: Option<String> = tx
             .prepare_cached("SELECT doc FROM leads WHERE id = ?1")?
             .query_row([lead_id], |row| row.get(0))
             .optional()?;
+        let external_id: Option<String> = if revision > 0 {
+            tx.prepare_cached(
+                "SELECT external_id FROM deliveries
+                 WHERE lead_id = ?1 AND target = ?2 AND revision = 0",
+            )?
+            .query_row(params![lead_id, target], |row| row.get(0))
+            .optional()?
+            .flatten()
+        } else {
+            None
+        };
         match doc {
             Some(doc) => deliveries.push(ClaimedDelivery {
                 claim,
                 target: target.to_owned(),
                 lead: read_lead(lead_id, &doc)?,
                 attempts,
+                revision,
+                external_id,
             }),
             None => finish_one(
                 &tx,
@@ -177,6 +241,10 @@ fn filter_sql(filter: &DeliveryFilter) -> (String, Vec<Value>) {
         parts.push("lead_id = ?");
         values.push(Value::Integer(lead_id));
     }
+    if let Some(external_id) = &filter.external_id {
+        parts.push("external_id = ?");
+        values.push(Value::Text(external_id.clone()));
+    }
     if let Some(after) = filter.after_id {
         parts.push("id > ?");
         values.push(Value::Integer(after));
@@ -199,7 +267,7 @@ pub(super) fn list(
     values.push(Value::Integer(limit));
     let sql = format!(
         "SELECT id, lead_id, target, state, claimed_until, attempts, due_at, last_error,
-                external_id, created_at, updated_at
+                external_id, created_at, updated_at, revision
          FROM deliveries{clause} ORDER BY id LIMIT ?"
     );
     let now = micros(now);
@@ -219,6 +287,7 @@ pub(super) fn list(
             external_id: row.get(8)?,
             created_at: from_micros(row.get(9)?),
             updated_at: from_micros(row.get(10)?),
+            revision: row.get(11)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -321,7 +390,7 @@ pub(super) fn replay(
         "INSERT INTO deliveries (lead_id, target, state, due_at, created_at, updated_at)
          SELECT id, ?1, 'pending', ?2, ?2, ?2 FROM leads
          WHERE created_at >= ?3 AND created_at < ?4
-         ON CONFLICT (lead_id, target) DO UPDATE SET
+         ON CONFLICT (lead_id, target, revision) DO UPDATE SET
             state = 'pending', attempts = 0, due_at = excluded.due_at, claimed_until = NULL,
             external_id = NULL, updated_at = excluded.updated_at",
         params![target, now, from, to],
@@ -341,9 +410,9 @@ pub(super) fn import(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO deliveries (lead_id, target, state, attempts, due_at, last_error,
-                external_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (lead_id, target) DO NOTHING",
+                external_id, created_at, updated_at, revision)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (lead_id, target, revision) DO NOTHING",
         )?;
         for row in rows {
             stored += insert.execute(params![
@@ -356,6 +425,7 @@ pub(super) fn import(
                 row.external_id,
                 micros(row.created_at),
                 micros(row.updated_at),
+                row.revision,
             ])? as u64;
         }
     }

@@ -190,6 +190,43 @@ const MIGRATIONS: &[&str] = &[
         FROM leads
         GROUP BY hour, stage;
     "#,
+    // 10: deliveries of a lead's changes. A lead now has, per target, its
+    // own delivery (revision 0) and one row per change forwarded after it
+    // (1, 2, ...), sent in that order (outbox.rs). SQLite cannot alter a
+    // UNIQUE constraint, so the table is copied; the id sequence carries on.
+    // A target's event names a lead by its id there: `deliveries_external`.
+    r#"
+    CREATE TABLE deliveries_revised (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        lead_id       INTEGER NOT NULL,
+        target        TEXT    NOT NULL,
+        revision      INTEGER NOT NULL DEFAULT 0,
+        state         TEXT    NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        claims        INTEGER NOT NULL DEFAULT 0,
+        due_at        INTEGER NOT NULL,
+        claimed_until INTEGER,
+        last_error    TEXT,
+        external_id   TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        UNIQUE (lead_id, target, revision)
+    );
+    INSERT INTO deliveries_revised (id, lead_id, target, revision, state, attempts, claims,
+            due_at, claimed_until, last_error, external_id, created_at, updated_at)
+        SELECT id, lead_id, target, 0, state, attempts, claims, due_at, claimed_until,
+            last_error, external_id, created_at, updated_at
+        FROM deliveries ORDER BY id;
+    DELETE FROM sqlite_sequence WHERE name = 'deliveries_revised';
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'deliveries_revised', seq FROM sqlite_sequence WHERE name = 'deliveries';
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_revised RENAME TO deliveries;
+    CREATE INDEX deliveries_due ON deliveries (target, due_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_dead ON deliveries (target, id) WHERE state = 'dead';
+    CREATE INDEX deliveries_external ON deliveries (target, external_id)
+        WHERE external_id IS NOT NULL;
+    "#,
 ];
 
 pub fn latest_version() -> i64 {

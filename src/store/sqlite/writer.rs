@@ -35,6 +35,7 @@ pub(super) enum WriteOp {
     Update {
         id: LeadId,
         change: LeadChange,
+        forward_to: Vec<String>,
         reply: oneshot::Sender<Result<Option<Lead>, StoreError>>,
     },
     Delete {
@@ -483,9 +484,14 @@ impl<'a> Columns<'a> {
 
 fn apply_change(conn: &mut Connection, contacts: &mut ContactIndex, op: WriteOp) {
     match op {
-        WriteOp::Update { id, change, reply } => {
+        WriteOp::Update {
+            id,
+            change,
+            forward_to,
+            reply,
+        } => {
             contacts.discard_staged();
-            let result = update_lead(conn, contacts, id, change);
+            let result = update_lead(conn, contacts, id, change, &forward_to);
             match &result {
                 Ok(Some(_)) => {
                     contacts.forget(id);
@@ -640,12 +646,14 @@ fn update_lead(
     contacts: &mut ContactIndex,
     id: LeadId,
     change: LeadChange,
+    forward_to: &[String],
 ) -> Result<Option<Lead>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let Some(doc) = stored_doc(&tx, id)? else {
         return Ok(None);
     };
     let mut lead = read_lead(id, &doc)?;
+    let before = (!forward_to.is_empty()).then(|| lead.clone());
     // The rows of the contacts it had go; `record_update` writes those it
     // has now, so a corrected phone no longer leads to this lead's assignee.
     contacts.delete_rows(&tx, &lead)?;
@@ -671,6 +679,11 @@ fn update_lead(
     drop(columns);
     stats::count(&tx, &lead, 1)?;
     contacts.record_update(&tx, &lead)?;
+    if let Some(before) = before {
+        if lead.forwarded_state_differs(&before) {
+            super::outbox::enqueue_update(&tx, id, forward_to, lead.updated_at.timestamp_micros())?;
+        }
+    }
     tx.commit()?;
     Ok(Some(lead))
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-mod secrets;
+pub mod secrets;
 
 use crate::lead::Employee;
 use crate::problems::Problems;

@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod forward;
 
 pub mod http;
+pub mod import;
 pub mod lead;
 pub mod logging;
 pub mod mapping;

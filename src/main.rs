@@ -92,6 +92,15 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         id: i64,
     },
+    /// Copy an old system's leads into the store through its list API, so
+    /// the old clients see the history. Each lead once (origin = the
+    /// source and its id there), resumable after an interruption.
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(flatten)]
+        source: ImportArgs,
+    },
     /// Bring the store's schema up to this release and exit (a gateway
     /// also does this at start; replicas starting together apply each
     /// migration once).
@@ -240,6 +249,7 @@ fn main() -> ExitCode {
             config,
             id,
         } => translate(&from, &to, config.as_deref(), id),
+        Command::Import { config, source } => import(&config, source),
     }
 }
 
@@ -322,6 +332,192 @@ impl leadgate::store::copy::Progress for Bar {
     fn advance(&self, leads: u64) {
         self.0.inc(leads);
     }
+}
+
+/// The configured store, opened beside a running gateway: no checkpoints
+/// of its own.
+async fn store_beside_gateway(
+    settings: &Settings,
+) -> Result<std::sync::Arc<dyn leadgate::store::Store>, ExitCode> {
+    leadgate::app::stores::open(&settings.store, leadgate::app::stores::Opener::Command)
+        .await
+        .map_err(|error| {
+            say_err!("{error}");
+            ExitCode::from(2)
+        })
+}
+
+/// The import's progress as a bar with counts and rate, on standard error.
+struct ImportBar(indicatif::ProgressBar);
+
+impl leadgate::import::ImportProgress for ImportBar {
+    fn total(&self, leads: u64) {
+        self.0.set_length(leads);
+    }
+
+    fn advance(&self, leads: u64) {
+        self.0.inc(leads);
+    }
+}
+
+/// Where `leadgate import` reads from.
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// salesman, bitrix24, livetex or uis.
+    #[arg(long)]
+    from: String,
+    /// The old system's API: the SalesMan leads endpoint, the Bitrix24
+    /// webhook URL, the LiveTex API base, the UIS Data API URL.
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    login: Option<String>,
+    #[arg(long)]
+    apikey: Option<String>,
+    #[arg(long)]
+    password: Option<String>,
+    /// A Bearer token (LiveTex) or access token (UIS). `--apikey`,
+    /// `--password` and `--token` also take `env:NAME` or `file:PATH`.
+    #[arg(long)]
+    token: Option<String>,
+    /// Only leads created on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long)]
+    since: Option<chrono::NaiveDate>,
+    /// Where the position is kept between runs.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// `origin.system` of the imported leads (default: the dialect and
+    /// the source's host).
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+fn import(config: &Path, args: ImportArgs) -> ExitCode {
+    let (settings, runtime) = match command_setup(config) {
+        Ok(setup) => setup,
+        Err(code) => return code,
+    };
+    let wiring = match leadgate::app::wiring::check(&settings) {
+        Ok(wiring) => wiring,
+        Err(problems) => {
+            for problem in &problems {
+                say_err!("{problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let Some(protocol) = wiring.protocol(&args.from) else {
+        say_err!(
+            "--from {}: the sources are salesman, bitrix24, livetex, uis",
+            args.from
+        );
+        return ExitCode::from(2);
+    };
+    let mut connection = leadgate::app::wiring::target_or_example(&settings, "", protocol);
+    connection.name = format!("import-{}", args.from);
+    connection.kind = args.from.clone();
+    connection.url = args.url.clone();
+    // Secrets as `env:NAME` or `file:PATH` keep them out of `ps` and the
+    // shell's history.
+    let secret = |value: Option<String>, option: &str| match value {
+        None => Ok(None),
+        Some(text) => leadgate::config::secrets::resolve_one(&text)
+            .map(Some)
+            .map_err(|reason| format!("--{option}: {reason}")),
+    };
+    let resolved = (
+        secret(args.apikey, "apikey"),
+        secret(args.password, "password"),
+        secret(args.token, "token"),
+    );
+    let (Ok(apikey), Ok(password), Ok(token)) = resolved else {
+        let (a, b, c) = resolved;
+        for reason in [a.err(), b.err(), c.err()].into_iter().flatten() {
+            say_err!("{reason}");
+        }
+        return ExitCode::from(2);
+    };
+    connection.login = args.login;
+    connection.apikey = apikey;
+    connection.password = password;
+    connection.token = token;
+    let host = reqwest::Url::parse(&args.url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let options = leadgate::import::ImportOptions {
+        origin_system: args
+            .origin
+            .unwrap_or_else(|| format!("{}:{host}", args.from)),
+        state_path: args
+            .state
+            .unwrap_or_else(|| PathBuf::from(format!("leadgate-import-{}.json", args.from))),
+        from: args.from,
+        url: args.url,
+        retry_delay: std::time::Duration::from_secs(1),
+    };
+    let source = leadgate::import::SourceSettings {
+        connection,
+        since: args
+            .since
+            .map(|day| day.and_time(chrono::NaiveTime::MIN).and_utc()),
+    };
+    runtime.block_on(async {
+        let store = match store_beside_gateway(&settings).await {
+            Ok(store) => store,
+            Err(code) => return code,
+        };
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} leads, {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let outcome = leadgate::app::import::run(
+            &settings,
+            &wiring,
+            store.clone(),
+            source,
+            &options,
+            &ImportBar(bar.clone()),
+        )
+        .await;
+        bar.finish_and_clear();
+        let closed = store.close().await;
+        match outcome {
+            Ok(summary) => {
+                if let Some(cursor) = &summary.resumed_at {
+                    say!("resumed at {cursor}");
+                }
+                say!(
+                    "imported {} new leads, {} already here ({} read in {} pages)",
+                    summary.added,
+                    summary.already_here,
+                    summary.read,
+                    summary.pages
+                );
+                if summary.unknown_assignees > 0 {
+                    say!(
+                        "{} leads named an assignee who is not an employee here; they are unassigned",
+                        summary.unknown_assignees
+                    );
+                }
+                match closed {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(error) => {
+                        say_err!("closing the store: {error}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(error) => {
+                say_err!(
+                    "import stopped: {error}; run it again to resume from {}",
+                    options.state_path.display()
+                );
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn store_backup(config: &Path, destination: &Path) -> ExitCode {
@@ -504,18 +700,9 @@ fn deliveries(config: &std::path::Path, action: DeliveriesAction) -> ExitCode {
         Err(code) => return code,
     };
     runtime.block_on(async {
-        // Beside a running gateway: no checkpoints of its own.
-        let store = match leadgate::app::stores::open(
-            &settings.store,
-            leadgate::app::stores::Opener::Command,
-        )
-        .await
-        {
+        let store = match store_beside_gateway(&settings).await {
             Ok(store) => store,
-            Err(error) => {
-                say_err!("{error}");
-                return ExitCode::from(2);
-            }
+            Err(code) => return code,
         };
         let targets =
             leadgate::forward::admin::TargetNames::new(settings.forwarding.target_names());

@@ -4,6 +4,7 @@
 //! `leadgate` binary and the end-to-end tests start it.
 
 pub mod gateway;
+pub mod import;
 pub mod reload;
 mod serving;
 pub mod stores;

@@ -71,6 +71,12 @@ fn walk(value: &mut Value, at: &str, unresolved: &mut Vec<(String, String)>) {
     }
 }
 
+/// One secret given outside a file (a command-line option): the value an
+/// `env:`/`file:` reference names, or the text itself.
+pub fn resolve_one(text: &str) -> Result<String, String> {
+    Ok(read(text)?.unwrap_or_else(|| text.to_owned()))
+}
+
 /// What a reference names; `None` for a literal.
 fn read(text: &str) -> Result<Option<String>, String> {
     if let Some(name) = text.strip_prefix(FROM_ENV) {

@@ -77,6 +77,18 @@ pub trait Dialect: Send + Sync {
     fn protocol(&self) -> &'static Protocol;
 
     /// Its forwarding client for `target`.
+    /// Where `leadgate import --from <this dialect>` reads: its system's
+    /// list API, decoded through `mapping`. `None`: it cannot be imported.
+    fn import_source(
+        &self,
+        settings: crate::import::SourceSettings,
+        mapping: Arc<Mapping>,
+        context: WriteContext,
+    ) -> Option<Box<dyn crate::import::ImportSource>> {
+        let _ = (settings, mapping, context);
+        None
+    }
+
     fn target(
         &self,
         target: &TargetSettings,

@@ -6,6 +6,7 @@
 //! directory; a deployment may point the config at its own files instead.
 
 mod compile;
+mod decode_row;
 mod encode;
 pub mod file;
 

@@ -7,7 +7,9 @@
 //! carries `ORIGINATOR_ID` (this gateway) and `ORIGIN_ID` (its gateway id);
 //! before re-sending a lead that an earlier attempt may have delivered, the
 //! client looks it up by those two with `crm.lead.list` and reuses the id it
-//! finds, so a retry never creates a duplicate. Requests are paced by the
+//! finds, so a retry never creates a duplicate. A change of a lead the
+//! portal has goes as `crm.lead.update` on the id its add got, with the
+//! forward record's fields that carry changes. Requests are paced by the
 //! worker's pacer (2 a second unless configured).
 
 use std::collections::HashMap;
@@ -172,7 +174,12 @@ impl Bitrix24Client {
         }
     }
 
-    async fn call(&self, method: &str, body: &Value, pacer: &Pacer) -> Result<Value, Attempt> {
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        body: &Value,
+        pacer: &Pacer,
+    ) -> Result<Value, Attempt> {
         pacer.take().await;
         let url = format!("{}{method}.json", self.base);
         let answer = transport::send(self.client.post(url).json(body)).await?;

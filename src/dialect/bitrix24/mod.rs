@@ -19,6 +19,7 @@ pub mod events;
 mod fields;
 mod filter;
 mod get;
+pub mod import;
 mod limit;
 mod list;
 pub mod plugin;

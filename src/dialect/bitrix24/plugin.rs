@@ -109,6 +109,17 @@ impl Dialect for Bitrix24Dialect {
         &PROTOCOL
     }
 
+    fn import_source(
+        &self,
+        settings: crate::import::SourceSettings,
+        mapping: Arc<Mapping>,
+        context: crate::lead::path::WriteContext,
+    ) -> Option<Box<dyn crate::import::ImportSource>> {
+        Some(Box::new(super::import::Bitrix24Source::new(
+            settings, mapping, context,
+        )))
+    }
+
     fn target(
         &self,
         target: &TargetSettings,

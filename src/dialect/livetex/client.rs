@@ -8,6 +8,8 @@
 //! attempt may have delivered, the client lists the site's leads created
 //! since the lead was accepted and reuses one with the same conversation,
 //! name and contact, so an ambiguous timeout does not become a duplicate.
+//! Of a lead's later changes LiveTex can take one, its completion
+//! (`Leads.setCompleted`).
 
 use std::time::Duration;
 

@@ -15,6 +15,7 @@ pub mod client;
 mod codec;
 mod complete;
 pub mod error;
+pub mod import;
 mod list;
 mod lock;
 pub mod plugin;

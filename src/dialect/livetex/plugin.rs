@@ -112,6 +112,17 @@ impl Dialect for LivetexDialect {
         &PROTOCOL
     }
 
+    fn import_source(
+        &self,
+        settings: crate::import::SourceSettings,
+        mapping: Arc<Mapping>,
+        context: crate::lead::path::WriteContext,
+    ) -> Option<Box<dyn crate::import::ImportSource>> {
+        Some(Box::new(super::import::LivetexSource::new(
+            settings, mapping, context,
+        )))
+    }
+
     fn target(&self, target: &TargetSettings, mapping: Arc<Mapping>, _: &str) -> Arc<dyn Target> {
         Arc::new(LivetexClient::new(target, mapping))
     }

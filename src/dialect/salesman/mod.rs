@@ -10,6 +10,7 @@ pub mod add;
 mod auth;
 pub mod client;
 pub mod error;
+pub mod import;
 mod info;
 mod list;
 pub mod plugin;

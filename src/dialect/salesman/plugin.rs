@@ -94,6 +94,17 @@ impl Dialect for SalesmanDialect {
         &PROTOCOL
     }
 
+    fn import_source(
+        &self,
+        settings: crate::import::SourceSettings,
+        mapping: Arc<Mapping>,
+        context: crate::lead::path::WriteContext,
+    ) -> Option<Box<dyn crate::import::ImportSource>> {
+        Some(Box::new(super::import::SalesmanSource::new(
+            settings, mapping, context,
+        )))
+    }
+
     fn target(
         &self,
         target: &TargetSettings,

@@ -234,6 +234,34 @@ impl UisClient {
         Ok(token)
     }
 
+    /// Calls `method` with `params` and the session's access token (after
+    /// one fresh `login.user` if the session was dropped); its `result`.
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        params: serde_json::Map<String, Value>,
+        pacer: &Pacer,
+    ) -> Result<Value, Attempt> {
+        let mut relogged = false;
+        loop {
+            let token = self.token(relogged, pacer).await?;
+            let mut params = params.clone();
+            params.insert("access_token".into(), Value::String(token));
+            match self.rpc(method, Value::Object(params), pacer).await {
+                Ok(result) => return Ok(result),
+                Err(Failure::Rpc(error))
+                    if error.code == TOKEN_REFUSED
+                        && !relogged
+                        && matches!(self.auth, Auth::Login { .. }) =>
+                {
+                    relogged = true;
+                }
+                Err(Failure::Rpc(error)) => return Err(error.attempt()),
+                Err(Failure::Transport(attempt)) => return Err(attempt),
+            }
+        }
+    }
+
     /// Uploads `items` (indexes into the batch) and returns their attempts.
     async fn upload(
         &self,

@@ -16,6 +16,7 @@ pub mod client;
 pub mod engine;
 pub mod error;
 pub mod funnel;
+pub mod import;
 mod limits;
 pub mod plugin;
 mod report;

@@ -99,6 +99,17 @@ impl Dialect for UisDialect {
         &PROTOCOL
     }
 
+    fn import_source(
+        &self,
+        settings: crate::import::SourceSettings,
+        mapping: Arc<Mapping>,
+        context: crate::lead::path::WriteContext,
+    ) -> Option<Box<dyn crate::import::ImportSource>> {
+        Some(Box::new(super::import::UisSource::new(
+            settings, mapping, context,
+        )))
+    }
+
     fn target(&self, target: &TargetSettings, mapping: Arc<Mapping>, _: &str) -> Arc<dyn Target> {
         Arc::new(UisClient::new(target, mapping))
     }

@@ -74,9 +74,12 @@ pub async fn run(uis: &Uis, params: &Map<String, Value>) -> Result<(Box<RawValue
             params.get("date_till"),
         ));
     }
-    if from
+    // Three calendar months on the account's clock: in UTC, a window from
+    // 1 October (30 September, 21:00 UTC) would end on 30 December.
+    let local = |time: DateTime<Utc>| time.with_timezone(&uis.mapping.timezone).naive_local();
+    if local(from)
         .checked_add_months(Months::new(3))
-        .is_some_and(|limit| till > limit)
+        .is_some_and(|limit| local(till) > limit)
     {
         return Err(UisError::date_interval());
     }

@@ -253,3 +253,65 @@ async fn a_json_event_sets_status_by_the_targets_id() {
     assert_eq!(info["result"]["data"]["status"], 3, "{info}");
     assert_eq!(info["result"]["data"]["rezult"], 1, "{info}");
 }
+
+#[tokio::test]
+async fn a_lead_completed_here_is_completed_at_livetex() {
+    let livetex = TestGateway::start().await;
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+[[forwarding.targets]]
+name = "chat"
+kind = "livetex"
+url = "{}/v2/"
+login = "{}"
+password = "{}"
+site_id = 8
+conversation_id = "imported"
+[[forwarding.rules]]
+targets = ["chat"]
+"#,
+        livetex.base,
+        common::LOGIN,
+        common::LIVETEX_PASSWORD
+    ))
+    .await;
+    let id = gateway
+        .add(&[("title", "Игорь"), ("phone", "89024443322")])
+        .await;
+    let rows = wait_delivered(&gateway.store(), "chat", 1, Duration::from_secs(20)).await;
+    let there: i64 = rows[0].external_id.as_deref().unwrap().parse().unwrap();
+    assert!(livetex
+        .store()
+        .get(there)
+        .await
+        .unwrap()
+        .unwrap()
+        .completed_at
+        .is_none());
+
+    // Completed through this gateway's own LiveTex API.
+    let answer: Value = gateway
+        .client
+        .post(format!("{}/v2/leads/setCompleted", gateway.base))
+        .basic_auth(common::LOGIN, Some(common::LIVETEX_PASSWORD))
+        .form(&[
+            ("id", id.to_string().as_str()),
+            ("answer_text", "Перезвонили"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(answer.get("error").is_none(), "{answer}");
+    deliveries_until(&gateway.store(), "chat", Duration::from_secs(20), |rows| {
+        rows.len() == 2 && rows.iter().all(|row| row.state == DeliveryState::Delivered)
+    })
+    .await;
+    let completed = livetex.store().get(there).await.unwrap().unwrap();
+    assert!(completed.completed_at.is_some());
+    assert_eq!(completed.answer_text.as_deref(), Some("Перезвонили"));
+}

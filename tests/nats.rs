@@ -115,3 +115,77 @@ targets = ["events"]
     assert_eq!(seen, ids);
     jetstream.delete_stream(&stream).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_change_is_published_once_as_lead_updated() {
+    let Some(url) = nats_url() else {
+        return;
+    };
+    let suffix = format!(
+        "{}_{}_changes",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    let subject = format!("leadgate.test.{suffix}.leads");
+    let stream = format!("LEADGATE_TEST_{suffix}");
+    let gateway = TestGateway::start_with(&format!(
+        r#"
+[forwarding]
+poll_interval_ms = 50
+gateway_id = "gw-test"
+[[forwarding.targets]]
+name = "events"
+kind = "nats"
+url = "{url}"
+subject = "{subject}"
+stream = "{stream}"
+[[forwarding.rules]]
+targets = ["events"]
+"#
+    ))
+    .await;
+    let id = gateway
+        .add(&[("title", "Анна"), ("phone", "89001112233")])
+        .await;
+    delivered(&gateway, 1).await;
+    let answer: serde_json::Value = gateway
+        .client
+        .post(format!(
+            "{}/rest/1/{}/crm.lead.update",
+            gateway.base,
+            common::WEBHOOK_CODE
+        ))
+        .json(&serde_json::json!({"id": id, "fields": {"STATUS_ID": "PROCESSED"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["result"], true, "{answer}");
+    delivered(&gateway, 2).await;
+
+    let client = async_nats::connect(url.as_str()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let mut events = jetstream.get_stream(&stream).await.unwrap();
+    let info = events.info().await.unwrap().clone();
+    assert_eq!(info.state.messages, 2);
+    let message = events
+        .get_raw_message(info.state.last_sequence)
+        .await
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(event["event"], "lead.updated");
+    assert_eq!(event["lead"]["stage"], "processed");
+    assert_eq!(
+        message
+            .headers
+            .get(async_nats::header::NATS_MESSAGE_ID)
+            .map(|value| value.as_str()),
+        Some(format!("gw-test-{id}-r1").as_str())
+    );
+    jetstream.delete_stream(&stream).await.unwrap();
+}

@@ -18,6 +18,8 @@ pub mod lead;
 pub mod logging;
 pub mod mapping;
 pub mod meters;
+pub mod ops;
 pub mod problems;
 pub mod store;
 pub mod sync_back;
+pub mod traffic;

@@ -144,6 +144,7 @@ pub fn request(dialect: &'static str, handled: Handled, took: Duration) {
     if !INSTALLED.load(Ordering::Acquire) {
         return;
     }
+    crate::traffic::record(crate::traffic::Kind::Requests, dialect, 1);
     REQUEST_SERIES.with(|series| {
         let mut series = series.borrow_mut();
         let kind = series
@@ -162,6 +163,7 @@ pub fn leads_accepted(dialect: &'static str, count: u64) {
     if !INSTALLED.load(Ordering::Acquire) {
         return;
     }
+    crate::traffic::record(crate::traffic::Kind::LeadsAccepted, dialect, count);
     ACCEPTED_SERIES.with(|series| {
         series
             .borrow_mut()
@@ -180,6 +182,9 @@ pub fn store_commit(backend: &'static str, batch_size: usize, took: Duration) {
 /// A delivery attempt's result; `reason` names a failure's class
 /// (`transient`, `rate_limited`, `permanent`) and is `None` on success.
 pub fn delivery_attempt(target: &str, reason: Option<&'static str>) {
+    if reason.is_none() && INSTALLED.load(Ordering::Acquire) {
+        crate::traffic::record(crate::traffic::Kind::Delivered, target, 1);
+    }
     counter!(DELIVERY_ATTEMPTS, "target" => target.to_owned()).increment(1);
     if let Some(reason) = reason {
         counter!(DELIVERY_FAILURES, "target" => target.to_owned(), "reason" => reason).increment(1);

@@ -108,6 +108,7 @@ impl Gateway {
             clock,
             counters,
             targets: TargetNames::new(settings.forwarding.target_names()),
+            ops_view: crate::ops::SharedView::new(super::operations::view(settings, &wiring)),
         });
         let admin = match &settings.admin {
             Some(admin) => Some(start_admin(settings, admin, store.clone(), &reloader).await?),
@@ -244,6 +245,13 @@ async fn start_admin(
         routes.extend(unnamed(gateway_http::metrics::PATHS));
     }
     if let Some(token) = &admin.token {
+        router = router.merge(crate::ops::routes(
+            token,
+            store.clone(),
+            targets.clone(),
+            reloader.ops_view.clone(),
+        ));
+        routes.extend(unnamed(crate::ops::PATHS));
         let deliveries = forward::admin::DeliveryAdmin::new(store, targets);
         let reloader = reloader.clone();
         let reload: gateway_http::admin::Reload = Arc::new(move || {

@@ -5,6 +5,7 @@
 
 pub mod gateway;
 pub mod import;
+pub mod operations;
 pub mod reload;
 mod serving;
 pub mod stores;

@@ -39,6 +39,8 @@ pub struct Reloader {
     pub(super) counters: Arc<dyn SharedCounters>,
     /// The targets' names as the admin calls and `/metrics` know them.
     pub(super) targets: TargetNames,
+    /// What the operations page shows of the configuration.
+    pub(super) ops_view: crate::ops::SharedView,
 }
 
 /// The settings in effect and the forwarder running them; `forwarder` is
@@ -118,6 +120,8 @@ impl Reloader {
             &serving.doorbell,
         ));
         self.targets.replace(settings.forwarding.target_names());
+        self.ops_view
+            .replace(super::operations::view(&settings, &wiring));
         running.settings = settings;
         tracing::info!(needs_restart = needs_restart.len(), "settings reloaded");
         Ok(Reloaded { needs_restart })

@@ -334,6 +334,9 @@ impl Core {
         if lead.created_by.is_none() {
             lead.created_by = created_by.map(|employee| employee.id);
         }
+        if lead.received_via.is_none() {
+            lead.received_via = Some(received_via.to_owned());
+        }
         let (inserted, assigned_by) = match assign::plan(
             &self.employees,
             &mut lead,

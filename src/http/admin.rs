@@ -4,8 +4,9 @@
 //! /admin/deliveries/retry` (`{"ids": [...], "target", "state"}`) and `POST
 //! /admin/deliveries/replay` (`{"target", "since", "until"}`), and `POST
 //! /admin/reload` (the settings file read and applied again). Mounted only
-//! on the `[admin]` listener when `admin.token` is set; every call needs it as a Bearer
-//! token. Answers are JSON, errors `{"error": "..."}` with 400/401/404/503.
+//! on the `[admin]` listener when `admin.token` is set; every call needs it
+//! as a Bearer token or the operations page's session cookie
+//! (`admin_auth.rs`). Answers are JSON, errors `{"error": "..."}` with 400/401/404/503.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,10 +19,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ring::digest::{digest, SHA256};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::admin_auth::AdminToken;
 use crate::forward::admin::{parse_state, AdminError, DeliveryAdmin};
 use crate::store::DeliveryFilter;
 
@@ -35,8 +36,7 @@ pub type Reload = Arc<
 struct Admin {
     deliveries: DeliveryAdmin,
     reload: Reload,
-    /// SHA-256 of the token: comparing digests leaks nothing about the token.
-    token_digest: Vec<u8>,
+    token: AdminToken,
 }
 
 /// The routes below, for the front's logs.
@@ -52,7 +52,7 @@ pub fn routes(deliveries: DeliveryAdmin, reload: Reload, token: &str) -> Router 
     let admin = Arc::new(Admin {
         deliveries,
         reload,
-        token_digest: digest(&SHA256, token.as_bytes()).as_ref().to_vec(),
+        token: AdminToken::new(token),
     });
     Router::new()
         .route("/admin/deliveries", get(list))
@@ -109,17 +109,13 @@ fn failure(error: AdminError) -> Refusal {
 }
 
 fn authorized(admin: &Admin, headers: &HeaderMap) -> Result<(), Refusal> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(token) if digest(&SHA256, token.as_bytes()).as_ref() == admin.token_digest => Ok(()),
-        _ => Err(refuse(
+    if admin.token.accepts(headers) {
+        Ok(())
+    } else {
+        Err(refuse(
             StatusCode::UNAUTHORIZED,
             "an admin Bearer token is required",
-        )),
+        ))
     }
 }
 

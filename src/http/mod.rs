@@ -4,6 +4,7 @@
 //! (plain or TLS, graceful stop).
 
 pub mod admin;
+pub mod admin_auth;
 pub mod args;
 mod deadlines;
 mod front;

@@ -105,6 +105,10 @@ pub struct Lead {
     pub custom: IndexMap<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The API the lead came in through (a dialect's name), for operators;
+    /// none for a lead imported or stored before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_via: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -191,4 +191,6 @@ pub struct DeliveryCounts {
     pub in_flight: u64,
     pub delivered: u64,
     pub dead: u64,
+    /// Of `pending`, those waiting again after a failed attempt.
+    pub retrying: u64,
 }

@@ -343,7 +343,9 @@ pub(super) async fn counts(
                 COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(claimed_until, 0) <= $1),
                 COUNT(*) FILTER (WHERE state = 'pending' AND COALESCE(claimed_until, 0) > $1),
                 COUNT(*) FILTER (WHERE state = 'delivered'),
-                COUNT(*) FILTER (WHERE state = 'dead')
+                COUNT(*) FILTER (WHERE state = 'dead'),
+                COUNT(*) FILTER (WHERE state = 'pending' AND attempts > 0
+                    AND COALESCE(claimed_until, 0) <= $1)
              FROM deliveries GROUP BY target ORDER BY target",
             &[&micros(now)],
         )
@@ -358,6 +360,7 @@ pub(super) async fn counts(
             in_flight: count(row.get(2)),
             delivered: count(row.get(3)),
             dead: count(row.get(4)),
+            retrying: count(row.get(5)),
         })
         .collect())
 }

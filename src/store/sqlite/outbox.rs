@@ -302,7 +302,8 @@ pub(super) fn counts(
             SUM(state = 'pending' AND COALESCE(claimed_until, 0) <= ?1),
             SUM(state = 'pending' AND COALESCE(claimed_until, 0) > ?1),
             SUM(state = 'delivered'),
-            SUM(state = 'dead')
+            SUM(state = 'dead'),
+            SUM(state = 'pending' AND attempts > 0 AND COALESCE(claimed_until, 0) <= ?1)
          FROM deliveries GROUP BY target ORDER BY target",
     )?;
     let rows = statement.query_map([micros(now)], |row| {
@@ -312,6 +313,7 @@ pub(super) fn counts(
             in_flight: row.get::<_, i64>(2)? as u64,
             delivered: row.get::<_, i64>(3)? as u64,
             dead: row.get::<_, i64>(4)? as u64,
+            retrying: row.get::<_, i64>(5)? as u64,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

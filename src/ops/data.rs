@@ -90,7 +90,8 @@ pub(super) struct DeadLetter {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub updated_at: String,
-    /// What `POST /admin/deliveries/replay` takes to send this lead again.
+    /// What `POST /admin/deliveries/replay` takes to send this lead again
+    /// (none for a change, which is retried).
     pub replay: Option<ReplayWindow>,
 }
 
@@ -112,8 +113,14 @@ pub(super) async fn dead_letters(ops: &Ops) -> Result<Vec<DeadLetter>, StoreErro
         .await?;
     let mut letters = Vec::with_capacity(rows.len());
     for row in rows {
-        // The window of the lead's creation instant alone.
-        let replay = ops.store.get(row.lead_id).await?.map(|lead| ReplayWindow {
+        // The window of the lead's creation instant alone. A change is
+        // retried, not replayed: a replay sends the lead itself again.
+        let lead = if row.revision == 0 {
+            ops.store.get(row.lead_id).await?
+        } else {
+            None
+        };
+        let replay = lead.map(|lead| ReplayWindow {
             target: row.target.clone(),
             since: rfc3339(lead.created_at),
             until: rfc3339(lead.created_at + chrono::Duration::microseconds(1)),

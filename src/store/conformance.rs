@@ -1246,6 +1246,13 @@ pub(crate) async fn a_new_lead_is_queued_for_each_target_and_claimed_once(backen
     assert_eq!(rows[1].state, DeliveryState::Pending);
     assert_eq!(rows[1].attempts, 1);
     assert_eq!(rows[1].last_error.as_deref(), Some("HTTP 503"));
+    let counts = store.count_deliveries(at(2)).await.unwrap();
+    let crm = counts.iter().find(|row| row.target == "crm").unwrap();
+    assert_eq!(
+        (crm.pending, crm.retrying, crm.delivered, crm.dead),
+        (1, 1, 1, 0),
+        "the failed one waits again: pending and retrying"
+    );
     // Not due before its retry time.
     assert!(store
         .claim_deliveries("crm".into(), 10, at(99), at(160))

@@ -3,6 +3,7 @@
 //! imports by origin, and later locks and delivery claims); nothing of that is
 //! kept in process memory. The store knows nothing of HTTP or dialects.
 
+mod columns;
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod copy;

@@ -17,6 +17,7 @@ use super::inserts::{by_origin, contact_keys, contact_lock_keys, InsertOp, LOCK_
 use super::read::read_lead;
 use super::{database, micros, outbox};
 use crate::lead::{EmployeeId, Lead, LeadId, Stage};
+use crate::store::columns::LeadColumns;
 use crate::store::{DeleteCheck, Deleted, Inserted, LeadChange, StoreError};
 
 /// Runs one writer: takes a batch off the shared queue, commits it, and
@@ -326,61 +327,42 @@ pub(super) async fn write_contacts(tx: &Transaction<'_>, lead: &Lead) -> Result<
 /// The indexed columns and the document of a lead, in the order both the
 /// INSERT and the UPDATE bind them.
 pub(super) struct Columns<'a> {
-    created_at: i64,
-    updated_at: i64,
-    completed_at: Option<i64>,
-    stage: &'static str,
-    kind: Option<&'static str>,
-    lead: &'a Lead,
+    values: LeadColumns<'a>,
+    /// The flags as the schema's BIGINT columns hold them.
     has_email: i64,
     has_phone: i64,
-    lock_by: Option<EmployeeId>,
-    lock_until: Option<i64>,
-    origin_system: Option<&'a str>,
-    origin_external_id: Option<&'a str>,
     doc: Json<&'a Lead>,
 }
 
 impl<'a> Columns<'a> {
     pub(super) fn of(lead: &'a Lead) -> Columns<'a> {
+        let values = LeadColumns::of(lead);
         Columns {
-            created_at: micros(lead.created_at),
-            updated_at: micros(lead.updated_at),
-            completed_at: lead.completed_at.map(micros),
-            stage: lead.stage.as_str(),
-            kind: lead.kind.map(|kind| kind.as_str()),
-            has_email: i64::from(lead.has_email()),
-            has_phone: i64::from(lead.has_phone()),
-            lock_by: lead.lock.as_ref().map(|lock| lock.by),
-            lock_until: lead.lock.as_ref().map(|lock| micros(lock.until)),
-            origin_system: lead.origin.as_ref().map(|origin| origin.system.as_str()),
-            origin_external_id: lead
-                .origin
-                .as_ref()
-                .map(|origin| origin.external_id.as_str()),
+            has_email: i64::from(values.has_email),
+            has_phone: i64::from(values.has_phone),
+            values,
             doc: Json(lead),
-            lead,
         }
     }
 
     pub(super) fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
         vec![
-            &self.created_at,
-            &self.updated_at,
-            &self.completed_at,
-            &self.stage,
-            &self.kind,
-            &self.lead.assigned_to,
-            &self.lead.created_by,
-            &self.lead.completed_by,
-            &self.lead.site.id,
-            &self.lead.department_id,
+            &self.values.created_at,
+            &self.values.updated_at,
+            &self.values.completed_at,
+            &self.values.stage,
+            &self.values.kind,
+            &self.values.lead.assigned_to,
+            &self.values.lead.created_by,
+            &self.values.lead.completed_by,
+            &self.values.lead.site.id,
+            &self.values.lead.department_id,
             &self.has_email,
             &self.has_phone,
-            &self.lock_by,
-            &self.lock_until,
-            &self.origin_system,
-            &self.origin_external_id,
+            &self.values.lock_by,
+            &self.values.lock_until,
+            &self.values.origin_system,
+            &self.values.origin_external_id,
             &self.doc,
         ]
     }

@@ -20,6 +20,7 @@ use super::read::read_lead;
 use super::stats;
 use super::time::micros;
 use crate::lead::{EmployeeId, Lead, LeadId};
+use crate::store::columns::LeadColumns;
 use crate::store::{
     Assignment, ClaimedDelivery, DeleteCheck, Deleted, DeliveryFilter, FinishedDelivery, Inserted,
     LeadChange, StoreError, TimeRange,
@@ -421,62 +422,37 @@ fn insert_lead(
 /// The indexed columns and the document of a lead, in the order both the
 /// INSERT and the UPDATE bind them.
 struct Columns<'a> {
-    created_at: i64,
-    updated_at: i64,
-    completed_at: Option<i64>,
-    stage: &'static str,
-    kind: Option<&'static str>,
-    lead: &'a Lead,
-    has_email: bool,
-    has_phone: bool,
-    lock_by: Option<EmployeeId>,
-    lock_until: Option<i64>,
-    origin_system: Option<&'a str>,
-    origin_external_id: Option<&'a str>,
+    values: LeadColumns<'a>,
     doc: String,
 }
 
 impl<'a> Columns<'a> {
     fn of(lead: &'a Lead) -> Result<Columns<'a>, StoreError> {
         Ok(Columns {
-            created_at: micros(lead.created_at),
-            updated_at: micros(lead.updated_at),
-            completed_at: lead.completed_at.map(micros),
-            stage: lead.stage.as_str(),
-            kind: lead.kind.map(|kind| kind.as_str()),
-            has_email: lead.has_email(),
-            has_phone: lead.has_phone(),
-            lock_by: lead.lock.as_ref().map(|lock| lock.by),
-            lock_until: lead.lock.as_ref().map(|lock| micros(lock.until)),
-            origin_system: lead.origin.as_ref().map(|origin| origin.system.as_str()),
-            origin_external_id: lead
-                .origin
-                .as_ref()
-                .map(|origin| origin.external_id.as_str()),
+            values: LeadColumns::of(lead),
             doc: serde_json::to_string(lead)
                 .map_err(|error| StoreError::Database(error.to_string()))?,
-            lead,
         })
     }
 
     fn params(&self) -> [&dyn ToSql; 17] {
         [
-            &self.created_at,
-            &self.updated_at,
-            &self.completed_at,
-            &self.stage,
-            &self.kind,
-            &self.lead.assigned_to,
-            &self.lead.created_by,
-            &self.lead.completed_by,
-            &self.lead.site.id,
-            &self.lead.department_id,
-            &self.has_email,
-            &self.has_phone,
-            &self.lock_by,
-            &self.lock_until,
-            &self.origin_system,
-            &self.origin_external_id,
+            &self.values.created_at,
+            &self.values.updated_at,
+            &self.values.completed_at,
+            &self.values.stage,
+            &self.values.kind,
+            &self.values.lead.assigned_to,
+            &self.values.lead.created_by,
+            &self.values.lead.completed_by,
+            &self.values.lead.site.id,
+            &self.values.lead.department_id,
+            &self.values.has_email,
+            &self.values.has_phone,
+            &self.values.lock_by,
+            &self.values.lock_until,
+            &self.values.origin_system,
+            &self.values.origin_external_id,
             &self.doc,
         ]
     }

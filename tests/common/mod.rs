@@ -68,9 +68,66 @@ pub fn postgres_store_section(url: &str, schema: &str) -> String {
     format!("[store]\nurl = {url:?}\nschema = {schema:?}\npool_size = 8\n")
 }
 
+/// Drops the schemas that end-to-end test processes no longer running left
+/// behind (the name carries the process id), once per process, so a
+/// developer's database does not keep every run's (CI drops them all when
+/// it ends). Whether a process runs is read from /proc; elsewhere nothing
+/// is swept.
+fn sweep_stale_schemas() {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let Ok(url) = std::env::var("LEADGATE_TEST_POSTGRES_URL") else {
+            return;
+        };
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        // Its own thread and runtime: callers may be inside one already.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let Ok((client, connection)) =
+                    tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                else {
+                    return;
+                };
+                tokio::spawn(connection);
+                let Ok(rows) = client
+                    .query(
+                        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'lg\\_e2e\\_%'",
+                        &[],
+                    )
+                    .await
+                else {
+                    return;
+                };
+                for row in rows {
+                    let schema: String = row.get(0);
+                    let alive = schema
+                        .split('_')
+                        .nth(2)
+                        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if !alive {
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                            .await;
+                    }
+                }
+            });
+        })
+        .join();
+    });
+}
+
 /// A PostgreSQL schema no other test uses.
 pub fn fresh_schema() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
+    sweep_stale_schemas();
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -40,9 +40,52 @@ pub(crate) fn fresh_schema() -> String {
     )
 }
 
+/// Drops the schemas that test processes no longer running left behind
+/// (the name carries the process id), once per process: CI drops them all
+/// when it ends, a developer's database would otherwise keep every run's.
+async fn sweep_stale_schemas(url: &str) {
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    // Whether a process runs is read from /proc; elsewhere nothing is swept.
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    SWEPT
+        .get_or_init(|| async {
+            let Ok((client, connection)) =
+                tokio_postgres::connect(url, tokio_postgres::NoTls).await
+            else {
+                return;
+            };
+            tokio::spawn(connection);
+            let Ok(rows) = client
+                .query(
+                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'lg\\_test\\_%'",
+                    &[],
+                )
+                .await
+            else {
+                return;
+            };
+            for row in rows {
+                let schema: String = row.get(0);
+                let alive = schema
+                    .split('_')
+                    .nth(2)
+                    .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+                if !alive {
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .await;
+                }
+            }
+        })
+        .await;
+}
+
 impl PostgresBackend {
     pub(crate) async fn new() -> Option<PostgresBackend> {
         let url = test_url()?;
+        sweep_stale_schemas(&url).await;
         let mut options = PostgresOptions::new(url);
         options.schema = Some(fresh_schema());
         options.pool_size = 8;

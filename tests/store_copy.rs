@@ -22,6 +22,26 @@ fn copy(from: &str, to: &str, schema: &str) -> (bool, String, String) {
     )
 }
 
+/// A gateway on the SQLite file in `dir`, even when the other end-to-end
+/// tests run on PostgreSQL (LEADGATE_TEST_E2E_POSTGRES): the copy between
+/// the two is what is tested.
+async fn sqlite_gateway(dir: tempfile::TempDir, extra: &str) -> TestGateway {
+    let sqlite_section = format!(
+        "[store]\npath = {:?}\n",
+        dir.path().join("leads.db").display().to_string()
+    );
+    let settings =
+        common::settings_from(dir.path(), &common::config_text_on(&sqlite_section, extra));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    TestGateway::start_from(
+        dir,
+        &settings,
+        std::sync::Arc::new(leadgate::core::SystemClock),
+        listener,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_copied_to_postgres_and_back_keeps_every_lead_delivery_and_session() {
     let Ok(url) = std::env::var("LEADGATE_TEST_POSTGRES_URL") else {
@@ -33,7 +53,7 @@ async fn a_store_copied_to_postgres_and_back_keeps_every_lead_delivery_and_sessi
                       name = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n\
                       [[forwarding.rules]]\ntargets = [\"hook\"]\n";
     let dir = tempfile::tempdir().unwrap();
-    let mut gateway = TestGateway::start_in(dir, forwarding).await;
+    let mut gateway = sqlite_gateway(dir, forwarding).await;
     let mut ids = Vec::new();
     for n in 0..30 {
         ids.push(
@@ -82,7 +102,7 @@ async fn a_store_copied_to_postgres_and_back_keeps_every_lead_delivery_and_sessi
         stdout.contains("copied 30 leads, 30 deliveries, 1 sessions"),
         "{stdout}"
     );
-    let mut restored = TestGateway::start_in(back, forwarding).await;
+    let mut restored = sqlite_gateway(back, forwarding).await;
     for (n, id) in ids.iter().enumerate() {
         let info = restored.get_json(&format!("action=info&id={id}")).await;
         assert_eq!(info["result"]["data"]["title"], format!("Лид {n}"));

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod dialect;
+pub mod digest;
 pub mod forward;
 
 pub mod http;

@@ -232,6 +232,14 @@ async fn a_json_event_sets_status_by_the_targets_id() {
         (status, answer["error"].clone()),
         (404, json!("unknown_lead"))
     );
+    let wrong_verb = gateway
+        .client
+        .get(format!("{}/events/portal", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_verb.status(), 405);
+    assert!(wrong_verb.json::<Value>().await.unwrap()["error"].is_string());
     let (status, answer) = send(
         json!({"external_id": portal_id, "status": "sold"}),
         EVENTS_TOKEN,

@@ -27,13 +27,17 @@ async fn delivered(gateway: &TestGateway, count: usize) {
     common::wait_delivered(&gateway.store(), "events", count, Duration::from_secs(30)).await;
 }
 
-#[tokio::test]
-async fn lead_events_arrive_once_each_across_a_restart_and_a_replay() {
-    let Some(url) = nats_url() else {
-        return;
-    };
+/// A subject and stream of this test's own, and the forwarding section
+/// that publishes every lead there.
+struct Events {
+    subject: String,
+    stream: String,
+    settings: String,
+}
+
+fn events_on(url: &str, tag: &str) -> Events {
     let suffix = format!(
-        "{}_{}",
+        "{}_{}_{tag}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -42,7 +46,7 @@ async fn lead_events_arrive_once_each_across_a_restart_and_a_replay() {
     );
     let subject = format!("leadgate.test.{suffix}.leads");
     let stream = format!("LEADGATE_TEST_{suffix}");
-    let extra = format!(
+    let settings = format!(
         r#"
 [forwarding]
 poll_interval_ms = 50
@@ -57,6 +61,23 @@ stream = "{stream}"
 targets = ["events"]
 "#
     );
+    Events {
+        subject,
+        stream,
+        settings,
+    }
+}
+
+#[tokio::test]
+async fn lead_events_arrive_once_each_across_a_restart_and_a_replay() {
+    let Some(url) = nats_url() else {
+        return;
+    };
+    let Events {
+        subject,
+        stream,
+        settings: extra,
+    } = events_on(&url, "restart");
     let mut gateway = TestGateway::start_with(&extra).await;
     let mut ids = BTreeSet::new();
     for n in 0..10 {
@@ -121,32 +142,10 @@ async fn a_change_is_published_once_as_lead_updated() {
     let Some(url) = nats_url() else {
         return;
     };
-    let suffix = format!(
-        "{}_{}_changes",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos()
-    );
-    let subject = format!("leadgate.test.{suffix}.leads");
-    let stream = format!("LEADGATE_TEST_{suffix}");
-    let gateway = TestGateway::start_with(&format!(
-        r#"
-[forwarding]
-poll_interval_ms = 50
-gateway_id = "gw-test"
-[[forwarding.targets]]
-name = "events"
-kind = "nats"
-url = "{url}"
-subject = "{subject}"
-stream = "{stream}"
-[[forwarding.rules]]
-targets = ["events"]
-"#
-    ))
-    .await;
+    let Events {
+        stream, settings, ..
+    } = events_on(&url, "changes");
+    let gateway = TestGateway::start_with(&settings).await;
     let id = gateway
         .add(&[("title", "Анна"), ("phone", "89001112233")])
         .await;

@@ -89,6 +89,16 @@ dialects = ["salesman"]
     (gateway, fix, id)
 }
 
+/// GET `url` with `cookie` as the request's `Cookie` header.
+async fn with_cookie(client: &reqwest::Client, url: String, cookie: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -129,12 +139,7 @@ async fn signing_in_takes_the_token_once_and_then_the_cookie() {
     assert!(!cookie.contains(TOKEN), "the cookie is not the token");
     let pair = cookie.split(';').next().unwrap().to_owned();
 
-    let page = client
-        .get(format!("{admin}/"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .unwrap();
+    let page = with_cookie(&client, format!("{admin}/"), &pair).await;
     assert_eq!(page.status(), 200);
     let text = page.text().await.unwrap();
     assert!(text.contains("Recent leads") && text.contains("Анна Петрова"));
@@ -166,28 +171,13 @@ async fn signing_in_takes_the_token_once_and_then_the_cookie() {
         "leadgate_admin=",
         &pair.replace('a', "b"),
     ] {
-        let page = client
-            .get(format!("{admin}/"))
-            .header("cookie", bad)
-            .send()
-            .await
-            .unwrap();
+        let page = with_cookie(&client, format!("{admin}/"), bad).await;
         assert_eq!(page.status(), 401, "{bad}");
-        let api = client
-            .get(format!("{admin}/ops/api/dead"))
-            .header("cookie", bad)
-            .send()
-            .await
-            .unwrap();
+        let api = with_cookie(&client, format!("{admin}/ops/api/dead"), bad).await;
         assert_eq!(api.status(), 401, "{bad}");
     }
     // The cookie also signs the admin API (the page's buttons call it).
-    let counts = client
-        .get(format!("{admin}/admin/deliveries/counts"))
-        .header("cookie", &pair)
-        .send()
-        .await
-        .unwrap();
+    let counts = with_cookie(&client, format!("{admin}/admin/deliveries/counts"), &pair).await;
     assert_eq!(counts.status(), 200);
     // Signing out expires the cookie.
     let out = client
@@ -236,6 +226,16 @@ async fn the_json_endpoints_say_what_the_page_shows() {
         let refused = client.get(format!("{admin}{path}")).send().await.unwrap();
         assert_eq!(refused.status(), 401, "{path}");
     }
+
+    // A wrong verb is refused in the data's JSON shape.
+    let wrong_verb = client
+        .get(format!("{admin}/ops/api/translate"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_verb.status(), 405);
+    assert!(wrong_verb.json::<Value>().await.unwrap()["error"].is_string());
 
     let deliveries = api(&client, &admin, "/ops/api/deliveries").await;
     let hook = &deliveries["targets"][0];

@@ -4,7 +4,6 @@
 //! them, and a logout ends them everywhere.
 
 use chrono::{DateTime, Duration, Utc};
-use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{Core, CoreError};
@@ -18,15 +17,7 @@ pub enum Session {
     Unknown,
 }
 
-/// A secret as the store may keep it: the hex SHA-256 of it (session keys,
-/// and the credentials the shared limits count under).
-pub fn digest_of(key: &str) -> String {
-    digest(&SHA256, key.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
+pub use crate::digest::digest_of;
 
 impl Core {
     /// A new key for `login`, valid for `ttl`.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -67,12 +67,7 @@ pub fn routes(deliveries: DeliveryAdmin, reload: Reload, token: &str) -> Router 
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    super::json_errors::json(status, &body)
 }
 
 /// A refused admin call: small, so `Result`s carrying it stay cheap.

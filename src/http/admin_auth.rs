@@ -6,38 +6,34 @@
 //! is `HttpOnly` (no script reads it) and `SameSite=Strict` (no other site
 //! makes the browser send it, so no cross-site request can use it).
 
+use crate::digest::digest_of;
 use axum::http::{header, HeaderMap};
-use ring::digest::{digest, SHA256};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "leadgate_admin";
 
 /// The token's digest, and the cookie value that stands for it.
 pub struct AdminToken {
-    /// SHA-256 of the token: comparing digests leaks nothing about it.
-    digest: Vec<u8>,
-    /// SHA-256 of the cookie value it expects.
-    cookie_digest: Vec<u8>,
+    /// Digests are compared, so the time taken says nothing of the token.
+    digest: String,
+    /// The digest of the cookie value it expects.
+    cookie_digest: String,
     cookie: String,
 }
 
 impl AdminToken {
     pub fn new(token: &str) -> AdminToken {
-        let cookie = hex(digest(
-            &SHA256,
-            format!("leadgate admin session\0{token}").as_bytes(),
-        )
-        .as_ref());
+        let cookie = digest_of(&format!("leadgate admin session\0{token}"));
         AdminToken {
-            digest: digest(&SHA256, token.as_bytes()).as_ref().to_vec(),
-            cookie_digest: digest(&SHA256, cookie.as_bytes()).as_ref().to_vec(),
+            digest: digest_of(token),
+            cookie_digest: digest_of(&cookie),
             cookie,
         }
     }
 
     /// Whether `given` is the token.
     pub fn is_token(&self, given: &str) -> bool {
-        digest(&SHA256, given.trim().as_bytes()).as_ref() == self.digest
+        digest_of(given.trim()) == self.digest
     }
 
     /// A Bearer token or the session cookie.
@@ -49,8 +45,7 @@ impl AdminToken {
         if bearer.is_some_and(|token| self.is_token(token)) {
             return true;
         }
-        cookie_value(headers, COOKIE)
-            .is_some_and(|value| digest(&SHA256, value.as_bytes()).as_ref() == self.cookie_digest)
+        cookie_value(headers, COOKIE).is_some_and(|value| digest_of(value) == self.cookie_digest)
     }
 
     /// The `Set-Cookie` value that signs a browser in.
@@ -72,15 +67,6 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
         .map(|(_, value)| value)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! Errors of the routes no dialect owns (health, admin, and paths no route
-//! matches) as JSON, `{"error": "..."}`, never axum's plain-text rejections
-//! (a wrong verb, a body over the limit, a query that does not parse).
+//! Answers of the routes no dialect owns (health, admin, the operations
+//! page's data, target events, and paths no route matches) as JSON: one
+//! builder for them all, and errors as `{"error": "..."}`, never axum's
+//! plain-text rejections (a wrong verb, a body over the limit, a query
+//! that does not parse).
 
 use axum::body::Body;
 use axum::response::Response;
@@ -13,14 +15,20 @@ pub async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such route")
 }
 
-/// `{"error": text}` with `status`.
-pub fn error(status: StatusCode, text: &str) -> Response {
-    let mut response = Response::new(Body::from(json!({ "error": text }).to_string()));
+/// `body` as JSON with `status`.
+pub fn json(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+    let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// `{"error": text}` with `status`.
+pub fn error(status: StatusCode, text: &str) -> Response {
+    json(status, &json!({ "error": text }))
 }
 
 /// Turns a framework's error answer (4xx or 5xx that is not JSON) into

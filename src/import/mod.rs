@@ -57,28 +57,6 @@ impl ImportError {
     }
 }
 
-/// Sends a list request and reads its JSON answer: a failure classified
-/// as forwarding classifies it, a body that is not JSON (an HTML error
-/// page) is worth asking again. `call` names the request in errors.
-pub async fn json_answer(
-    request: reqwest::RequestBuilder,
-    call: &str,
-) -> Result<serde_json::Value, ImportError> {
-    use crate::forward::transport;
-    let reply = transport::send(request)
-        .await
-        .map_err(ImportError::from_attempt)?;
-    if let Some(failure) = reply.failure() {
-        return Err(ImportError::from_attempt(failure));
-    }
-    reply.json().ok_or_else(|| {
-        ImportError::Transient(format!(
-            "{call} answered not in JSON: {}",
-            transport::excerpt(&reply.body)
-        ))
-    })
-}
-
 /// Where an import reads from: the old system's list API.
 #[async_trait]
 pub trait ImportSource: Send + Sync {

@@ -134,13 +134,13 @@ async fn page_with_retries(
     loop {
         tries += 1;
         match source.page(cursor).await {
-            Err(ImportError::Transient(error)) if tries < PAGE_TRIES => {
+            // The class, never the text: an old system's answer can quote leads.
+            Err(ImportError::Transient(_)) if tries < PAGE_TRIES => {
                 tracing::warn!(
                     tries,
                     retry_in_ms = delay.as_millis() as u64,
                     "page failed; retrying"
                 );
-                let _ = error;
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(60));
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -331,15 +331,12 @@ pub(super) async fn contacts(ops: &Ops, id: LeadId) -> Result<Option<Contacts>, 
 // --- JSON endpoints -------------------------------------------------------
 
 fn json_answer(status: StatusCode, body: &impl Serialize) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        serde_json::to_string(body).unwrap_or_else(|_| "{}".into()),
-    )
-        .into_response()
+    let mut response = crate::http::json_errors::json(status, body);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 fn refused() -> Response {

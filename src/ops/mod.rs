@@ -145,12 +145,9 @@ pub fn routes(
         targets,
         view,
     });
-    Router::new()
-        .route("/", get(page::home))
-        .route("/signin", post(auth::sign_in))
-        .route("/signout", post(auth::sign_out))
-        .route("/ops/translate", post(page::translate_form))
-        .route("/ops/traffic.svg", get(page::traffic_svg))
+    // The data's own rejections (a wrong verb) in its JSON shape; the
+    // pages answer in HTML.
+    let data = Router::new()
         .route("/ops/api/deliveries", get(data::deliveries_json))
         .route("/ops/api/dead", get(data::dead_json))
         .route("/ops/api/leads", get(data::leads_json))
@@ -158,5 +155,15 @@ pub fn routes(
         .route("/ops/api/translate", post(data::translate_json))
         .route("/ops/api/traffic", get(data::traffic_json))
         .route("/ops/api/config", get(data::config_json))
+        .layer(axum::middleware::map_response(
+            crate::http::json_errors::as_json,
+        ));
+    Router::new()
+        .route("/", get(page::home))
+        .route("/signin", post(auth::sign_in))
+        .route("/signout", post(auth::sign_out))
+        .route("/ops/translate", post(page::translate_form))
+        .route("/ops/traffic.svg", get(page::traffic_svg))
+        .merge(data)
         .with_state(ops)
 }

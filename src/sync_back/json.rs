@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
@@ -35,6 +35,10 @@ pub fn routes(sync_back: Arc<SyncBack>) -> Router {
     Router::new()
         .route(ROUTE, post(receive))
         .with_state(sync_back)
+        // A wrong verb in the same JSON shape.
+        .layer(axum::middleware::map_response(
+            crate::http::json_errors::as_json,
+        ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,7 +57,7 @@ async fn receive(
     request: Request,
 ) -> Response {
     match handle(&sync_back, &target, request).await {
-        Ok(answer) => json_answer(StatusCode::OK, &answer),
+        Ok(answer) => crate::http::json_errors::json(StatusCode::OK, &answer),
         Err(error) => refusal(&error),
     }
 }
@@ -129,7 +133,7 @@ fn parse<T>(
 }
 
 /// The one place a sync-back error becomes an answer.
-pub fn refusal(error: &SyncError) -> Response {
+fn refusal(error: &SyncError) -> Response {
     let (status, code) = match error {
         SyncError::UnknownTarget(_) => (StatusCode::NOT_FOUND, "unknown_target"),
         SyncError::BadToken => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -139,17 +143,8 @@ pub fn refusal(error: &SyncError) -> Response {
         SyncError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     tracing::debug!(code, "sync-back event refused");
-    json_answer(
+    crate::http::json_errors::json(
         status,
         &json!({"ok": false, "error": code, "message": error.to_string()}),
     )
-}
-
-fn json_answer(status: StatusCode, body: &serde_json::Value) -> Response {
-    (
-        status,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
 }

@@ -26,7 +26,7 @@ use crate::forward::settings::TargetSettings;
 use crate::lead::{EmployeeDirectory, EmployeeId, Lead, LeadId, Outcome, Stage, ValidationRules};
 use crate::store::{DeliveryFilter, Outbox};
 
-pub use json::{refusal, routes as json_routes, ROUTE as JSON_ROUTE};
+pub use json::{routes as json_routes, ROUTE as JSON_ROUTE};
 
 /// What a target reported about one of its leads; `None` leaves that part
 /// of the canonical lead as it is.

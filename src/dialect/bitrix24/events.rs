@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use http::StatusCode;
@@ -85,6 +85,10 @@ pub fn routes(events: PortalEvents) -> Router {
     Router::new()
         .route(ROUTE, post(receive))
         .with_state(Arc::new(events))
+        // A wrong verb as `{"error": ...}`, as the portal reads errors.
+        .layer(axum::middleware::map_response(
+            crate::http::json_errors::as_json,
+        ))
 }
 
 async fn receive(
@@ -224,12 +228,7 @@ fn reported(
 }
 
 fn answer(status: StatusCode, body: Value) -> Response {
-    (
-        status,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    crate::http::json_errors::json(status, &body)
 }
 
 /// A refused event in Bitrix24's error shape.

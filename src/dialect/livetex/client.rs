@@ -128,6 +128,17 @@ impl LivetexClient {
         Ok(reply)
     }
 
+    /// `Leads.list` with `query`: its JSON answer, or how it failed. The
+    /// import reads the list through it too.
+    pub(super) async fn list(&self, query: &[(&str, String)]) -> Result<Value, Attempt> {
+        self.exchange(
+            self.client
+                .get(format!("{}leads/list", self.base))
+                .query(query),
+        )
+        .await
+    }
+
     /// The id of a lead an earlier attempt created, if it finds one.
     async fn look_up(
         &self,
@@ -148,13 +159,14 @@ impl LivetexClient {
             criteria.push(format!("site_ids={site}"));
         }
         pacer.take().await;
-        let request = self.client.get(format!("{}leads/list", self.base)).query(&[
-            ("q", criteria.join(";")),
-            ("fields", "id,name,email,phone,conversation".into()),
-            ("sort", "created_at:a".into()),
-            ("limit", "100".into()),
-        ]);
-        let reply = self.exchange(request).await?;
+        let reply = self
+            .list(&[
+                ("q", criteria.join(";")),
+                ("fields", "id,name,email,phone,conversation".into()),
+                ("sort", "created_at:a".into()),
+                ("limit", "100".into()),
+            ])
+            .await?;
         let same = |found: &Value, key: &str, wire: &str| match field(key) {
             None => true,
             Some(sent) => {

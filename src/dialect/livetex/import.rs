@@ -7,14 +7,14 @@
 //! employees.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::{Map, Value};
 
+use super::client::LivetexClient;
 use crate::forward::transport::{self, id_text};
-use crate::import::{json_answer, ImportError, ImportSource, Page, SourceSettings};
+use crate::import::{ImportError, ImportSource, Page, SourceSettings};
 use crate::lead::path::WriteContext;
 use crate::lead::{Lead, Origin};
 use crate::mapping::Mapping;
@@ -23,35 +23,21 @@ use crate::mapping::Mapping;
 const PAGE: u64 = 100;
 
 pub struct LivetexSource {
-    /// The API base, ending in `/`.
-    base: String,
-    token: Option<String>,
-    login: String,
-    password: String,
+    client: LivetexClient,
     since: Option<String>,
     mapping: Arc<Mapping>,
     context: WriteContext,
-    client: reqwest::Client,
 }
 
 impl LivetexSource {
     pub fn new(settings: SourceSettings, mapping: Arc<Mapping>, context: WriteContext) -> Self {
-        let connection = settings.connection;
-        let mut base = connection.url.clone();
-        if !base.ends_with('/') {
-            base.push('/');
-        }
         LivetexSource {
-            base,
-            token: connection.token,
-            login: connection.login.unwrap_or_default(),
-            password: connection.password.unwrap_or_default(),
+            client: LivetexClient::new(&settings.connection, mapping.clone()),
             since: settings
                 .since
                 .map(|since| since.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
             mapping,
             context,
-            client: transport::client(Duration::from_secs_f64(connection.timeout_secs)),
         }
     }
 
@@ -93,15 +79,11 @@ impl ImportSource for LivetexSource {
         if let Some(since) = &self.since {
             query.push(("q", format!("created_at>={since}")));
         }
-        let request = self
+        let body = self
             .client
-            .get(format!("{}leads/list", self.base))
-            .query(&query);
-        let request = match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request.basic_auth(&self.login, Some(&self.password)),
-        };
-        let body = json_answer(request, "Leads.list").await?;
+            .list(&query)
+            .await
+            .map_err(ImportError::from_attempt)?;
         let Some(rows) = body["results"].as_array() else {
             return Err(ImportError::Refused(format!(
                 "Leads.list refused: {}",

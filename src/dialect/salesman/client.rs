@@ -140,6 +140,28 @@ const LOOK_UP_PAGES: u64 = 5;
 const LIST_PAGE: usize = 200;
 
 impl SalesmanClient {
+    /// One `action=list` page with `params` (the credentials added): its
+    /// JSON answer, or how the request failed. The import reads the list
+    /// through it too.
+    pub(super) async fn list_page(&self, params: &[(&str, &str)]) -> Result<Value, Attempt> {
+        let mut form = vec![
+            ("login", self.login.as_str()),
+            ("apikey", self.apikey.as_str()),
+            ("action", "list"),
+        ];
+        form.extend_from_slice(params);
+        let reply = transport::send(self.client.post(&self.url).form(&form)).await?;
+        if let Some(failure) = reply.failure() {
+            return Err(failure);
+        }
+        reply.json().ok_or_else(|| {
+            Attempt::transient(format!(
+                "action=list answered not as SalesMan: {}",
+                excerpt(&reply.body)
+            ))
+        })
+    }
+
     /// The id SalesMan gave this lead, if an earlier attempt stored it:
     /// a row added since the day before the lead was accepted whose phone
     /// (digits), e-mail (any case), name and text equal every one of those
@@ -180,24 +202,14 @@ impl SalesmanClient {
         let mut first_of_first_page = None;
         for page in 0..LOOK_UP_PAGES {
             pacer.take().await;
-            let request = self.client.post(&self.url).form(&[
-                ("login", self.login.as_str()),
-                ("apikey", self.apikey.as_str()),
-                ("action", "list"),
-                ("dateStart", since.as_str()),
-                ("first", "new"),
-                ("offset", page.to_string().as_str()),
-            ]);
-            let reply = transport::send(request).await?;
-            if let Some(failure) = reply.failure() {
-                return Err(failure);
-            }
-            let Some(body) = reply.json() else {
-                return Err(Attempt::transient(format!(
-                    "action=list answered not as SalesMan: {}",
-                    excerpt(&reply.body)
-                )));
-            };
+            let page_text = page.to_string();
+            let body = self
+                .list_page(&[
+                    ("dateStart", since.as_str()),
+                    ("first", "new"),
+                    ("offset", page_text.as_str()),
+                ])
+                .await?;
             // An empty page is SalesMan's error 404 ("Не найдено").
             let Some(rows) = body["data"].as_array() else {
                 break;

@@ -11,45 +11,38 @@
 //! warning) instead of reading one page forever.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
 use serde_json::Value;
 
+use super::client::SalesmanClient;
 use super::list::PAGE_SIZE;
 use crate::forward::transport;
-use crate::import::{json_answer, ImportError, ImportSource, Page, SourceSettings};
+use crate::import::{ImportError, ImportSource, Page, SourceSettings};
 use crate::lead::path::WriteContext;
 use crate::lead::{Lead, Origin};
 use crate::mapping::Mapping;
 
 pub struct SalesmanSource {
-    url: String,
-    login: String,
-    apikey: String,
+    client: SalesmanClient,
     since: Option<String>,
     mapping: Arc<Mapping>,
     context: WriteContext,
-    client: reqwest::Client,
 }
 
 impl SalesmanSource {
     pub fn new(settings: SourceSettings, mapping: Arc<Mapping>, context: WriteContext) -> Self {
-        let connection = settings.connection;
         SalesmanSource {
+            client: SalesmanClient::new(&settings.connection, mapping.clone(), ""),
             since: settings.since.map(|since| {
                 since
                     .with_timezone(&mapping.timezone)
                     .format(&mapping.date_format)
                     .to_string()
             }),
-            url: connection.url,
-            login: connection.login.unwrap_or_default(),
-            apikey: connection.apikey.unwrap_or_default(),
             mapping,
             context,
-            client: transport::client(Duration::from_secs_f64(connection.timeout_secs)),
         }
     }
 
@@ -74,18 +67,19 @@ impl ImportSource for SalesmanSource {
             None => (0, None),
         };
         let page_text = page.to_string();
-        let mut form = vec![
-            ("login", self.login.as_str()),
-            ("apikey", self.apikey.as_str()),
-            ("action", "list"),
+        let mut params = vec![
             ("order", "id"),
             ("first", "old"),
             ("offset", page_text.as_str()),
         ];
         if let Some(since) = &self.since {
-            form.push(("dateStart", since.as_str()));
+            params.push(("dateStart", since.as_str()));
         }
-        let body = json_answer(self.client.post(&self.url).form(&form), "action=list").await?;
+        let body = self
+            .client
+            .list_page(&params)
+            .await
+            .map_err(ImportError::from_attempt)?;
         let Some(rows) = body["data"].as_array() else {
             // An empty page is SalesMan's error 404; any other error is not.
             return if body["error"]["code"] == "404" {
